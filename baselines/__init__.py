@@ -1,0 +1,1 @@
+"""Methods other than AlexNet; each registers itself (entry points in pyproject.toml)."""

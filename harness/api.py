@@ -1,0 +1,190 @@
+"""The contracts between the harness and the methods it runs.
+
+A method (a *baseline*) is a scikit-learn shaped object: ``__init__`` stores
+parameters only, ``fit(train, ctx)`` learns (state in attributes ending in
+``_``) and returns ``self``, ``decision_function(split, ctx)`` returns scores
+of shape ``(n_images, n_classes)``. A method never computes its own error and
+never writes result files: the harness does both (``harness.protocol``,
+``harness.results``).
+
+The harness hands every method the same :class:`Split` objects, built from one
+manifest and one decoded-image cache, so "the same images" holds by
+construction.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "Baseline",
+    "BaselineBase",
+    "MethodError",
+    "RunContext",
+    "Split",
+]
+
+
+class MethodError(RuntimeError):
+    """A method could not run for a reason it can name (too few images, ...)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of one subset, as decoded uint8 images.
+
+    ``images`` is an ``(N, S, S, 3)`` uint8 RGB array (a read-only memory map
+    of the cache), ``labels`` an ``(N,)`` int64 array of class indices into
+    ``wnids`` (sorted-wnid order, the torchvision/timm convention; never devkit
+    ILSVRC2012_IDs).
+    """
+
+    name: str  # "train" or "val"
+    images: np.ndarray  # (N, S, S, 3) uint8, RGB, memory-mapped
+    labels: np.ndarray  # (N,) int64 class indices
+    wnids: tuple[str, ...]  # class index -> wnid, sorted
+    paths: tuple[str, ...] = ()  # image paths relative to the dataset root, row order
+    class_names: tuple[str, ...] = ()  # class index -> human-readable name
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.shape[-1] != 3:
+            raise ValueError(f"Split {self.name!r}: images must be (N, S, S, 3), got {self.images.shape}")
+        if self.images.dtype != np.uint8:
+            raise ValueError(f"Split {self.name!r}: images must be uint8, got {self.images.dtype}")
+        if len(self.labels) != len(self.images):
+            raise ValueError(
+                f"Split {self.name!r}: {len(self.images)} images but {len(self.labels)} labels"
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.wnids)
+
+    @property
+    def size(self) -> int:
+        """Stored side length S of the square images."""
+        return int(self.images.shape[1])
+
+    def batches(self, batch_size: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+        """Yield ``(rows, images, labels)`` in row order; images are array views."""
+        for start in range(0, len(self), batch_size):
+            rows = slice(start, min(start + batch_size, len(self)))
+            yield rows, self.images[rows], self.labels[rows]
+
+    def subset(self, index: np.ndarray, name: str | None = None) -> Split:
+        """A split of the rows in ``index`` (loads those rows into memory)."""
+        index = np.asarray(index)
+        return Split(
+            name=name or self.name,
+            images=np.ascontiguousarray(self.images[index]),
+            labels=self.labels[index],
+            wnids=self.wnids,
+            paths=tuple(self.paths[i] for i in index) if self.paths else (),
+            class_names=self.class_names,
+        )
+
+
+def _no_progress(iterable: Any = None, **_: Any) -> Any:
+    return iterable
+
+
+@dataclass
+class RunContext:
+    """What the harness gives a method besides the data.
+
+    ``cache_dir`` is scratch space keyed by (method params, manifest hash); a
+    method may keep reusable intermediate results there (features,
+    vocabularies). ``work_dir`` is this run's own folder (checkpoints); a
+    rerun of the same run gets the same folder, which is how resuming works.
+    Learning curves go through :meth:`log_epoch`, never straight to disk.
+    """
+
+    device: str = "cpu"  # "cpu" or "cuda" (resolved, never "auto")
+    seed: int = 0
+    cache_dir: Path = field(default_factory=lambda: Path(".harness/cache"))
+    work_dir: Path = field(default_factory=lambda: Path(".harness/work"))
+    n_jobs: int = 1  # CPU workers a method may use
+    dask_scheduler: str | None = None  # address of a Dask scheduler, or None for local
+    quiet: bool = False  # no progress bars
+    deterministic: bool = False
+    monitor: Split | None = None  # held-out split for learning curves / plateau schedules
+    manifest_hash: str = ""
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("harness.method"))
+    epoch_log: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)  # free-form facts for the record
+
+    def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
+        """A tqdm progress bar (or a pass-through when quiet)."""
+        if self.quiet:
+            return _no_progress(iterable, **kwargs)
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
+
+    def log_epoch(self, **metrics: Any) -> None:
+        """Record one row of a learning curve (epoch, train_loss, val_top1_err, ...)."""
+        self.epoch_log.append(dict(metrics))
+
+
+@runtime_checkable
+class Baseline(Protocol):
+    """The method contract. See the module docstring."""
+
+    name: ClassVar[str]
+    year: ClassVar[int]
+
+    def fit(self, train: Split, ctx: RunContext) -> Baseline: ...
+
+    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray: ...
+
+
+class BaselineBase:
+    """Optional base class giving scikit-learn style ``get_params``.
+
+    Subclasses set ``name``, ``year``, ``source`` (a citation) and
+    ``description``; their ``__init__`` keyword arguments are the parameters.
+    A method may also define ``variant_scores(split, ctx) -> dict[str, array]``
+    for extra rows (e.g. ``"centre-crop"``, ``"ensemble-5"``); each variant is
+    recorded as its own result ``<name>[<variant>]``.
+    """
+
+    name: ClassVar[str] = ""
+    year: ClassVar[int] = 0
+    source: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+
+    def get_params(self) -> dict[str, Any]:
+        sig = inspect.signature(type(self).__init__)
+        return {
+            p: getattr(self, p)
+            for p in sig.parameters
+            if p != "self" and sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def get_params(method: object) -> dict[str, Any]:
+    """Parameters of any baseline: ``get_params()`` if it has one, else its public attributes."""
+    if hasattr(method, "get_params"):
+        return dict(method.get_params())  # type: ignore[attr-defined]
+    return {
+        k: v
+        for k, v in vars(method).items()
+        if not k.startswith("_") and not k.endswith("_") and not callable(v)
+    }
+
+
+ScoreFn = Callable[[Split, RunContext], np.ndarray]

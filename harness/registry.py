@@ -1,0 +1,133 @@
+"""One registry class for baselines and subsets.
+
+Entries are either objects, registered by decorator, or lazy ``"module:attr"``
+strings imported on first use. Baselines also come from the entry-point group
+``harness.baselines`` (built-ins are declared there too, in pyproject.toml), so
+the harness never imports a concrete method by name. An unknown name fails
+with the list of known names and the closest match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+BASELINE_GROUP = "harness.baselines"
+
+
+class UnknownNameError(KeyError):
+    """A registry lookup for a name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0])
+
+
+class PluginLoadError(ImportError):
+    """A lazy entry could not be imported."""
+
+
+def import_object(spec: str) -> Any:
+    """Import ``"package.module:attr"`` (``attr`` may be dotted)."""
+    if ":" not in spec:
+        raise PluginLoadError(f"{spec!r} is not of the form 'module:attr'")
+    module_name, attr = spec.split(":", 1)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # a plugin's import may fail in any way
+        raise PluginLoadError(f"cannot import module {module_name!r} for {spec!r}: {exc!r}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as exc:
+            raise PluginLoadError(f"module {module_name!r} has no attribute {attr!r}") from exc
+    return obj
+
+
+class Registry(Generic[T]):
+    """Name -> object, with lazy "module:attr" entries and entry-point discovery."""
+
+    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+        self.kind = kind
+        self.entry_point_group = entry_point_group
+        self._objects: dict[str, T] = {}
+        self._lazy: dict[str, str] = {}
+        self._discovered = False
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator: ``@BASELINES.register("hog-svm")``."""
+
+        def decorate(obj: T) -> T:
+            self._objects[name] = obj
+            self._lazy.pop(name, None)
+            return obj
+
+        return decorate
+
+    def add(self, name: str, obj: T) -> None:
+        self._objects[name] = obj
+        self._lazy.pop(name, None)
+
+    def add_lazy(self, name: str, spec: str) -> None:
+        """Register ``"module:attr"``, imported only when ``get(name)`` is called."""
+        if name not in self._objects:
+            self._lazy[name] = spec
+
+    def _discover(self) -> None:
+        if self._discovered or self.entry_point_group is None:
+            return
+        self._discovered = True
+        for ep in entry_points(group=self.entry_point_group):
+            self.add_lazy(ep.name, ep.value)
+
+    def names(self) -> list[str]:
+        self._discover()
+        return sorted(set(self._objects) | set(self._lazy))
+
+    def __contains__(self, name: object) -> bool:
+        self._discover()
+        return name in self._objects or name in self._lazy
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def spec(self, name: str) -> str | None:
+        """The lazy "module:attr" string of an entry not yet imported."""
+        self._discover()
+        return self._lazy.get(name)
+
+    def get(self, name: str) -> T:
+        self._discover()
+        if name in self._objects:
+            return self._objects[name]
+        if name in self._lazy:
+            obj = import_object(self._lazy[name])
+            # importing may have registered it by decorator already
+            self._objects[name] = self._objects.get(name, obj)
+            del self._lazy[name]
+            return self._objects[name]
+        known = self.names()
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UnknownNameError(
+            f"unknown {self.kind} {name!r}{hint} Known {self.kind}s: {', '.join(known) or '(none)'}"
+        )
+
+
+#: Every baseline the harness can run; populated from entry points and decorators.
+BASELINES: Registry[Any] = Registry("baseline", BASELINE_GROUP)
+
+
+def register_baseline(name: str) -> Callable[[T], T]:
+    """Class decorator registering a baseline under ``name``."""
+
+    def decorate(cls: T) -> T:
+        if not getattr(cls, "name", None):
+            cls.name = name  # type: ignore[attr-defined]
+        return BASELINES.register(name)(cls)
+
+    return decorate
