@@ -55,7 +55,9 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.shape[-1] != 3:
-            raise ValueError(f"Split {self.name!r}: images must be (N, S, S, 3), got {self.images.shape}")
+            raise ValueError(
+                f"Split {self.name!r}: images must be (N, S, S, 3), got {self.images.shape}"
+            )
         if self.images.dtype != np.uint8:
             raise ValueError(f"Split {self.name!r}: images must be uint8, got {self.images.dtype}")
         if len(self.labels) != len(self.images):
@@ -162,6 +164,7 @@ class BaselineBase:
     year: ClassVar[int] = 0
     source: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    family: ClassVar[str] = "other"  # "cnn" | "hand-crafted" | "reference" | "other"
 
     def get_params(self) -> dict[str, Any]:
         sig = inspect.signature(type(self).__init__)

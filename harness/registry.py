@@ -39,7 +39,9 @@ def import_object(spec: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:  # a plugin's import may fail in any way
-        raise PluginLoadError(f"cannot import module {module_name!r} for {spec!r}: {exc!r}") from exc
+        raise PluginLoadError(
+            f"cannot import module {module_name!r} for {spec!r}: {exc!r}"
+        ) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)

@@ -1,0 +1,35 @@
+"""Chance level: scores drawn at random, the floor every method must beat.
+
+With C classes its expected top-5 error is 100 * (1 - 5/C) percent (95% for
+100 classes, 99.5% for 1000). It exists for the leaderboard and for tests of
+the harness, which need a method whose result is known in advance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.api import BaselineBase, RunContext, Split
+from harness.registry import register_baseline
+
+
+@register_baseline("random")
+class RandomGuess(BaselineBase):
+    """Uniform random scores, seeded by the run's seed."""
+
+    name = "random"
+    year = 0
+    source = "chance level: expected top-k error 1 - k / n_classes"
+    description = "uniform random scores (chance level)"
+    family = "reference"
+
+    def __init__(self) -> None:
+        pass
+
+    def fit(self, train: Split, ctx: RunContext) -> RandomGuess:
+        self.n_classes_ = train.n_classes
+        return self
+
+    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
+        rng = np.random.default_rng([ctx.seed, len(split), self.n_classes_])
+        return rng.random((len(split), self.n_classes_))

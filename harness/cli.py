@@ -1,0 +1,358 @@
+"""Command line: ``harness list | run | leaderboard | report | evaluate | sweep``.
+
+Thin entry points: every command parses its flags, builds a RunConfig or calls
+one function of the core, and prints. Heavy libraries load only in the command
+that needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.config import (
+    DEMO_DATA,
+    ConfigError,
+    MethodSpec,
+    RunConfig,
+    apply_param_overrides,
+    load_suite,
+    suite_names,
+    user_data_root,
+)
+
+log = logging.getLogger("harness")
+
+REAL_DATA_HINT = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
+
+
+def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
+    p.add_argument("--suite", help="suite name (configs/<name>.toml) or a TOML file; default: demo")
+    p.add_argument("--data", help="dataset root (else HARNESS_DATA or the user config)")
+    p.add_argument("--subset", help="named subset to run on (overrides the suite's)")
+    p.add_argument("--methods", help="comma-separated methods to run (default: the suite's)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
+    p.add_argument("--results", help="results folder (default: results)")
+    p.add_argument(
+        "--cache", help="cache folder for images, features, checkpoints (default: .harness)"
+    )
+    p.add_argument("--fresh", action="store_true", help="rerun methods whose record exists")
+    p.add_argument("--seed", type=int, help="seed given to every method")
+    p.add_argument("--jobs", type=int, help="CPU workers (default: all cores)")
+    if grid:
+        p.add_argument(
+            "--classes",
+            dest="classes_grid",
+            default="10,30,100",
+            help="class counts, e.g. 10,30,100",
+        )
+        p.add_argument(
+            "--train-per-class",
+            dest="train_grid",
+            default="50,150,500",
+            help="training images per class, e.g. 50,150,500",
+        )
+        p.set_defaults(classes=None, train_per_class=None)
+    else:
+        p.add_argument("--classes", type=int, help="ad-hoc subset: number of classes")
+        p.add_argument(
+            "--train-per-class", type=int, help="ad-hoc subset: training images per class"
+        )
+    p.add_argument("--val-per-class", type=int, help="ad-hoc subset: validation images per class")
+    p.add_argument("--subset-seed", type=int, help="ad-hoc subset: seed of the class draw")
+    p.add_argument(
+        "--skip-bad-images", action="store_true", help="exclude undecodable images (recorded)"
+    )
+    p.add_argument("--deterministic", action="store_true", help="deterministic kernels (slower)")
+    p.add_argument("--dask-scheduler", help="Dask scheduler address for feature extraction")
+    p.add_argument("--plugin", action="append", default=[], help="extra baseline as module:Class")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        help="METHOD.PARAM=VALUE override, e.g. alexnet.epochs=5",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--no-report", action="store_true", help="do not regenerate the report at the end"
+    )
+
+
+def _choose_suite(args: argparse.Namespace) -> str:
+    """No --suite: the demo, unless a data root is given, then the suite of its layout."""
+    if args.suite:
+        return args.suite
+    data = args.data or user_data_root(args.subset or "")
+    if not data:
+        return "demo"
+    from harness.data import detect_layout
+
+    layout = detect_layout(Path(data))
+    name = getattr(layout, "name", str(layout))
+    if "tiny" in name:
+        return "tiny-imagenet"
+    if "ilsvrc" in name:
+        return "ilsvrc2012-100"
+    raise ConfigError(
+        f"{data}: a {name} layout; name the suite or subset with --suite (known: {', '.join(suite_names())})"
+    )
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    """Suite file -> CLI overrides -> frozen RunConfig."""
+    cfg = load_suite(_choose_suite(args))
+    methods = cfg.methods
+    if args.methods:
+        wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
+        by_name = {m.name: m for m in methods}
+        methods = tuple(by_name.get(name, MethodSpec(name)) for name in wanted)
+    plugins = tuple(cfg.plugins) + tuple(args.plugin)
+    if args.plugin and not args.methods:
+        from harness.runner import load_plugins
+
+        methods = methods + tuple(MethodSpec(n) for n in load_plugins(tuple(args.plugin)))
+    methods = apply_param_overrides(methods, args.param)
+    cfg = replace(cfg, methods=methods, plugins=plugins)
+    cfg = cfg.with_overrides(
+        data=args.data,
+        subset=args.subset,
+        device=args.device,
+        results=args.results,
+        cache=args.cache,
+        seed=args.seed,
+        n_jobs=args.jobs,
+        classes=args.classes,
+        train_per_class=args.train_per_class,
+        val_per_class=args.val_per_class,
+        subset_seed=args.subset_seed,
+        dask_scheduler=args.dask_scheduler,
+    )
+    flags = {
+        f: True for f in ("fresh", "skip_bad_images", "deterministic", "quiet") if getattr(args, f)
+    }
+    return replace(cfg, **flags)
+
+
+def _print_summary(records: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    rows = [
+        {
+            "method": r.get("display_name") or r["method"],
+            "year": r.get("year"),
+            "top1_err": r.get("top1_err"),
+            "top5_err": r.get("top5_err"),
+            "train_s": r.get("train_seconds"),
+            "status": "ok" if r["status"] == "ok" else f"FAILED: {r.get('error')}",
+        }
+        for r in records
+    ]
+    if rows:
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+
+
+def _write_report(results: Path) -> None:
+    try:
+        from harness.report import write_report
+    except ImportError as exc:  # pragma: no cover - the report module ships with the harness
+        log.warning("report not written: %s", exc)
+        return
+    paths = write_report(results)
+    print(f"report: {paths.get('html', paths.get('md'))}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.runner import run
+
+    cfg = build_config(args)
+    summary = run(cfg)
+    print()
+    print(
+        f"subset {summary.data.subset.name} ({summary.data.train.n_classes} classes, "
+        f"{len(summary.data.train)} train / {len(summary.data.val)} val images), "
+        f"manifest {summary.data.manifest.hash[:16]}"
+    )
+    _print_summary(summary.records)
+    results = Path(cfg.results)
+    print(f"\nleaderboard: {results / 'leaderboard.csv'}")
+    if not args.no_report:
+        _write_report(results)
+    if cfg.data == DEMO_DATA or cfg.subset.startswith("demo"):
+        print(
+            "\nThese are demo numbers on generated pictures: they say nothing about ImageNet.\n"
+            f"For real data: {REAL_DATA_HINT}"
+        )
+    return 1 if summary.failed else 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from harness.data import SUBSETS, get_subset
+    from harness.registry import BASELINES
+
+    print("baselines:")
+    for name in BASELINES.names():
+        try:
+            cls = BASELINES.get(name)
+            print(f"  {name:<16} {getattr(cls, 'year', '?')!s:<5} {getattr(cls, 'source', '')}")
+        except ImportError as exc:
+            print(f"  {name:<16} (cannot load: {exc})")
+    print("\nsubsets:")
+    for name in SUBSETS.names():
+        s = get_subset(name)
+        print(f"  {name:<16} v{s.version}  {s.size}px  {getattr(s, 'description', '')}")
+    print("\nsuites:")
+    for name in suite_names():
+        print(f"  {name}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from harness.results import leaderboard_frame, load_records, write_leaderboard
+
+    out = write_leaderboard(Path(args.results), Path(args.out) if args.out else None)
+    df = leaderboard_frame(load_records(Path(args.results)))
+    cols = ["rank", "method", "subset", "top1_err", "top5_err", "train_seconds", "device"]
+    print(df[cols].to_string(index=False) if len(df) else "(no records)")
+    print(f"\nwrote {out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import write_report
+
+    paths = write_report(Path(args.results), Path(args.out) if args.out else None)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from harness.protocol import score_submission
+
+    res = score_submission(Path(args.predictions), Path(args.ground_truth))
+    print(
+        f"images: {res['n_images']}  top-1 error: {res['top1_err']:.2f}%  top-5 error: {res['top5_err']:.2f}%"
+    )
+    return 0
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"expected comma-separated integers, got {text!r}") from exc
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from harness.runner import run
+
+    base = build_config(args)
+    failed = False
+    records = []
+    for classes in _int_list(args.classes_grid):
+        for per_class in _int_list(args.train_grid):
+            cfg = replace(
+                base,
+                classes=classes,
+                train_per_class=per_class,
+                extra=tuple(
+                    dict(
+                        base.extra, sweep={"classes": classes, "train_per_class": per_class}
+                    ).items()
+                ),
+            )
+            print(
+                f"\n=== sweep point: {classes} classes x {per_class} training images per class ==="
+            )
+            summary = run(cfg)
+            _print_summary(summary.records)
+            records.extend(summary.records)
+            failed |= summary.failed
+    from harness.report import write_sweep_report
+
+    out = Path(base.results) / "sweep"
+    paths = write_sweep_report(records, out)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 1 if failed else 0
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Replay the 2012 ImageNet moment: hand-crafted features + linear SVMs, "
+        "LeNet-5 and AlexNet on the same subsets under the ILSVRC top-5 protocol.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list baselines, subsets and suites")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run every method of a suite on the same subset (default: demo)")
+    _add_run_flags(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("leaderboard", help="write leaderboard.csv from the run records")
+    p.add_argument("--results", default="results", help="results folder (default: results)")
+    p.add_argument("--out", help="output CSV (default: RESULTS/leaderboard.csv)")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("report", help="write report.md, report.html and plots from the records")
+    p.add_argument("--results", default="results", help="results folder (default: results)")
+    p.add_argument("--out", help="output folder (default: the results folder)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("evaluate", help="score a devkit-format predictions file")
+    p.add_argument("--predictions", required=True, help="one line per image, up to 5 labels")
+    p.add_argument("--ground-truth", required=True, help="one label per line, same order")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("sweep", help="run the comparison over a grid of subset sizes")
+    _add_run_flags(p, grid=True)
+    p.set_defaults(func=cmd_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from harness.api import MethodError
+    from harness.protocol import SubmissionFormatError
+    from harness.registry import PluginLoadError, UnknownNameError
+
+    expected: tuple[type[BaseException], ...] = (
+        ConfigError,
+        SubmissionFormatError,
+        UnknownNameError,
+        PluginLoadError,
+        MethodError,
+        FileNotFoundError,
+    )
+    try:
+        from harness.data import DataError
+
+        expected = (*expected, DataError)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        return int(args.func(args))
+    except expected as exc:
+        print(f"harness {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Run configuration: suite file -> CLI overrides -> validated, frozen dataclass.
+
+A *suite* is a TOML file under ``configs/`` naming a subset, the methods and
+their per-scale parameters. The resolved configuration is written next to the
+results of every run (inside each record, and as ``results/config.json``).
+
+Where the data root comes from, first match wins: ``--data``; the suite's
+``data`` key; the environment variable ``HARNESS_DATA``; the user config file
+(``$XDG_CONFIG_HOME/ilsvrc-harness/config.toml``, key ``data`` or a table
+``[data]`` mapping subset names to roots).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "ConfigError",
+    "MethodSpec",
+    "RunConfig",
+    "find_suite",
+    "load_suite",
+    "parse_override",
+    "suite_names",
+    "user_data_root",
+]
+
+DEMO_DATA = "demo"  # the value of ``data`` that means "generate the demo dataset"
+
+
+class ConfigError(ValueError):
+    """A suite file or an override that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of a suite: a registry name and its parameters."""
+
+    name: str  # registry key of the baseline
+    params: tuple[tuple[str, Any], ...] = ()  # keyword arguments of its __init__
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs, resolved; written beside the results."""
+
+    suite: str = "demo"  # suite name (or path of the suite file)
+    subset: str = "demo"  # registered subset name
+    data: str | None = None  # dataset root; "demo" generates the demo dataset
+    methods: tuple[MethodSpec, ...] = ()  # methods, run in this order
+    seed: int = 0  # seed given to every method
+    device: str = "auto"  # auto | cpu | cuda
+    results: str = "results"  # folder of records, leaderboard and report
+    cache: str = ".harness"  # folder of the decoded-image cache, features, checkpoints
+    n_jobs: int = 0  # CPU workers; 0 = all cores
+    skip_bad_images: bool = False  # exclude undecodable images instead of stopping
+    deterministic: bool = False  # deterministic torch kernels (slower)
+    quiet: bool = False  # no progress bars
+    fresh: bool = False  # rerun methods whose record already exists
+    dask_scheduler: str | None = None  # Dask scheduler address for feature extraction
+    classes: int | None = None  # ad-hoc subset: number of classes drawn from the base subset
+    train_per_class: int | None = None  # ad-hoc subset: training images per class
+    val_per_class: int | None = None  # ad-hoc subset: validation images per class
+    subset_seed: int = 0  # ad-hoc subset: seed of the class draw
+    plugins: tuple[str, ...] = ()  # extra "module:Class" baselines to register
+    extra: tuple[tuple[str, Any], ...] = field(default=())  # free-form suite metadata
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
+        d["extra"] = dict(self.extra)
+        if "sweep" in d["extra"]:  # a sweep point: {"classes": C, "train_per_class": M}
+            d["sweep"] = d["extra"]["sweep"]
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def with_overrides(self, **kw: Any) -> RunConfig:
+        return replace(self, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _config_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [Path.cwd() / "configs", here.parent / "configs"]
+
+
+def suite_names() -> list[str]:
+    names: set[str] = set()
+    for d in _config_dirs():
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.toml"))
+    return sorted(names)
+
+
+def find_suite(name_or_path: str) -> Path:
+    """The TOML file of a suite name (``configs/<name>.toml``) or a path."""
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"suite file {p} does not exist")
+        return p
+    for d in _config_dirs():
+        cand = d / f"{name_or_path}.toml"
+        if cand.is_file():
+            return cand
+    import difflib
+
+    known = suite_names()
+    close = difflib.get_close_matches(name_or_path, known, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ConfigError(f"unknown suite {name_or_path!r}.{hint} Known suites: {', '.join(known)}")
+
+
+_TOP_KEYS = {f for f in RunConfig.__dataclass_fields__ if f not in ("methods", "suite", "extra")}
+
+
+def load_suite(name_or_path: str) -> RunConfig:
+    """Read a suite TOML into a RunConfig (before CLI overrides)."""
+    path = find_suite(name_or_path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    suite = doc.get("suite", {})
+    unknown = set(suite) - _TOP_KEYS - {"name", "description"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys in [suite]: {sorted(unknown)}")
+    methods_doc = doc.get("methods", {})
+    if not isinstance(methods_doc, dict) or not methods_doc:
+        raise ConfigError(f"{path}: needs a [methods.<name>] table for each method")
+    methods = []
+    for key, params in methods_doc.items():
+        params = dict(params or {})
+        name = params.pop("method", key)  # allow two rows of one method under other keys
+        methods.append(MethodSpec(name=name, params=tuple(sorted(params.items()))))
+    kwargs = {k: v for k, v in suite.items() if k in _TOP_KEYS}
+    if "plugins" in kwargs:
+        kwargs["plugins"] = tuple(kwargs["plugins"])
+    extra = tuple(sorted((k, v) for k, v in suite.items() if k in ("name", "description")))
+    return RunConfig(
+        suite=suite.get("name", path.stem), methods=tuple(methods), extra=extra, **kwargs
+    )
+
+
+def parse_override(text: str) -> tuple[str, str, Any]:
+    """``"alexnet.epochs=5"`` -> ("alexnet", "epochs", 5); values parsed as TOML."""
+    if "=" not in text or "." not in text.split("=", 1)[0]:
+        raise ConfigError(f"--param {text!r}: expected METHOD.PARAM=VALUE, e.g. alexnet.epochs=5")
+    lhs, raw = text.split("=", 1)
+    method, param = lhs.split(".", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word is a string
+    return method, param, value
+
+
+def apply_param_overrides(
+    methods: tuple[MethodSpec, ...], overrides: list[str]
+) -> tuple[MethodSpec, ...]:
+    out = {m.name: dict(m.params) for m in methods}
+    for text in overrides:
+        method, param, value = parse_override(text)
+        if method not in out:
+            raise ConfigError(
+                f"--param {text!r}: method {method!r} is not in this run ({', '.join(out)})"
+            )
+        out[method][param] = value
+    return tuple(
+        MethodSpec(name=m.name, params=tuple(sorted(out[m.name].items()))) for m in methods
+    )
+
+
+def user_data_root(subset: str) -> str | None:
+    """The data root from HARNESS_DATA or the user config file, if any."""
+    env = os.environ.get("HARNESS_DATA")
+    if env:
+        return env
+    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    cfg = base / "ilsvrc-harness" / "config.toml"
+    if not cfg.is_file():
+        return None
+    try:
+        doc = tomllib.loads(cfg.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{cfg}: not valid TOML: {exc}") from exc
+    data = doc.get("data")
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        value = data.get(subset)
+        return str(value) if value else None
+    return None
