@@ -1,0 +1,107 @@
+"""Local response normalisation (Krizhevsky et al. 2012, section 3.3), fast and exact.
+
+The paper's formula, for channel ``i`` of ``N`` at one pixel::
+
+    b_i = a_i / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j^2) ** beta
+
+with k=2, n=5, alpha=1e-4, beta=0.75. ``torch.nn.LocalResponseNorm`` computes
+``k + (alpha / n) * sum`` instead (it divides alpha by the window size), so the
+paper's network needs ``alpha = n * 1e-4`` there; :class:`LocalResponseNorm`
+below takes the *paper's* alpha and does that conversion in one place.
+
+Why not just ``nn.LocalResponseNorm``: it pads a 5-D view of the input and
+runs ``avg_pool3d`` over it, then ``mul``/``add``/``pow``/``div`` as separate
+kernels, and with ``channels_last`` inputs it copies the tensor into the
+contiguous layout first. The windowed sum over channels is a 1-D convolution
+along the channel axis, which here is one ``avg_pool`` over a
+``(B*H*W, 1, C)`` view of the channels-last squares (channels are the
+innermost, contiguous axis, so the view is free). The remaining element-wise
+chain is short enough for ``torch.compile`` to fuse it into the pooling's
+neighbours. The output equals ``nn.LocalResponseNorm`` to float rounding
+(tested in tests/alexnet/test_lrn.py).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["PAPER_LRN", "LocalResponseNorm", "local_response_norm", "reference_lrn"]
+
+#: The paper's hyper-parameters (section 3.3), with alpha in the paper's convention.
+PAPER_LRN = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
+
+
+def local_response_norm(
+    x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
+) -> torch.Tensor:
+    """LRN across channels of an NCHW tensor with the paper's alpha (not divided by ``size``).
+
+    Works for either memory format; the channel-window sum runs as a 1-D
+    average pool over the channel axis of a channels-last view.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"local_response_norm expects an NCHW tensor, got shape {tuple(x.shape)}")
+    b, c, h, w = x.shape
+    # (B, H, W, C) contiguous: channels innermost, so the flat view below is free.
+    sq = x.permute(0, 2, 3, 1).contiguous(memory_format=torch.contiguous_format).square()
+    half = size // 2
+    # avg_pool1d with count_include_pad=True divides every window by `size`,
+    # including the clipped windows at the edges, so size*avg == the paper's sum.
+    window = F.avg_pool1d(
+        sq.view(b * h * w, 1, c),
+        kernel_size=size,
+        stride=1,
+        padding=half,
+        count_include_pad=True,
+    )
+    if size % 2 == 0:  # an even window pads one more on the left than it can use
+        window = window[..., :c]
+    denom = window.view(b, h, w, c).mul(alpha * size).add(k).pow(beta)
+    return x / denom.permute(0, 3, 1, 2)
+
+
+def reference_lrn(
+    x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
+) -> torch.Tensor:
+    """The paper's formula written out literally (slow; for tests only)."""
+    c = x.shape[1]
+    sq = x.square()
+    out = torch.empty_like(x)
+    for i in range(c):
+        lo, hi = max(0, i - size // 2), min(c - 1, i + size // 2)
+        s = sq[:, lo : hi + 1].sum(dim=1)
+        out[:, i] = x[:, i] / (k + alpha * s) ** beta
+    return out
+
+
+class LocalResponseNorm(nn.Module):
+    """LRN with the paper's parameter convention; ``impl`` picks the kernel.
+
+    ``impl="fast"`` (default) is :func:`local_response_norm`; ``impl="torch"``
+    is ``nn.LocalResponseNorm`` with ``alpha * size`` (PyTorch divides alpha by
+    the window size). Both compute the same function.
+    """
+
+    def __init__(
+        self,
+        size: int = 5,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        k: float = 2.0,
+        impl: str = "fast",
+    ) -> None:
+        super().__init__()
+        if impl not in ("fast", "torch"):
+            raise ValueError(f"LocalResponseNorm impl must be 'fast' or 'torch', got {impl!r}")
+        self.size, self.alpha, self.beta, self.k, self.impl = size, alpha, beta, k, impl
+        self._torch = nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.impl == "torch":
+            return self._torch(x)
+        return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, alpha={self.alpha} (paper convention), beta={self.beta}, k={self.k}, impl={self.impl!r}"

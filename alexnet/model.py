@@ -1,0 +1,144 @@
+"""The AlexNet network of Krizhevsky, Sutskever & Hinton (NIPS 2012), as published.
+
+Layers (paper section 3.5 and figure 2; the two-GPU split is the ``groups=2``
+of conv2, conv4 and conv5; conv3 and the FC layers connect across GPUs)::
+
+    input  3x224x224
+    conv1  96@11x11 stride 4, pad 2 -> 96x55x55, ReLU, LRN, maxpool 3/2 -> 27x27
+    conv2  256@5x5 pad 2, groups 2  -> 256x27x27, ReLU, LRN, maxpool 3/2 -> 13x13
+    conv3  384@3x3 pad 1            -> 384x13x13, ReLU
+    conv4  384@3x3 pad 1, groups 2  -> 384x13x13, ReLU
+    conv5  256@3x3 pad 1, groups 2  -> 256x13x13, ReLU, maxpool 3/2 -> 6x6
+    dropout 0.5, fc6 9216->4096, ReLU, dropout 0.5, fc7 4096->4096, ReLU, fc8 4096->n_classes
+
+**224 vs 227.** The paper says 224x224 inputs and draws 55x55 conv1 maps, but
+``(224 - 11) / 4 + 1`` is not an integer; 227 inputs with no padding give
+exactly 55 (Caffe's choice). We keep the paper's 224 crops and pad conv1 by 2
+(torchvision's choice): ``floor((224 + 4 - 11) / 4) + 1 = 55``, so every map
+from conv1 on has the paper's size; the last input row/column is not covered
+by a window. The parameter count is unaffected.
+
+**Parameters** for 1000 classes, with the grouped convolutions: 60,965,224
+(conv 2,334,080 + FC 58,631,144); tested. (An ungrouped network would have
+62,378,344, torchvision's AlexNet, which also has different widths, 61,100,840.)
+
+**Initialisation** (section 5): weights N(0, 0.01); biases 1 in conv2, conv4,
+conv5, fc6 and fc7 ("accelerates the early stages of learning by providing
+the ReLUs with positive inputs"), 0 in conv1, conv3 and fc8.
+
+**Small stem** (``stem="small"``, a separate, recorded variant, never chosen
+silently): for 64x64 stored images (Tiny ImageNet) trained on 56x56 crops
+(the paper's 224/256 crop ratio), conv1 becomes 96@5x5 stride 2 pad 2
+(56 -> 28, a quarter of the paper's downsampling, as the input is a quarter
+of the size); everything after conv1 is the paper's, so the maps are
+28 -> 13 -> 13 -> 6 -> 6 -> 2 and fc6 sees 256x2x2 = 1024 inputs. The
+faithful default for small images is instead to upsample the cache to
+256x256 on the device and use the paper network unchanged
+(see :mod:`alexnet.augment`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from alexnet.lrn import PAPER_LRN, LocalResponseNorm
+
+__all__ = ["STEMS", "AlexNet", "StemSpec", "build_alexnet", "count_parameters"]
+
+
+@dataclass(frozen=True)
+class StemSpec:
+    """conv1's geometry and the crop it is meant for."""
+
+    kernel: int  # conv1 kernel side, px
+    stride: int  # conv1 stride, px
+    padding: int  # conv1 zero padding, px
+    crop: int  # training/test crop side, px
+    base: int  # side of the square the crops are taken from (cache resized to this)
+    fc_in_side: int  # side of conv5's pooled map at `crop` input
+
+
+STEMS: dict[str, StemSpec] = {
+    # The paper: 224 crops of 256x256 images; conv1 11x11/4 (pad 2 gives 55x55).
+    "paper": StemSpec(kernel=11, stride=4, padding=2, crop=224, base=256, fc_in_side=6),
+    # Adapted for 64px images: 56 crops of 64x64; conv1 5x5/2.
+    "small": StemSpec(kernel=5, stride=2, padding=2, crop=56, base=64, fc_in_side=2),
+}
+
+
+class AlexNet(nn.Module):
+    """The paper's network. ``stem`` selects conv1's geometry (see module docstring)."""
+
+    def __init__(
+        self,
+        n_classes: int = 1000,
+        stem: str = "paper",
+        dropout: float = 0.5,
+        lrn_impl: str = "fast",
+    ) -> None:
+        super().__init__()
+        if stem not in STEMS:
+            raise ValueError(f"unknown AlexNet stem {stem!r}; known: {sorted(STEMS)}")
+        if n_classes < 2:
+            raise ValueError(f"AlexNet needs at least 2 classes, got {n_classes}")
+        spec = STEMS[stem]
+        self.stem, self.spec, self.n_classes = stem, spec, n_classes
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, spec.kernel, stride=spec.stride, padding=spec.padding),  # conv1
+            nn.ReLU(inplace=True),
+            LocalResponseNorm(**PAPER_LRN, impl=lrn_impl),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(96, 256, 5, padding=2, groups=2),  # conv2
+            nn.ReLU(inplace=True),
+            LocalResponseNorm(**PAPER_LRN, impl=lrn_impl),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(256, 384, 3, padding=1),  # conv3: connects across the two GPUs
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 384, 3, padding=1, groups=2),  # conv4
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1, groups=2),  # conv5
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
+        fc_in = 256 * spec.fc_in_side * spec.fc_in_side
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(fc_in, 4096),  # fc6
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),  # fc7
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, n_classes),  # fc8
+        )
+        self.reset_parameters()
+
+    def named_layers(self) -> dict[str, nn.Module]:
+        """conv1..conv5, fc6..fc8 by their paper names."""
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        fcs = [m for m in self.classifier if isinstance(m, nn.Linear)]
+        names = [f"conv{i}" for i in range(1, 6)] + [f"fc{i}" for i in range(6, 9)]
+        return dict(zip(names, convs + fcs, strict=True))
+
+    def reset_parameters(self) -> None:
+        """The paper's initialisation (section 5)."""
+        ones = {"conv2", "conv4", "conv5", "fc6", "fc7"}
+        for name, layer in self.named_layers().items():
+            nn.init.normal_(layer.weight, mean=0.0, std=0.01)
+            nn.init.constant_(layer.bias, 1.0 if name in ones else 0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.features(x)
+        return self.classifier(torch.flatten(x, 1))
+
+
+def build_alexnet(n_classes: int = 1000, stem: str = "paper", lrn_impl: str = "fast") -> AlexNet:
+    """The network with the paper's initialisation."""
+    return AlexNet(n_classes=n_classes, stem=stem, lrn_impl=lrn_impl)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
