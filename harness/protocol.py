@@ -132,7 +132,7 @@ def _token_kind(token: str) -> str:
     return "bad"
 
 
-def _read_rows(path: Path, max_per_row: int | None) -> LabelFile:
+def _read_rows(path: Path) -> LabelFile:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -147,8 +147,6 @@ def _read_rows(path: Path, max_per_row: int | None) -> LabelFile:
     rows = []
     for n, line in enumerate(lines, start=1):
         tokens = line.replace(",", " ").split()
-        if max_per_row is not None and not tokens:
-            raise SubmissionFormatError(f"{path}:{n}: empty line (every image needs a label)")
         for t in tokens:
             kind = _token_kind(t)
             if kind == "bad":
@@ -156,7 +154,7 @@ def _read_rows(path: Path, max_per_row: int | None) -> LabelFile:
                     f"{path}:{n}: {t!r} is neither an integer label nor a wnid (nXXXXXXXX)"
                 )
             kinds.add(kind)
-        rows.append(tokens if max_per_row is None else tokens[:max_per_row])
+        rows.append(tokens)
     if len(kinds) > 1:
         raise SubmissionFormatError(f"{path}: mixes integer labels and wnids")
     return LabelFile(rows=rows, kind=kinds.pop() if kinds else "int", path=path)
@@ -164,12 +162,12 @@ def _read_rows(path: Path, max_per_row: int | None) -> LabelFile:
 
 def read_submission(path: Path) -> LabelFile:
     """Read a predictions file: one line per image, 0..n labels (more than 5 are ignored)."""
-    return _read_rows(path, max_per_row=None)
+    return _read_rows(path)
 
 
 def read_labels(path: Path) -> LabelFile:
     """Read a ground-truth file: exactly one label per line."""
-    lf = _read_rows(path, max_per_row=None)
+    lf = _read_rows(path)
     for n, row in enumerate(lf.rows, start=1):
         if len(row) != 1:
             raise SubmissionFormatError(f"{path}:{n}: expected exactly one label, got {len(row)}")
