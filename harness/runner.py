@@ -21,7 +21,7 @@ import subprocess
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -299,7 +299,7 @@ def _base_record(
         "versions": package_versions(),
         "git_commit": git_commit(),
         "seed": cfg.seed,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "bad_images": [list(b) for b in getattr(data.cached, "bad_images", [])],
         "learning_curve": [],
         "notes": {},
