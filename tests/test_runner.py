@@ -1,0 +1,262 @@
+"""`harness run` end to end on generated data: records, skips, failures, concurrency, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.results import load_records
+
+PLUGINS = Path(__file__).parent / "harness_plugins"
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    from harness.data import make_synthetic_imagenet
+
+    root = tmp_path_factory.mktemp("tiny data ünï")  # a space and unicode in the path
+    return Path(
+        make_synthetic_imagenet(
+            root / "ilsvrc",
+            layout="ilsvrc-devkit",
+            n_classes=5,
+            train_per_class=6,
+            val_per_class=4,
+            size=40,
+            seed=0,
+        )
+    )
+
+
+@pytest.fixture(autouse=True)
+def plugin_path(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")])
+    )
+
+
+def run_args(root: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        "--data",
+        str(root),
+        "--subset",
+        "demo",
+        "--suite",
+        "demo",
+        "--results",
+        str(out / "results"),
+        "--cache",
+        str(out / "cache"),
+        "--quiet",
+        "--no-report",
+        "--jobs",
+        "1",
+        *extra,
+    ]
+
+
+def by_method(results: Path) -> dict[str, dict]:
+    return {r["display_name"]: r for r in load_records(results)}
+
+
+def test_run_scores_with_the_protocol_and_writes_records(tiny_root: Path, tmp_path: Path) -> None:
+    plugins = ["--plugin", "fault_plugins:Oracle"]
+    rc = main(run_args(tiny_root, tmp_path, "--methods", "random,oracle", *plugins))
+    assert rc == 0
+    recs = by_method(tmp_path / "results")
+    assert recs["oracle"]["top1_err"] == 0.0 and recs["oracle"]["top5_err"] == 0.0
+    rnd = recs["random"]
+    assert rnd["status"] == "ok" and 0 <= rnd["top5_err"] <= 100
+    for field in (
+        "manifest_hash",
+        "n_train",
+        "n_val",
+        "n_classes",
+        "device",
+        "versions",
+        "config",
+        "seed",
+    ):
+        assert rnd[field] not in (None, ""), field
+    assert (rnd["n_classes"], rnd["n_train"], rnd["n_val"], rnd["image_size"]) == (5, 30, 20, 64)
+    assert rnd["label_space"] == "sorted-wnid-index"
+    assert (
+        rnd["manifest_hash"] == recs["oracle"]["manifest_hash"]
+    )  # the same images for every method
+    board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
+    assert board.method.tolist() == ["oracle", "random"]
+    assert (tmp_path / "results" / "config.json").exists()
+    assert list((tmp_path / "results" / "manifests").glob("*.csv"))
+
+
+def test_broken_methods_fail_alone_with_clear_messages(
+    tiny_root: Path, tmp_path: Path, capsys
+) -> None:
+    names = ["Raises", "WrongShape", "WrongRows", "NanScores"]
+    plugins = [a for n in names for a in ("--plugin", f"fault_plugins:{n}")]
+    rc = main(
+        run_args(
+            tiny_root,
+            tmp_path,
+            "--methods",
+            "raises,wrong-shape,wrong-rows,nan-scores,random",
+            *plugins,
+        )
+    )
+    assert rc == 1  # any failure makes the exit code non-zero
+    recs = by_method(tmp_path / "results")
+    assert recs["random"]["status"] == "ok"
+    assert recs["raises"]["error"] == "RuntimeError: deliberate failure in fit"
+    assert "shape (20, 6), expected (20, 5)" in recs["wrong-shape"]["error"]
+    assert "shape (19, 5), expected (20, 5)" in recs["wrong-rows"]["error"]
+    assert "1 NaN/inf scores in 1 rows (first row 2)" in recs["nan-scores"]["error"]
+    out = capsys.readouterr().out
+    assert "FAILED: RuntimeError: deliberate failure in fit" in out
+
+
+def test_a_plugin_that_cannot_import_fails_alone(tiny_root: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "s.toml"
+    suite.write_text("[suite]\nsubset = 'demo'\n[methods.random]\n[methods.ghost]\n")
+    from harness.registry import BASELINES
+
+    BASELINES.add_lazy("ghost", "no_such_plugin_module:Ghost")
+    args = run_args(tiny_root, tmp_path)
+    args[args.index("--suite") + 1] = str(suite)
+    assert main(args) == 1
+    recs = by_method(tmp_path / "results")
+    assert recs["random"]["status"] == "ok"
+    assert "cannot import module 'no_such_plugin_module'" in recs["ghost"]["error"]
+
+
+def test_existing_records_are_skipped_and_fresh_reruns(tiny_root: Path, tmp_path: Path) -> None:
+    assert main(run_args(tiny_root, tmp_path, "--methods", "random")) == 0
+    (path,) = (tmp_path / "results" / "runs").glob("*.json")
+    first = path.read_bytes()
+    assert main(run_args(tiny_root, tmp_path, "--methods", "random")) == 0
+    assert path.read_bytes() == first  # skipped: the record is untouched
+    assert main(run_args(tiny_root, tmp_path, "--methods", "random", "--fresh")) == 0
+    again = json.loads(path.read_text())
+    assert again["top5_err"] == json.loads(first)["top5_err"]  # same seed, same result
+    assert main(run_args(tiny_root, tmp_path, "--methods", "random", "--seed", "7")) == 0
+    assert (
+        len(list((tmp_path / "results" / "runs").glob("*.json"))) == 2
+    )  # a new config, a new record
+
+
+def test_unknown_method_is_an_error_row_naming_the_closest(tiny_root: Path, tmp_path: Path) -> None:
+    assert main(run_args(tiny_root, tmp_path, "--methods", "randon")) == 1
+    (rec,) = load_records(tmp_path / "results")
+    assert "did you mean 'random'?" in rec["error"]
+
+
+def _harness(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_two_concurrent_runs_lose_nothing_and_build_the_cache_once(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    plugins = ["--plugin", "fault_plugins:Oracle"]
+    a = _harness(*run_args(tiny_root, tmp_path, "--methods", "random,oracle", *plugins))
+    b = _harness(*run_args(tiny_root, tmp_path, "--methods", "oracle,random", *plugins))
+    out_a, _ = a.communicate(timeout=240)
+    out_b, _ = b.communicate(timeout=240)
+    assert a.returncode == 0, out_a
+    assert b.returncode == 0, out_b
+    recs = load_records(tmp_path / "results", strict=True)
+    assert sorted(r["display_name"] for r in recs) == ["oracle", "random"]
+    # exactly one of the two processes ran each method; the other found its record
+    assert (out_a + out_b).count("exists, skipping") == 2
+    caches = [
+        p
+        for p in (tmp_path / "cache" / "images").rglob("*")
+        if p.is_file() and p.stat().st_size > 1000
+    ]
+    assert caches, "no cache written"
+    assert len({p.parent for p in caches}) == 1  # one cache folder for the one manifest
+
+
+def test_sigkill_mid_method_then_rerun_finishes_with_the_same_record(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "started"
+    plugins = ["--plugin", "fault_plugins:Sleepy", "--plugin", "fault_plugins:Oracle"]
+    args = run_args(
+        tiny_root, tmp_path, "--methods", "oracle,sleepy", "--param", "sleepy.seconds=60", *plugins
+    )
+    proc = _harness(*args, env={"SLEEPY_MARKER": str(marker)})
+    deadline = time.time() + 120
+    while not marker.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), (
+        proc.communicate(timeout=5)[0] if proc.poll() is not None else "never started"
+    )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    recs = by_method(tmp_path / "results")
+    assert set(recs) == {"oracle"}  # nothing half-written for the killed method
+    # the leaderboard written during the run read only complete records
+    assert pd.read_csv(tmp_path / "results" / "leaderboard.csv").method.tolist() == ["oracle"]
+    args = run_args(
+        tiny_root, tmp_path, "--methods", "oracle,sleepy", "--param", "sleepy.seconds=0", *plugins
+    )
+    assert main(args) == 0
+    recs = by_method(tmp_path / "results")
+    assert recs["sleepy"]["status"] == "ok"
+    # Sleepy ranks class 0 first for every image: wrong for 4 of 5 balanced classes
+    assert recs["sleepy"]["top1_err"] == pytest.approx(80.0)
+    assert recs["sleepy"]["top5_err"] == 0.0
+    assert recs["oracle"]["top1_err"] == 0.0
+
+
+def test_plugin_template_installs_and_runs_through_harness(tiny_root: Path, tmp_path: Path) -> None:
+    template = Path(__file__).resolve().parents[1] / "examples" / "plugin_template"
+    target = tmp_path / "site"
+    pip = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(template),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert pip.returncode == 0, pip.stderr
+    env = {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
+    listing = subprocess.run(
+        [sys.executable, "-m", "harness", "list"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert "colour-hist-svm" in listing.stdout, listing.stdout + listing.stderr
+    proc = _harness(*run_args(tiny_root, tmp_path, "--methods", "random,colour-hist-svm"), env=env)
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out
+    rec = by_method(tmp_path / "results")["colour-hist-svm"]
+    assert rec["status"] == "ok" and rec["year"] == 1991
+    assert rec["top5_err"] is not None
