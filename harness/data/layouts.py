@@ -207,7 +207,9 @@ def _val_from_devkit(root: Path, val_dir: Path, train_wnids: Iterable[str]) -> t
     meta_path = _find_devkit_file(root, DEVKIT_META)
     looked = ", ".join(f"{(root / d).as_posix().rstrip('/.')}/" for d in DEVKIT_DIRS)
     if gt_path is None or meta_path is None:
-        missing = [n for n, p in ((DEVKIT_GROUND_TRUTH, gt_path), (DEVKIT_META, meta_path)) if p is None]
+        missing = [
+            n for n, p in ((DEVKIT_GROUND_TRUTH, gt_path), (DEVKIT_META, meta_path)) if p is None
+        ]
         raise LayoutError(
             f"missing val ground truth: {_rel(val_dir, root)}/ is a flat folder of images, which "
             f"needs the devkit's {DEVKIT_GROUND_TRUTH} + {DEVKIT_META} (missing: "
@@ -257,12 +259,16 @@ def _val_from_kaggle(root: Path, val_dir: Path, train_wnids: Iterable[str]) -> d
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None or [h.strip() for h in header[:2]] != ["ImageId", "PredictionString"]:
-            raise LayoutError(f"{csv_path}: expected the header 'ImageId,PredictionString', got {header}")
+            raise LayoutError(
+                f"{csv_path}: expected the header 'ImageId,PredictionString', got {header}"
+            )
         for lineno, row in enumerate(reader, 2):
             if not row:
                 continue
             if len(row) < 2 or not row[1].split():
-                raise LayoutError(f"{csv_path} line {lineno}: expected 'ImageId,<wnid> ...', got {row}")
+                raise LayoutError(
+                    f"{csv_path} line {lineno}: expected 'ImageId,<wnid> ...', got {row}"
+                )
             image_id, wnid = row[0].strip(), row[1].split()[0]
             if image_id not in images:
                 raise LayoutError(
@@ -312,7 +318,9 @@ def _read_tiny(root: Path) -> DatasetIndex:
     notes: list[str] = []
     _require_files(root, layout, ["wnids.txt", "val/val_annotations.txt"])
     _require_dirs(root, layout, [root / "train", root / "val" / "images"])
-    listed = [w.strip() for w in (root / "wnids.txt").read_text(encoding="utf-8").split() if w.strip()]
+    listed = [
+        w.strip() for w in (root / "wnids.txt").read_text(encoding="utf-8").split() if w.strip()
+    ]
     names = _read_words(root / "words.txt") if (root / "words.txt").is_file() else {}
     train = _read_class_folders(root / "train", root, notes, sub="images")
     for wnid in train:
@@ -335,7 +343,9 @@ def _read_tiny(root: Path) -> DatasetIndex:
                 continue
             parts = line.split("\t")
             if len(parts) < 2:
-                raise LayoutError(f"{ann} line {lineno}: expected 'file<TAB>wnid<TAB>box', got {line!r}")
+                raise LayoutError(
+                    f"{ann} line {lineno}: expected 'file<TAB>wnid<TAB>box', got {line!r}"
+                )
             name, wnid = parts[0].strip(), parts[1].strip()
             if name not in images:
                 raise LayoutError(f"{ann} line {lineno}: {name} is not in val/images/")
@@ -359,7 +369,9 @@ def _read_imagefolder(root: Path) -> DatasetIndex:
     _require_dirs(root, layout, [root / "train", root / "val"])
     train = _read_class_folders(root / "train", root, notes)
     if not train:
-        raise LayoutError(f"no class folders in {root / 'train'} (the imagefolder layout needs {LAYOUTS[layout]})")
+        raise LayoutError(
+            f"no class folders in {root / 'train'} (the imagefolder layout needs {LAYOUTS[layout]})"
+        )
     val = _read_class_folders(root / "val", root, notes)
     for wnid in val:
         if wnid not in train:
