@@ -340,7 +340,7 @@ def _write_devkit(
         )
     synsets[n] = (
         n + 1,
-        "n90000000",
+        "n99999999",
         "generated entity",
         "the parent of every generated class",
         n,
@@ -441,7 +441,7 @@ def make_synthetic_imagenet(
     elif layout == "tiny-imagenet":
         (root / "wnids.txt").write_text("".join(f"{w_}\n" for w_ in wnids))
         (root / "words.txt").write_text(
-            "n90000000\tgenerated entity\n"
+            "n99999999\tgenerated entity\n"
             + "".join(f"{w_}\t{n}\n" for w_, n in zip(wnids, names, strict=True))
         )
         (root / "val" / "val_annotations.txt").write_text(
