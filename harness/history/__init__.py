@@ -18,12 +18,19 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from harness.gap import FAMILIES, Gap, best_gap
 
-__all__ = ["HISTORY_COLUMNS", "historical_gaps", "history_csv_path", "load_history"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "HistoricalGap",
+    "historical_gaps",
+    "history_csv_path",
+    "load_history",
+]
 
 HISTORY_COLUMNS = (
     "year",
@@ -74,12 +81,17 @@ def load_history(path: Path | None = None) -> pd.DataFrame:
     return df[list(HISTORY_COLUMNS)]
 
 
-def historical_gaps(history: pd.DataFrame | None = None) -> list[tuple[str, Gap]]:
+class HistoricalGap(NamedTuple):
+    label: str  # which results are compared, e.g. "ILSVRC-2012 test, competition entries"
+    gap: Gap
+    source: str  # the sources of the two rows compared
+
+
+def historical_gaps(history: pd.DataFrame | None = None) -> list[HistoricalGap]:
     """The gap between the best hand-crafted method and the best CNN, as published.
 
-    Returns ``(label, Gap)`` pairs: the ILSVRC-2012 test results (all entries,
-    and supplied training data only) and the AlexNet paper's ILSVRC-2010 test
-    comparison (its Table 1).
+    For the ILSVRC-2012 test results (all entries, and supplied training data
+    only) and the AlexNet paper's ILSVRC-2010 test comparison (its Table 1).
     """
     h = load_history() if history is None else history
     test2012 = h[(h["benchmark"] == "ILSVRC-2012") & (h["split"] == "test")]
@@ -94,5 +106,6 @@ def historical_gaps(history: pd.DataFrame | None = None) -> list[tuple[str, Gap]
     for label, rows in selections:
         gap = best_gap(rows, name_col="team_or_method")
         if gap is not None:
-            gaps.append((label, gap))
+            compared = rows[rows["team_or_method"].isin([gap.handcrafted, gap.cnn])]
+            gaps.append(HistoricalGap(label, gap, "; ".join(dict.fromkeys(compared["source"]))))
     return gaps
