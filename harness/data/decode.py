@@ -12,8 +12,9 @@ pixel count before any pixel is decoded; it handles Adobe (inverted) CMYK
 JPEGs, palette, 16-bit and alpha PNGs, and it says *why* a file fails, where
 ``cv2.imread`` returns ``None`` for every failure.
 
-Colour conventions: CMYK via Pillow's Adobe-convention conversion (ILSVRC's 22
-CMYK JPEGs are Photoshop files); grayscale replicated to three channels;
+Colour conventions: CMYK JPEGs with an Adobe APP14 marker hold inverted samples
+(Photoshop's convention, that of ILSVRC's 22 CMYK files), those without hold
+plain ones; both are converted with Pillow's CMYK->RGB; grayscale replicated to three channels;
 16-bit samples scaled to 8 bit (not clipped, which is what a plain
 ``convert('RGB')`` does); transparent pixels composited over white, as an
 image viewer shows them. EXIF orientation is *not* applied, like torchvision
@@ -97,11 +98,15 @@ def decode_image(path: str | Path, size: int, *, max_pixels: int = MAX_PIXELS) -
                 scale = size / min(w, h)
                 im.draft("RGB", (max(1, int(w * scale + 0.999)), max(1, int(h * scale + 0.999))))
             im.load()
+            if im.mode == "CMYK" and im.format == "JPEG" and "adobe" not in im.info:
+                # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without an
+                # APP14 "Adobe" marker the samples are plain CMYK: undo the inversion.
+                im = Image.fromarray(255 - np.asarray(im), "CMYK")
             im = _to_rgb(im)
     except DecodeError:
         raise
     except PermissionError as exc:
-        raise DecodeError(path, f"cannot read: permission denied ({exc.strerror})") from exc
+        raise DecodeError(path, f"cannot read: {exc.strerror or exc}") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # Pillow reports truncated and corrupt data as OSError ("image file is truncated ...").
         raise DecodeError(path, f"corrupt or truncated image data: {exc}") from exc

@@ -60,7 +60,8 @@ HUE_NAMES = ("red", "orange", "yellow", "green", "cyan", "blue", "purple", "pink
 
 #: kind -> (file name tag, the RGB colour it must decode to). Solid colours so tests can check them.
 QUIRKS: dict[str, tuple[str, tuple[int, int, int]]] = {
-    "cmyk": ("quirk-cmyk", (200, 40, 50)),  # Adobe-style CMYK JPEG (ILSVRC has 22)
+    "cmyk": ("quirk-cmyk", (200, 40, 50)),  # Adobe-style (inverted) CMYK JPEG (ILSVRC has 22)
+    "cmyk-plain": ("quirk-cmyk-plain", (40, 160, 200)),  # plain CMYK JPEG, no Adobe marker
     "gray": ("quirk-gray", (90, 90, 90)),  # grayscale JPEG
     "png": ("quirk-png", (30, 60, 220)),  # a PNG named .JPEG (like n02105855_2933.JPEG)
     "palette": ("quirk-palette", (10, 200, 30)),  # palette PNG named .JPEG
@@ -212,6 +213,13 @@ def _write_quirk(path: Path, kind: str, w: int, h: int) -> None:
     rgb = QUIRKS[kind][1]
     if kind == "cmyk":
         Image.new("RGB", (w, h), rgb).convert("CMYK").save(path, "JPEG", quality=95)
+    elif kind == "cmyk-plain":
+        # Pillow writes CMYK inverted with an Adobe marker: write inverted samples (so the file
+        # holds plain ones) and drop the marker.
+        cmyk = np.asarray(Image.new("RGB", (w, h), rgb).convert("CMYK"))
+        buf = io.BytesIO()
+        Image.fromarray(255 - cmyk, "CMYK").save(buf, "JPEG", quality=95)
+        path.write_bytes(_strip_adobe_marker(buf.getvalue()))
     elif kind == "gray":
         Image.new("L", (w, h), rgb[0]).save(path, "JPEG", quality=95)
     elif kind == "png":
@@ -226,6 +234,15 @@ def _write_quirk(path: Path, kind: str, w: int, h: int) -> None:
         Image.new("RGBA", (w, h), (0, 0, 0, 0)).save(path, "PNG")
     else:  # pragma: no cover
         raise ValueError(kind)
+
+
+def _strip_adobe_marker(jpeg: bytes) -> bytes:
+    """Remove the APP14 ("Adobe") segment of a baseline JPEG."""
+    at = jpeg.find(b"\xff\xee")
+    if at < 0:
+        return jpeg
+    length = int.from_bytes(jpeg[at + 2 : at + 4], "big")
+    return jpeg[:at] + jpeg[at + 2 + length :]
 
 
 def _tiny_jpeg(w: int = 16, h: int = 16) -> bytes:
