@@ -167,11 +167,14 @@ class BaselineBase:
     family: ClassVar[str] = "other"  # "cnn" | "hand-crafted" | "reference" | "other"
 
     def get_params(self) -> dict[str, Any]:
+        if type(self).__init__ is object.__init__:
+            return {}
         sig = inspect.signature(type(self).__init__)
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         return {
-            p: getattr(self, p)
-            for p in sig.parameters
-            if p != "self" and sig.parameters[p].kind is not inspect.Parameter.VAR_KEYWORD
+            p.name: getattr(self, p.name, p.default)
+            for p in sig.parameters.values()
+            if p.name != "self" and p.kind in kinds
         }
 
     def __repr__(self) -> str:

@@ -110,7 +110,7 @@ class Registry(Generic[T]):
             obj = import_object(self._lazy[name])
             # importing may have registered it by decorator already
             self._objects[name] = self._objects.get(name, obj)
-            del self._lazy[name]
+            self._lazy.pop(name, None)
             return self._objects[name]
         known = self.names()
         close = difflib.get_close_matches(name, known, n=1)
