@@ -1,0 +1,340 @@
+"""`harness report` and the sweep report: files, gaps computed from the records, demo warning,
+failures, self-contained HTML, records left untouched, sweep.csv matching the records."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from harness.gap import family_of
+from harness.report import REAL_DATA_COMMAND, write_report
+from harness.report_document import fmt_duration, fmt_err, fmt_points, fmt_relative
+from harness.results import load_records, write_record
+from harness.sweep_plots import sweep_frame, sweep_gaps, write_sweep_report
+
+# Realistic fake run records.
+
+VERSIONS = {"python": "3.12.3", "harness": "0.1.0", "numpy": "2.1.0", "torch": "2.13.0"}
+
+
+def make_record(
+    method: str,
+    subset: str,
+    top5: float | None,
+    *,
+    top1: float | None = None,
+    year: int = 2012,
+    family: str | None = None,
+    status: str = "ok",
+    error: str | None = None,
+    n_classes: int = 100,
+    n_train: int = 25_000,
+    n_val: int = 5_000,
+    train_seconds: float = 120.0,
+    device: str = "cpu: Test CPU (2 cores)",
+    curve: list[dict[str, Any]] | None = None,
+    sweep: dict[str, int] | None = None,
+    manifest_hash: str = "0123456789abcdef0123",
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "run_id": f"{subset}__{method}__cfg0001",
+        "status": status,
+        "error": error,
+        "method": method,
+        "variant": None,
+        "display_name": method,
+        "year": year,
+        "source": "test citation",
+        "params": {},
+        "subset": subset,
+        "subset_version": 1,
+        "manifest_hash": manifest_hash,
+        "layout": "tiny-imagenet",
+        "label_space": "sorted-wnid-index",
+        "n_classes": n_classes,
+        "n_train": n_train,
+        "n_val": n_val,
+        "image_size": 64,
+        "top1_err": top1 if top1 is not None else (None if top5 is None else min(100.0, top5 + 20)),
+        "top5_err": top5,
+        "train_seconds": train_seconds if status == "ok" else None,
+        "eval_seconds": train_seconds / 10 if status == "ok" else None,
+        "train_images_per_s": n_train / train_seconds if status == "ok" else None,
+        "eval_images_per_s": None,
+        "device": device,
+        "versions": VERSIONS,
+        "git_commit": "abcdef1234567890",
+        "seed": 0,
+        "date": "2026-11-23T12:00:00+00:00",
+        "bad_images": [],
+        "learning_curve": curve or [],
+        "notes": {},
+        "config": {"sweep": sweep} if sweep else {"suite": "test"},
+    }
+    if family is not None:
+        record["family"] = family
+    return record
+
+
+def write_records(results_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
+    return [write_record(results_dir, r) for r in records]
+
+
+def curve(epochs: int = 3) -> list[dict[str, Any]]:
+    return [
+        {
+            "epoch": e,
+            "train_loss": 4.0 / e,
+            "val_top1_err": 90.0 - 10 * e,
+            "val_top5_err": 70.0 - 10 * e,
+            "lr": 0.01,
+        }
+        for e in range(1, epochs + 1)
+    ]
+
+
+SUBSET = "tiny-test"
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    results = tmp_path_factory.mktemp("results")
+    paths = write_records(
+        results,
+        [
+            make_record("random", SUBSET, 95.0, family="reference"),
+            make_record("hog-svm", SUBSET, 45.0, year=2005),
+            make_record("sift-fv-svm", SUBSET, 40.0, year=2011),
+            make_record("lenet5", SUBSET, 50.0, year=1998, curve=curve(4)),
+            # No family field: alexnet* counts as a CNN by name.
+            make_record("alexnet", SUBSET, 30.0, curve=curve(5), device="cuda: Test GPU"),
+            make_record(
+                "sift-bovw-svm",
+                SUBSET,
+                None,
+                status="error",
+                error="MethodError: vocabulary needs 1000 descriptors, got 12",
+            ),
+            make_record("hog-svm", "demo", 60.0, n_classes=20, n_train=200, n_val=40),
+        ],
+    )
+    before = _snapshot(paths[0].parent)
+    files = write_report(results)
+    after = _snapshot(paths[0].parent)
+    return {
+        "results": results,
+        "files": files,
+        "md": files["report.md"].read_text(encoding="utf-8"),
+        "html": files["report.html"].read_text(encoding="utf-8"),
+        "before": before,
+        "after": after,
+    }
+
+
+def test_writes_markdown_html_and_pngs(report: dict) -> None:
+    files = report["files"]
+    assert files["report.md"] == report["results"] / "report.md"
+    for name in ("report.md", "report.html", f"top5_{SUBSET}.png", f"cost_{SUBSET}.png"):
+        assert files[name].is_file(), name
+    assert files[f"learning_curves_{SUBSET}.png"].is_file()
+    pngs = [p for p in files.values() if p.suffix == ".png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    # Markdown links every figure relative to itself.
+    for png in pngs:
+        assert f"]({png.name})" in report["md"]
+
+
+def test_measured_gap_is_computed_from_the_records(report: dict) -> None:
+    md = report["md"]
+    row = next(line for line in md.splitlines() if line.startswith(f"| measured: {SUBSET}"))
+    # best hand-crafted: sift-fv-svm 40.0; best CNN: alexnet 30.0 (random never counts).
+    assert "sift-fv-svm (40.0)" in row
+    assert "alexnet (30.0)" in row
+    assert "10.0 points" in row
+    assert "25%" in row
+
+
+def test_historical_gap_is_shown(report: dict) -> None:
+    md = report["md"]
+    assert "10.9 points" in md and "41%" in md
+    assert "9.8 points" in md
+    assert "image-net.org/challenges/LSVRC/2012/results.html" in md
+    # Historical rows beside measured rows in one table.
+    assert re.search(r"\| ILSVRC-2012 test \| ISI \| hand-crafted \| – \| 26\.2 \|", md)
+    assert re.search(rf"\| {SUBSET} val \| alexnet \| cnn \| 50\.0 \| 30\.0 \|", md)
+
+
+def test_demo_subset_carries_the_warning_and_the_real_data_command(report: dict) -> None:
+    for text in (report["md"], report["html"]):
+        assert "say nothing about ImageNet" in text
+        assert REAL_DATA_COMMAND in text
+
+
+def test_failed_run_is_listed_with_its_error(report: dict) -> None:
+    assert "MethodError: vocabulary needs 1000 descriptors, got 12" in report["md"]
+    assert "MethodError: vocabulary needs 1000 descriptors, got 12" in report["html"]
+    # Listed in the measured table, ranked "failed" after the successful runs.
+    assert "| failed | sift-bovw-svm | hand-crafted |" in report["md"]
+
+
+def test_provenance_under_tables(report: dict) -> None:
+    md = report["md"]
+    assert "manifest `0123456789abcdef0123`" in md
+    assert "cuda: Test GPU" in md and "cpu: Test CPU (2 cores)" in md
+    assert "torch 2.13.0" in md
+
+
+def test_html_is_self_contained(report: dict) -> None:
+    html = report["html"]
+    assert "<script" not in html and "<link" not in html
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert srcs, "figures must be embedded"
+    assert all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert not re.search(r"url\(|@import|https?://", html)
+
+
+def test_records_are_not_changed(report: dict) -> None:
+    assert report["after"] == report["before"]
+
+
+def test_no_demo_warning_without_demo_and_gap_needs_both_families(tmp_path: Path) -> None:
+    write_records(
+        tmp_path,
+        [
+            make_record("hog-svm", SUBSET, 45.0),
+            make_record("my-convnet", SUBSET, 20.0, family="hand-crafted"),
+        ],
+    )
+    md = write_report(tmp_path, tmp_path / "out")["report.md"].read_text(encoding="utf-8")
+    assert "say nothing about ImageNet" not in md
+    assert "no gap yet" in md
+    assert "](top5_tiny-test.png)" in md  # figures beside the report in out_dir
+
+
+def test_empty_results_still_give_the_historical_report(tmp_path: Path) -> None:
+    files = write_report(tmp_path)
+    md = files["report.md"].read_text(encoding="utf-8")
+    assert "No run records found" in md
+    assert "10.9 points" in md
+
+
+def test_family_resolution() -> None:
+    assert family_of({"method": "alexnet", "family": "hand-crafted"}) == "hand-crafted"
+    assert family_of({"method": "x", "notes": {"family": "cnn"}}) == "cnn"
+    assert family_of({"method": "alexnet-ensemble"}) == "cnn"
+    assert family_of({"method": "lenet5"}) == "cnn"
+    assert family_of({"method": "random"}) == "reference"
+    assert family_of({"method": "sift-fv-svm"}) == "hand-crafted"
+
+
+def test_number_formats() -> None:
+    assert fmt_err(15.315) == "15.3"
+    assert fmt_err(None) == "–"
+    assert fmt_points(26.172 - 16.422) == "9.8 points"
+    assert fmt_relative(25.0) == "25%"
+    assert fmt_duration(4.2) == "4.2 s"
+    assert fmt_duration(245) == "4 min 05 s"
+    assert fmt_duration(2400) == "40 min"
+    assert fmt_duration(5400) == "1 h 30 min"
+
+
+# Gap-versus-scale sweep.
+
+# (classes, train_per_class) -> {method: top-5 error}
+GRID = {
+    (10, 20): {"hog-svm": 50.0, "alexnet": 60.0, "lenet5": 55.0},
+    (10, 80): {"hog-svm": 45.0, "alexnet": 35.0, "lenet5": 50.0},
+    (30, 20): {"hog-svm": 70.0, "alexnet": 80.0, "lenet5": 75.0},
+    (30, 80): {"hog-svm": 66.0, "alexnet": 50.0, "lenet5": 60.0},
+}
+
+
+def _sweep_records() -> list[dict]:
+    records = []
+    for (classes, per_class), errs in GRID.items():
+        for method, err in errs.items():
+            records.append(
+                make_record(
+                    method,
+                    f"sweep-c{classes}-m{per_class}",
+                    err,
+                    n_classes=classes,
+                    n_train=classes * per_class,
+                    n_val=classes * 5,
+                    sweep={"classes": classes, "train_per_class": per_class},
+                )
+            )
+    records.append(
+        make_record(
+            "sift-fv-svm",
+            "sweep-c10-m20",
+            None,
+            status="error",
+            error="MethodError: too few descriptors",
+            n_classes=10,
+            n_train=200,
+            sweep={"classes": 10, "train_per_class": 20},
+        )
+    )
+    return records
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    results = tmp_path_factory.mktemp("sweep")
+    write_records(results, _sweep_records())
+    records = load_records(results)
+    files = write_sweep_report(records, results / "plots")
+    return {"records": records, "files": files, "results": results}
+
+
+def test_sweep_outputs_exist(sweep: dict) -> None:
+    files = sweep["files"]
+    for name in ("sweep.csv", "sweep.md", "sweep_top5.png", "sweep_gap.png"):
+        assert files[name].is_file(), name
+    md = files["sweep.md"].read_text(encoding="utf-8")
+    assert "](sweep_top5.png)" in md and "](sweep_gap.png)" in md
+    assert "MethodError: too few descriptors" in md
+
+
+def test_sweep_csv_rows_match_the_records(sweep: dict) -> None:
+    df = pd.read_csv(sweep["files"]["sweep.csv"])
+    assert len(df) == len(sweep["records"])
+    ok = df[df["status"] == "ok"]
+    got = {(r.classes, r.train_per_class, r.method): r.top5_err for r in ok.itertuples()}
+    want = {(c, m, method): e for (c, m), errs in GRID.items() for method, e in errs.items()}
+    assert got == pytest.approx(want)
+    assert (ok["n_train"] == ok["classes"] * ok["train_per_class"]).all()
+    failed = df[df["status"] == "error"]
+    assert failed["method"].tolist() == ["sift-fv-svm"]
+    assert failed["top5_err"].isna().all()
+
+
+def test_sweep_gap_per_cell(sweep: dict) -> None:
+    gaps = sweep_gaps(sweep_frame(sweep["records"])).set_index(["classes", "train_per_class"])
+    # Small data: the hand-crafted method leads; large data: the CNN does.
+    assert gaps.loc[(10, 20), "gap_points"] == pytest.approx(50.0 - 55.0)
+    assert gaps.loc[(10, 80), "gap_points"] == pytest.approx(45.0 - 35.0)
+    assert gaps.loc[(30, 80), "best_cnn"] == "alexnet"
+    assert gaps.loc[(30, 80), "gap_relative"] == pytest.approx(100 * 16.0 / 66.0)
+
+
+def test_no_records_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no sweep records"):
+        write_sweep_report([], tmp_path)
+
+
+def test_report_shows_sweep_section_not_one_table_per_cell(sweep: dict, tmp_path: Path) -> None:
+    files = write_report(sweep["results"], tmp_path)
+    md = files["report.md"].read_text(encoding="utf-8")
+    assert "## Gap versus scale" in md
+    assert "## Measured: sweep-c10-m20" not in md
+    assert files["sweep_gap.png"].is_file()
