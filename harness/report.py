@@ -44,6 +44,7 @@ from harness.report_document import (
     render_markdown,
 )
 from harness.results import atomic_write_text, load_records, records_dir
+from harness.sweep_plots import write_sweep_report
 
 __all__ = [
     "REAL_DATA_COMMAND",
@@ -52,6 +53,7 @@ __all__ = [
     "measured_frame",
     "provenance_note",
     "write_report",
+    "write_sweep_report",
 ]
 
 REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
@@ -509,7 +511,9 @@ def _history_section(history: pd.DataFrame) -> list[Block]:
 def write_report(
     results_dir: Path, out_dir: Path | None = None, *, sweep_results_dir: Path | None = None
 ) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html`` and the PNGs; returns {file name: path}.
+    """Write ``report.md``, ``report.html`` and the PNGs.
+
+    Returns ``{"html": report.html, "md": report.md, <png file name>: path, ...}``.
 
     ``out_dir`` defaults to ``results_dir``. Records are read only. Sweep
     records are taken from ``results_dir/runs`` and from ``sweep_results_dir``
@@ -574,4 +578,4 @@ def write_report(
     html_path = out_dir / "report.html"
     atomic_write_text(md_path, render_markdown(blocks, out_dir))
     atomic_write_text(html_path, render_html(blocks, "ILSVRC harness report"))
-    return {"report.md": md_path, "report.html": html_path, **files}
+    return {"html": html_path, "md": md_path, **files}

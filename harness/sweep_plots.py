@@ -353,7 +353,10 @@ def sweep_blocks(
 
 
 def write_sweep_report(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
-    """Write ``sweep.csv``, ``sweep.md`` and the sweep PNGs into ``out_dir``; returns {name: path}."""
+    """Write ``sweep.csv``, ``sweep.md`` and the sweep PNGs into ``out_dir``.
+
+    Returns ``{"csv": sweep.csv, "md": sweep.md, <png file name>: path, ...}``.
+    """
     if not records:
         raise ValueError("write_sweep_report: no sweep records to plot")
     out_dir = Path(out_dir)
@@ -363,4 +366,4 @@ def write_sweep_report(records: list[dict[str, Any]], out_dir: Path) -> dict[str
     atomic_write_text(csv_path, sweep_frame(records).to_csv(index=False))
     md_path = out_dir / "sweep.md"
     atomic_write_text(md_path, render_markdown([Heading("Gap versus scale", 1), *blocks], out_dir))
-    return {"sweep.csv": csv_path, "sweep.md": md_path, **files}
+    return {"csv": csv_path, "md": md_path, **files}

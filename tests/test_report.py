@@ -132,8 +132,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {
         "results": results,
         "files": files,
-        "md": files["report.md"].read_text(encoding="utf-8"),
-        "html": files["report.html"].read_text(encoding="utf-8"),
+        "md": files["md"].read_text(encoding="utf-8"),
+        "html": files["html"].read_text(encoding="utf-8"),
         "before": before,
         "after": after,
     }
@@ -141,8 +141,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_writes_markdown_html_and_pngs(report: dict) -> None:
     files = report["files"]
-    assert files["report.md"] == report["results"] / "report.md"
-    for name in ("report.md", "report.html", f"top5_{SUBSET}.png", f"cost_{SUBSET}.png"):
+    assert files["md"] == report["results"] / "report.md"
+    assert files["html"] == report["results"] / "report.html"
+    for name in ("md", "html", f"top5_{SUBSET}.png", f"cost_{SUBSET}.png"):
         assert files[name].is_file(), name
     assert files[f"learning_curves_{SUBSET}.png"].is_file()
     pngs = [p for p in files.values() if p.suffix == ".png"]
@@ -213,7 +214,7 @@ def test_no_demo_warning_without_demo_and_gap_needs_both_families(tmp_path: Path
             make_record("my-convnet", SUBSET, 20.0, family="hand-crafted"),
         ],
     )
-    md = write_report(tmp_path, tmp_path / "out")["report.md"].read_text(encoding="utf-8")
+    md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
     assert "say nothing about ImageNet" not in md
     assert "no gap yet" in md
     assert "](top5_tiny-test.png)" in md  # figures beside the report in out_dir
@@ -221,7 +222,7 @@ def test_no_demo_warning_without_demo_and_gap_needs_both_families(tmp_path: Path
 
 def test_empty_results_still_give_the_historical_report(tmp_path: Path) -> None:
     files = write_report(tmp_path)
-    md = files["report.md"].read_text(encoding="utf-8")
+    md = files["md"].read_text(encoding="utf-8")
     assert "No run records found" in md
     assert "10.9 points" in md
 
@@ -298,15 +299,16 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_sweep_outputs_exist(sweep: dict) -> None:
     files = sweep["files"]
-    for name in ("sweep.csv", "sweep.md", "sweep_top5.png", "sweep_gap.png"):
+    assert files["csv"].name == "sweep.csv" and files["md"].name == "sweep.md"
+    for name in ("csv", "md", "sweep_top5.png", "sweep_gap.png"):
         assert files[name].is_file(), name
-    md = files["sweep.md"].read_text(encoding="utf-8")
+    md = files["md"].read_text(encoding="utf-8")
     assert "](sweep_top5.png)" in md and "](sweep_gap.png)" in md
     assert "MethodError: too few descriptors" in md
 
 
 def test_sweep_csv_rows_match_the_records(sweep: dict) -> None:
-    df = pd.read_csv(sweep["files"]["sweep.csv"])
+    df = pd.read_csv(sweep["files"]["csv"])
     assert len(df) == len(sweep["records"])
     ok = df[df["status"] == "ok"]
     got = {(r.classes, r.train_per_class, r.method): r.top5_err for r in ok.itertuples()}
@@ -334,7 +336,7 @@ def test_no_records_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_report_shows_sweep_section_not_one_table_per_cell(sweep: dict, tmp_path: Path) -> None:
     files = write_report(sweep["results"], tmp_path)
-    md = files["report.md"].read_text(encoding="utf-8")
+    md = files["md"].read_text(encoding="utf-8")
     assert "## Gap versus scale" in md
     assert "## Measured: sweep-c10-m20" not in md
     assert files["sweep_gap.png"].is_file()
