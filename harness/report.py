@@ -173,7 +173,9 @@ def provenance_note(rows: pd.DataFrame) -> str:
     sizes = rows[["n_classes", "n_train", "n_val", "image_size"]].drop_duplicates()
     for _, s in sizes.iterrows():
         if pd.notna(s["n_classes"]):
-            size = f"{int(s['n_classes'])} classes, {int(s['n_train'] or 0):,} train / {int(s['n_val'] or 0):,} val images"
+            size = f"{int(s['n_classes'])} classes"
+            if pd.notna(s["n_train"]) and pd.notna(s["n_val"]):
+                size += f", {int(s['n_train']):,} train / {int(s['n_val']):,} val images"
             if pd.notna(s["image_size"]):
                 size += f" stored at {int(s['image_size'])} px"
             parts.append(size)
