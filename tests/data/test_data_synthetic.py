@@ -39,10 +39,10 @@ def test_classes_are_learnable_above_chance_but_not_trivially(synthetic_root, tm
     from sklearn.svm import LinearSVC
 
     root = synthetic_root(
-        "imagefolder", n_classes=6, train_per_class=30, val_per_class=10, size=32, seed=3
+        "imagefolder", n_classes=6, train_per_class=40, val_per_class=20, size=48, seed=3
     )
     cached = ensure_cache(
-        build_manifest(root, Subset("learn", size=32)), tmp_path, n_jobs=1, quiet=True
+        build_manifest(root, Subset("learn", size=48)), tmp_path, n_jobs=1, quiet=True
     )
     train, val = cached.split("train"), cached.split("val")
 
