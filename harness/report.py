@@ -302,6 +302,24 @@ def _gap_section(
         & (history["split"] == "test")
         & (history["kind"] == "competition")
     ].sort_values("top5_err")
+    for subset in subsets:
+        sub = measured[measured["subset"] == subset]
+        n_classes = sub["n_classes"].dropna()
+        path = top5_bar_chart(
+            entries,
+            sub[["name", "family", "top5_err"]],
+            n_classes=int(n_classes.iloc[0]) if len(n_classes) else 1000,
+            measured_label=_subset_label(sub),
+            path=out_dir / f"top5_{_slug(subset)}.png",
+        )
+        files[path.name] = path
+        blocks.append(
+            Figure(
+                path,
+                f"Top-5 error: the ILSVRC-2012 test results (left) and the methods measured on "
+                f"{_subset_label(sub)} (right); dashed: chance.",
+            )
+        )
     blocks.append(Heading("The 2012 results beside the measured ones", 3))
     table_rows = [
         [
@@ -337,24 +355,6 @@ def _gap_section(
         )
     )
     blocks += _provenance_notes(notes)
-    for subset in subsets:
-        sub = measured[measured["subset"] == subset]
-        n_classes = sub["n_classes"].dropna()
-        path = top5_bar_chart(
-            entries,
-            sub[["name", "family", "top5_err"]],
-            n_classes=int(n_classes.iloc[0]) if len(n_classes) else 1000,
-            measured_label=_subset_label(sub),
-            path=out_dir / f"top5_{_slug(subset)}.png",
-        )
-        files[path.name] = path
-        blocks.append(
-            Figure(
-                path,
-                f"Top-5 error: the ILSVRC-2012 test results (left) and the methods measured on "
-                f"{_subset_label(sub)} (right); dashed: chance.",
-            )
-        )
     return blocks, files
 
 
