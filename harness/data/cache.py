@@ -412,7 +412,12 @@ def ensure_cache(
     directory = cache_dir_for(manifest, Path(cache_root))
     cached, why = _open_valid(directory, manifest)
     if cached is None:
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CacheWriteError(
+                f"cannot create the cache folder {directory.parent}: {exc}"
+            ) from exc
         with FileLock(str(directory) + ".lock"):
             cached, why = _open_valid(directory, manifest)  # another process may have built it
             if cached is None:

@@ -5,8 +5,9 @@ The short side is resized to ``size`` and the centre square kept (AlexNet's
 done in one antialiased resampling of the centre box of the original.
 
 Why Pillow and not OpenCV: Pillow's JPEG *draft mode* lets libjpeg decode a
-large JPEG directly at 1/2, 1/4 or 1/8 scale in the DCT domain (several times
-faster for ImageNet's ~400x350 to 4000x3000 photos resized to 256); it reads
+large JPEG directly at 1/2, 1/4 or 1/8 scale in the DCT domain (a photo whose
+short side is at least twice the stored size decodes several times faster:
+ImageNet's larger photos at 256 px, every photo at Tiny sizes); it reads
 the image header without decoding, so a decompression bomb is refused by
 pixel count before any pixel is decoded; it handles Adobe (inverted) CMYK
 JPEGs, palette, 16-bit and alpha PNGs, and it says *why* a file fails, where
