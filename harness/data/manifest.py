@@ -7,11 +7,9 @@ every result record. The hash covers the subset's name, version and stored
 size and every entry including the fingerprints, and nothing else: the same
 copy of ImageNet mounted at another path gives the same hash.
 
-Fingerprints are ``<file size>-<blake2b of the first 64 KiB>``. Hashing whole
-files would read all of ILSVRC-2012 (~140 GB) on every run; size plus the
-head catches the realistic changes (a replaced, truncated, re-encoded or
-re-compressed image changes its size or its JPEG header/first scans) at a
-cost of one small read per file, done on a thread pool because it is I/O.
+Fingerprints are ``<file size>-<blake2b of the first 64 KiB>`` (why not the
+whole file, and the optional memo that avoids re-reading a large copy on every
+run: see ``harness.data.fingerprints``).
 """
 
 from __future__ import annotations
@@ -21,7 +19,6 @@ import io
 import json
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,30 +26,15 @@ from typing import Any
 import pandas as pd
 
 from harness.data.errors import DataError, LayoutError, SubsetError
+from harness.data.fingerprints import FINGERPRINT_BYTES, file_fingerprint, fingerprint_files
 from harness.data.layouts import LAYOUTS, DatasetIndex, read_layout
 from harness.data.subsets import Subset
 
 __all__ = ["FINGERPRINT_BYTES", "Manifest", "build_manifest", "file_fingerprint"]
 
-FINGERPRINT_BYTES = 64 * 1024
 MANIFEST_FORMAT = "harness-manifest/1"
 COLUMNS = ["path", "wnid", "label", "split", "fingerprint"]
 SPLITS = ("train", "val")
-
-
-def file_fingerprint(path: str | Path) -> str:
-    """``<size>-<blake2b-128 of the first 64 KiB>``; ``unreadable-<reason>`` if it cannot be read.
-
-    An unreadable file is not an error here: the decoder reports it by path
-    with the reason, together with every other bad image.
-    """
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            head = f.read(FINGERPRINT_BYTES)
-    except OSError as exc:
-        return f"unreadable-{type(exc).__name__}"
-    return f"{size}-{hashlib.blake2b(head, digest_size=16).hexdigest()}"
 
 
 def _entries_hash(subset: Subset, entries: pd.DataFrame) -> str:
@@ -187,9 +169,18 @@ def _select(
 
 
 def build_manifest(
-    root: str | Path, subset: Subset, *, layout: str | None = None, io_threads: int = 16
+    root: str | Path,
+    subset: Subset,
+    *,
+    layout: str | None = None,
+    fingerprint_memo: str | Path | None = None,
+    io_threads: int = 16,
 ) -> Manifest:
-    """Apply ``subset`` to the dataset at ``root`` (layout auto-detected unless given)."""
+    """Apply ``subset`` to the dataset at ``root`` (layout auto-detected unless given).
+
+    ``fingerprint_memo``: a folder where fingerprints are remembered by file
+    size and mtime, so that a large copy is not re-read on every run.
+    """
     root = Path(root).resolve()
     try:
         index = read_layout(root, layout)
@@ -204,8 +195,12 @@ def build_manifest(
     rows = _select(index, subset, wnids)
     if not any(r[3] == "train" for r in rows):
         raise SubsetError(f"subset {subset.key} selects no train images in {root}")
-    with ThreadPoolExecutor(max_workers=io_threads) as pool:
-        fingerprints = list(pool.map(file_fingerprint, (root / r[0] for r in rows), chunksize=64))
+    fingerprints = fingerprint_files(
+        root,
+        [r[0] for r in rows],
+        memo_dir=Path(fingerprint_memo) if fingerprint_memo is not None else None,
+        io_threads=io_threads,
+    )
     entries = pd.DataFrame(rows, columns=["path", "wnid", "label", "split"])
     entries["label"] = entries["label"].astype("int64")
     entries["fingerprint"] = fingerprints

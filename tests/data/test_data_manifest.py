@@ -162,3 +162,33 @@ def test_toml_errors_name_the_problem():
         load_subsets_toml('[[subset]]\nname = "a"\ncolour = 1\n')
     with pytest.raises(SubsetError, match=r"classes must be 'all', an int or a list of wnids"):
         Subset("a", classes="some")
+
+
+def test_fingerprint_memo_skips_unchanged_files_and_sees_changed_ones(
+    synthetic_root, tmp_path, monkeypatch
+):
+    import harness.data.fingerprints as fingerprints
+
+    root = synthetic_root("ilsvrc-devkit", fresh=True)
+    memo = tmp_path / "memo"
+    first = build_manifest(root, SUB, fingerprint_memo=memo)
+    assert first.hash == build_manifest(root, SUB).hash  # the memo changes nothing but speed
+
+    reads: list[str] = []
+    real = fingerprints.file_fingerprint
+    monkeypatch.setattr(fingerprints, "file_fingerprint", lambda p: reads.append(str(p)) or real(p))
+    assert build_manifest(root, SUB, fingerprint_memo=memo).hash == first.hash
+    assert reads == []  # nothing re-read
+
+    victim = root / first.entries["path"].iloc[0]
+    victim.write_bytes(
+        victim.read_bytes()[:-10] + b"0123456789"
+    )  # same size, new content and mtime
+    changed = build_manifest(root, SUB, fingerprint_memo=memo)
+    assert reads == [str(victim)] and changed.hash != first.hash
+
+    (memo_file,) = memo.iterdir()
+    memo_file.write_text("garbage,\n1")  # a damaged memo is recomputed, not trusted
+    reads.clear()
+    assert build_manifest(root, SUB, fingerprint_memo=memo).hash == changed.hash
+    assert len(reads) == len(first)
