@@ -6,10 +6,17 @@ Typical use::
     manifest = build_manifest(root, get_subset("tiny-imagenet"))
     cached = ensure_cache(manifest, cache_root, n_jobs=os.cpu_count())
     train, val = cached.split("train"), cached.split("val")
+
+Errors, layouts and subsets import eagerly (they are light: ``harness list``
+needs only them); the manifest (pandas), the cache, the decoder (Pillow) and
+the generator are imported on first use.
 """
 
-from harness.data.cache import CachedSubset, ensure_cache
-from harness.data.decode import decode_image
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from harness.data.errors import (
     BadImagesError,
     CacheWriteError,
@@ -19,20 +26,24 @@ from harness.data.errors import (
     SubsetError,
 )
 from harness.data.layouts import DatasetIndex, detect_layout, read_layout
-from harness.data.manifest import Manifest, build_manifest
 from harness.data.subsets import SUBSETS, Subset, adhoc_subset, get_subset
 
-_SYNTHETIC = ("add_bad_files", "make_demo_dataset", "make_synthetic_imagenet")
+if TYPE_CHECKING:
+    from harness.data.cache import CachedSubset, ensure_cache
+    from harness.data.decode import decode_image
+    from harness.data.manifest import Manifest, build_manifest
+    from harness.data.synthetic import add_bad_files, make_demo_dataset, make_synthetic_imagenet
 
-
-def __getattr__(name: str) -> object:
-    # The generator is only needed for demos and tests; import it on first use.
-    if name in _SYNTHETIC:
-        from harness.data import synthetic
-
-        return getattr(synthetic, name)
-    raise AttributeError(f"module 'harness.data' has no attribute {name!r}")
-
+_LAZY = {
+    "CachedSubset": "harness.data.cache",
+    "ensure_cache": "harness.data.cache",
+    "decode_image": "harness.data.decode",
+    "Manifest": "harness.data.manifest",
+    "build_manifest": "harness.data.manifest",
+    "add_bad_files": "harness.data.synthetic",
+    "make_demo_dataset": "harness.data.synthetic",
+    "make_synthetic_imagenet": "harness.data.synthetic",
+}
 
 __all__ = [
     "SUBSETS",
@@ -57,3 +68,9 @@ __all__ = [
     "make_synthetic_imagenet",
     "read_layout",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'harness.data' has no attribute {name!r}")
