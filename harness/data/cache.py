@@ -328,18 +328,17 @@ def _build(directory: Path, manifest: Manifest, n_jobs: int, quiet: bool, max_pi
 
     size, n = manifest.subset.size, len(manifest)
     row_bytes = size * size * 3
-    directory.mkdir(parents=True, exist_ok=True)
-    # Invalidate first: from here until meta.json is rewritten, nothing here looks valid.
-    (directory / META_FILE).unlink(missing_ok=True)
-    for stale in directory.glob("*.tmp-*"):
-        stale.unlink(missing_ok=True)
-    (directory / DATA_FILE).unlink(missing_ok=True)
-
     tmp = directory / f"{DATA_FILE}.tmp-{os.getpid()}"
     paths = [str(manifest.root / p) for p in manifest.entries["path"]]
     tasks = [(paths[i : i + CHUNK_ROWS], i) for i in range(0, n, CHUNK_ROWS)]
     t0 = time.perf_counter()
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Invalidate first: from here until meta.json is rewritten, nothing here looks valid.
+        (directory / META_FILE).unlink(missing_ok=True)
+        for stale in directory.glob("*.tmp-*"):
+            stale.unlink(missing_ok=True)
+        (directory / DATA_FILE).unlink(missing_ok=True)
         _allocate(tmp, n * row_bytes)
         with tqdm(
             total=n,
@@ -383,7 +382,7 @@ def _build(directory: Path, manifest: Manifest, n_jobs: int, quiet: bool, max_pi
         if exc.errno == errno.ENOSPC:
             raise CacheWriteError(
                 f"no space left on device while writing the image cache in {directory} ({need}); "
-                f"nothing was kept. Free space or point the cache elsewhere (--cache-dir)"
+                f"nothing was kept. Free space or point the cache elsewhere (--cache)"
             ) from exc
         raise CacheWriteError(
             f"cannot write the image cache in {directory} ({need}): {exc}"
