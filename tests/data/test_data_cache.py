@@ -253,3 +253,17 @@ def test_sigkilled_build_leaves_nothing_that_is_used(synthetic_root, tmp_path):
     assert _files(d) == {"images.u8", "meta.json"}  # the orphaned temporary file is gone
     train = cached.split("train")
     np.testing.assert_array_equal(train.images[-1], decode_image(root / train.paths[-1], 16))
+
+
+def test_cache_is_shared_by_a_moved_copy_and_a_loaded_manifest(manifest, tmp_path):
+    import shutil
+
+    from harness.data import Manifest
+
+    ensure_cache(manifest, tmp_path / "cache", n_jobs=1, quiet=True)
+    moved = tmp_path / "moved copy"
+    shutil.copytree(manifest.root, moved)
+    again = ensure_cache(build_manifest(moved, SUB), tmp_path / "cache", n_jobs=1, quiet=True)
+    assert not again.built_now  # same images, same key, wherever the copy lives
+    loaded = Manifest.load(manifest.save(tmp_path / "m.csv"), root=moved)
+    assert not ensure_cache(loaded, tmp_path / "cache", n_jobs=1, quiet=True).built_now
