@@ -482,6 +482,14 @@ class Trainer:
         finally:
             bar.close()
 
+        # timings over all epochs, including those trained before a resume
+        epoch_images = (
+            steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank
+        ) * world
+        train_seconds = sum(epoch_images / row["images_per_s"] for row in curve)
+        ctx.notes["train_images_per_s"] = epoch_images * len(curve) / max(train_seconds, 1e-9)
+        ctx.notes[f"{self.run_name}_train_seconds_all_epochs"] = train_seconds
+        ctx.notes[f"{self.run_name}_seconds_all_epochs"] = sum(row["seconds"] for row in curve)
         ctx.notes[f"{self.run_name}_best_epoch"] = best_epoch
         ctx.notes[f"{self.run_name}_lr_drops"] = (
             schedule.n_drops if schedule.kind == "plateau" else None
