@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,7 +228,9 @@ def test_sigkill_mid_method_then_rerun_finishes_with_the_same_record(
 
 
 def test_plugin_template_installs_and_runs_through_harness(tiny_root: Path, tmp_path: Path) -> None:
-    template = Path(__file__).resolve().parents[1] / "examples" / "plugin_template"
+    # a copy, so the build leaves nothing in the source tree
+    template = tmp_path / "plugin_template"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "plugin_template", template)
     target = tmp_path / "site"
     pip = subprocess.run(
         [
