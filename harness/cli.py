@@ -98,7 +98,8 @@ def _choose_suite(args: argparse.Namespace) -> str:
     if "ilsvrc" in name:
         return "ilsvrc2012-100"
     raise ConfigError(
-        f"{data}: a {name} layout; name the suite or subset with --suite (known: {', '.join(suite_names())})"
+        f"{data}: a {name} layout; name the suite and subset, e.g. "
+        f"`--suite ilsvrc2012-100 --subset imagenette` (suites: {', '.join(suite_names())})"
     )
 
 

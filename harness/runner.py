@@ -190,7 +190,7 @@ def prepare_data(cfg: RunConfig, results_dir: Path) -> PreparedData:
 
     root = resolve_data_root(cfg)
     subset = resolve_subset(cfg)
-    manifest = build_manifest(root, subset)
+    manifest = build_manifest(root, subset, fingerprint_memo=Path(cfg.cache) / "fingerprints")
     mdir = results_dir / "manifests"
     mdir.mkdir(parents=True, exist_ok=True)
     mpath = mdir / f"{subset.name.replace(':', '_')}-{manifest.hash[:16]}.csv"
@@ -294,13 +294,13 @@ def _base_record(
         "eval_seconds": None,
         "train_images_per_s": None,
         "eval_images_per_s": None,
-        "cache_seconds": round(data.cache_seconds, 3),
         "device": device_name(device),
         "versions": package_versions(),
         "git_commit": git_commit(),
         "seed": cfg.seed,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "bad_images": [list(b) for b in getattr(data.cached, "bad_images", [])],
+        **data.cached.record(),  # cache folder, decode rate, bad_images
+        "manifest_notes": list(getattr(data.manifest, "notes", [])),
         "learning_curve": [],
         "notes": {},
         "config": cfg.to_dict(),
