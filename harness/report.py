@@ -277,10 +277,16 @@ def _gap_section(
         label = f"measured: {_subset_label(sub)}"
         if gap is None:
             rows.append([label, MISSING_GAP, MISSING_GAP, MISSING_GAP, MISSING_GAP, "this harness"])
+            done = set(sub.loc[sub["ok"], "family"])
+            missing = " and ".join(
+                f"a successful {f if f == 'hand-crafted' else 'CNN'} run"
+                for f in ("hand-crafted", "cnn")
+                if f not in done
+            )
             blocks.append(
                 Paragraph(
-                    f"Measured on **{_subset_label(sub)}**: no gap yet; it needs one successful "
-                    "hand-crafted run and one successful CNN run (the `random` reference never counts)."
+                    f"Measured on **{_subset_label(sub)}**: no gap yet; it needs {missing} "
+                    "(the `random` reference never counts)."
                 )
             )
         else:
@@ -392,12 +398,13 @@ def _measured_section(
                 str(rank) if r.ok else "failed",
                 r.name,
                 r.family,
-                str(int(r.year)) if pd.notna(r.year) else "",
+                str(int(r.year)) if pd.notna(r.year) and r.year else "–",
                 fmt_err(r.top1_err),
                 fmt_err(r.top5_err),
                 fmt_duration(r.train_seconds),
                 fmt_duration(r.eval_seconds),
-                fmt_rate(r.train_images_per_s),
+                # Below 10 ms, n_train / seconds measures the timer, not the method.
+                fmt_rate(r.train_images_per_s) if r.train_seconds >= 0.01 else "–",
                 r.device,
             ]
         )
@@ -499,6 +506,7 @@ def _history_section(history: pd.DataFrame) -> list[Block]:
             rows,
             numeric=frozenset({"year", "top-1 (%)", "top-5 (%)"}),
             nowrap=frozenset({"benchmark", "family"}),
+            wide=frozenset({"what it was"}),
         ),
         Paragraph(
             "As published; errors rounded to 1 decimal (exact values and sources in "

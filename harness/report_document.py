@@ -124,6 +124,7 @@ class Table:
     numeric: frozenset[str] = field(default_factory=frozenset)
     caption: str = ""
     nowrap: frozenset[str] = field(default_factory=frozenset)  # short cells kept on one line
+    wide: frozenset[str] = field(default_factory=frozenset)  # prose cells given room
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ th, td { padding: .35em .75em; border-bottom: 1px solid #e4e8ec; text-align: lef
          vertical-align: top; }
 th { background: #f3f5f7; border-bottom: 2px solid #c9d1d9; white-space: nowrap; }
 td.nowrap { white-space: nowrap; }
+td.wide { min-width: 16em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr:hover td { background: #fafbfc; }
 caption { caption-side: top; text-align: left; font-style: italic; color: #57606a;
@@ -234,7 +236,13 @@ def render_html(blocks: list[Block], title: str) -> str:
             body.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
         elif isinstance(b, Table):
             cls = [
-                ' class="num"' if c in b.numeric else (' class="nowrap"' if c in b.nowrap else "")
+                ' class="num"'
+                if c in b.numeric
+                else ' class="nowrap"'
+                if c in b.nowrap
+                else ' class="wide"'
+                if c in b.wide
+                else ""
                 for c in b.columns
             ]
             rows = ["<table>"]
