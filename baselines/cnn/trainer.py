@@ -39,7 +39,9 @@ augmentation generators are reseeded from ``(seed, epoch)`` at the start of
 each epoch, so their state is a function of the saved epoch number. A run
 killed at any point resumes at the first unfinished epoch, replays the saved
 curve rows into ``ctx.log_epoch`` and, in deterministic mode, ends with the
-same weights and predictions as an uninterrupted run. A checkpoint written
+same weights and predictions as an uninterrupted run; ``ctx.notes`` get
+``<run_name>_train_images_per_s`` and ``<run_name>_train_seconds_all_epochs``
+over all epochs, those before the kill included. A checkpoint written
 with a different config raises :class:`~harness.api.MethodError` rather than
 mixing two runs; an unreadable one is set aside and training restarts.
 Everything is loaded with ``torch.load(weights_only=True)``.
@@ -487,7 +489,9 @@ class Trainer:
             steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank
         ) * world
         train_seconds = sum(epoch_images / row["images_per_s"] for row in curve)
-        ctx.notes["train_images_per_s"] = epoch_images * len(curve) / max(train_seconds, 1e-9)
+        ctx.notes[f"{self.run_name}_train_images_per_s"] = (
+            epoch_images * len(curve) / max(train_seconds, 1e-9)
+        )
         ctx.notes[f"{self.run_name}_train_seconds_all_epochs"] = train_seconds
         ctx.notes[f"{self.run_name}_seconds_all_epochs"] = sum(row["seconds"] for row in curve)
         ctx.notes[f"{self.run_name}_best_epoch"] = best_epoch

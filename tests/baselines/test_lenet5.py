@@ -194,4 +194,5 @@ def test_tiny_subset_trains_above_chance(tmp_path, rgb: bool) -> None:
     assert [row["lr"] for row in ctx.epoch_log] == pytest.approx(
         [0.05] * 3 + [0.005] + [0.0005] * 2
     )
+    assert ctx.notes["train_images_per_s"] > 0  # for the record: epochs x images / training time
     assert ctx.notes["lenet5_parameters"] == (60_000 + 4 * 85 + (300 if rgb else 0))

@@ -331,7 +331,7 @@ def test_resume_continues_where_it_stopped_and_matches(tmp_path, splits) -> None
     # timings cover all three epochs, the one trained before the crash included
     expected_seconds = sum(len(train) / r["images_per_s"] for r in ctx.epoch_log)
     assert ctx.notes["net_train_seconds_all_epochs"] == pytest.approx(expected_seconds)
-    assert ctx.notes["train_images_per_s"] == pytest.approx(3 * len(train) / expected_seconds)
+    assert ctx.notes["net_train_images_per_s"] == pytest.approx(3 * len(train) / expected_seconds)
     assert np.array_equal(resumed.predict_proba(val), reference.predict_proba(val))
     for ours, theirs in zip(ctx.epoch_log, ref_ctx.epoch_log, strict=True):
         assert ours["train_loss"] == theirs["train_loss"]
