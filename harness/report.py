@@ -48,6 +48,7 @@ from harness.sweep_plots import write_sweep_report
 
 __all__ = [
     "REAL_DATA_COMMAND",
+    "demo_warning",
     "is_demo_subset",
     "is_sweep_record",
     "measured_frame",
@@ -375,7 +376,7 @@ def _measured_section(
     files: dict[str, Path] = {}
     blocks: list[Block] = [Heading(f"Measured: {subset}")]
     if is_demo_subset(subset):
-        blocks.append(_demo_warning())
+        blocks.append(demo_warning())
     columns = [
         "rank",
         "method",
@@ -465,7 +466,7 @@ def _measured_section(
     return blocks, files
 
 
-def _demo_warning() -> Paragraph:
+def demo_warning() -> Paragraph:
     return Paragraph(
         "These results come from the built-in `demo` data: small procedurally drawn images that the "
         "harness generates itself. Demo numbers say nothing about ImageNet; they only show that every "
@@ -556,7 +557,7 @@ def write_report(
         ),
     ]
     if any(is_demo_subset(s) for s in subsets):
-        blocks.append(_demo_warning())
+        blocks.append(demo_warning())
     if measured.empty:
         blocks.append(
             Paragraph(

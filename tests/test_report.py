@@ -340,3 +340,19 @@ def test_report_shows_sweep_section_not_one_table_per_cell(sweep: dict, tmp_path
     assert "## Gap versus scale" in md
     assert "## Measured: sweep-c10-m20" not in md
     assert files["sweep_gap.png"].is_file()
+
+
+def test_five_classes_or_fewer_have_no_top5_gap() -> None:
+    records = [
+        make_record(
+            method,
+            "sweep-c5-m10",
+            0.0,
+            n_classes=5,
+            n_train=50,
+            sweep={"classes": 5, "train_per_class": 10},
+        )
+        for method in ("hog-svm", "alexnet")
+    ]
+    gaps = sweep_gaps(sweep_frame(records))
+    assert gaps["gap_points"].isna().all()
