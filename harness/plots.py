@@ -98,6 +98,8 @@ def _chance_line(ax: Any, n_classes: int) -> None:
         va="top",
         fontsize=8,
         color="#555",
+        zorder=4,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
     )
 
 
@@ -116,13 +118,13 @@ def top5_bar_chart(
     """
     hist = historical.sort_values("top5_err")
     meas = measured.assign(_failed=measured["top5_err"].isna()).sort_values(["_failed", "top5_err"])
-    # A narrow measured panel would cut its title: give it at least 3 bar widths.
-    n_h, n_m = max(len(hist), 1), max(len(meas), 3)
+    # A narrow measured panel would cut its title: give it at least 4 bar widths.
+    n_h, n_m = max(len(hist), 1), max(len(meas), 4)
     fig = new_figure(max(8.0, 0.62 * (n_h + n_m) + 2.5), 5.0)
     ax_h, ax_m = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [n_h, n_m]})
 
     _bars(ax_h, list(hist["team_or_method"]), list(hist["top5_err"]), list(hist["family"]))
-    ax_h.set_title("ILSVRC-2012 test (historical)", fontsize=11)
+    ax_h.set_title("ILSVRC-2012 test (historical)", fontsize=10)
     ax_h.set_ylabel("top-5 error (%)")
     _chance_line(ax_h, ILSVRC_CLASSES)
 
@@ -131,7 +133,7 @@ def top5_bar_chart(
     for x, failed in enumerate(meas["_failed"]):
         if failed:
             ax_m.text(x, 2, "failed", ha="center", va="bottom", fontsize=9, color="#b00020")
-    ax_m.set_title(f"Measured: {measured_label}", fontsize=11)
+    ax_m.set_title(f"Measured: {measured_label}", fontsize=10)
     _chance_line(ax_m, n_classes)
     ax_m.tick_params(labelleft=False)
 

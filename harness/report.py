@@ -316,7 +316,8 @@ def _gap_section(
             entries,
             sub[["name", "family", "top5_err"]],
             n_classes=int(n_classes.iloc[0]) if len(n_classes) else 1000,
-            measured_label=_subset_label(sub),
+            measured_label=_subset_label(sub)
+            + ("\n(generated demo data, not ImageNet)" if is_demo_subset(subset) else ""),
             path=out_dir / f"top5_{_slug(subset)}.png",
         )
         files[path.name] = path
