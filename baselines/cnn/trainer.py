@@ -69,7 +69,8 @@ draws the same permutation and takes every ``world_size``-th index
 (``config.batch_size`` is per process), ``wrap_model`` is applied to the
 model (e.g. ``lambda m: DistributedDataParallel(m, device_ids=[i])``), the
 epoch's loss/accuracy are summed over ranks, only rank 0 logs and writes
-checkpoints, and every rank evaluates the whole monitor split. The caller
+checkpoints, and every rank evaluates the whole monitor split (rank 0's
+error is broadcast to drive every rank's schedule). The caller
 (``torchrun`` entry point) initialises the process group and sets the device.
 """
 
@@ -430,6 +431,11 @@ class Trainer:
                     val_top1 = _curve_topk_error(proba, monitor.labels, 1)
                     val_top5 = _curve_topk_error(proba, monitor.labels, 5)
                 monitored = val_top1 if val_top1 is not None else train_loss
+                if world > 1:
+                    # rank 0's value decides for all, so no rank's schedule can drift
+                    shared = torch.tensor([monitored], dtype=torch.float64, device=self.device)
+                    torch.distributed.broadcast(shared, src=0)
+                    monitored = float(shared.item())
                 if best_error is None or monitored < best_error:
                     best_error, best_epoch = monitored, epoch + 1
                 schedule.after_epoch(monitored)
