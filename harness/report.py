@@ -40,6 +40,7 @@ from harness.report_document import (
     fmt_points,
     fmt_rate,
     fmt_relative,
+    fmt_versions,
     render_html,
     render_markdown,
 )
@@ -151,19 +152,6 @@ def _unique(values: Any) -> list[str]:
     return list(seen)
 
 
-def _versions_text(version_dicts: Any) -> str:
-    merged: dict[str, list[str]] = {}
-    for versions in version_dicts:
-        if isinstance(versions, dict):
-            for key, value in versions.items():
-                merged.setdefault(str(key), [])
-                if str(value) not in merged[str(key)]:
-                    merged[str(key)].append(str(value))
-        elif versions:
-            merged.setdefault("versions", []).append(str(versions))
-    return ", ".join(f"{k} {' / '.join(v)}" for k, v in merged.items()) or "not recorded"
-
-
 def provenance_note(rows: pd.DataFrame) -> str:
     """Manifest hash, data size, hardware, versions and commit of a group of records."""
     parts = []
@@ -181,7 +169,7 @@ def provenance_note(rows: pd.DataFrame) -> str:
                 size += f" stored at {int(s['image_size'])} px"
             parts.append(size)
     parts.append("hardware: " + "; ".join(_unique(rows["device"])))
-    parts.append("versions: " + _versions_text(rows["versions"]))
+    parts.append("versions: " + fmt_versions(rows["versions"]))
     commits = _unique(rows["git_commit"])
     if commits:
         parts.append("harness commit " + ", ".join(f"`{c[:12]}`" for c in commits))

@@ -15,9 +15,11 @@ import html
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "Block",
@@ -31,6 +33,7 @@ __all__ = [
     "fmt_points",
     "fmt_rate",
     "fmt_relative",
+    "fmt_versions",
     "render_html",
     "render_markdown",
 ]
@@ -94,6 +97,20 @@ def fmt_rate(x: float | None) -> str:
     if x < 100:
         return f"{x:.1f}"
     return f"{x:,.0f}"
+
+
+def fmt_versions(version_dicts: Iterable[Any]) -> str:
+    """Package versions of several records merged: "torch 2.13.0, numpy 2.1.0 / 2.2.0"."""
+    merged: dict[str, list[str]] = {}
+    for versions in version_dicts:
+        if isinstance(versions, dict):
+            for key, value in versions.items():
+                merged.setdefault(str(key), [])
+                if str(value) not in merged[str(key)]:
+                    merged[str(key)].append(str(value))
+        elif versions:
+            merged.setdefault("versions", []).append(str(versions))
+    return ", ".join(f"{k} {' / '.join(v)}" for k, v in merged.items()) or "not recorded"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from harness.report_document import (
     fmt_err,
     fmt_points,
     fmt_relative,
+    fmt_versions,
     render_markdown,
 )
 from harness.results import atomic_write_text
@@ -346,7 +347,10 @@ def sweep_blocks(
         ),
         Paragraph(
             f"Data and hardware: {context}. Manifests: "
-            + ", ".join(f"`{h}`" for h in frame["manifest_hash"].dropna().astype(str).unique()),
+            + ", ".join(f"`{h}`" for h in frame["manifest_hash"].dropna().astype(str).unique())
+            + ". Versions: "
+            + fmt_versions(r.get("versions") for r in records)
+            + ".",
             "note",
         ),
         *[Paragraph(s) for s in _trend_sentences(gaps)],
