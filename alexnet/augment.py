@@ -20,11 +20,23 @@ uint8 NHWC batches straight from the decoded-image cache:
   ``i`` gets ``P @ (alpha_i * lambda)`` added, where ``P`` (columns) and
   ``lambda`` are the eigenvectors/eigenvalues of the 3x3 RGB covariance over
   all training pixels and ``alpha_i ~ N(0, 0.1^2)`` is drawn per image each
-  time it is presented (once per epoch). The covariance is computed at the
+  time it is presented (once per epoch). The formula is not unit-free
+  (an eigenvalue is a variance, the offset a pixel value), so the scale of
+  the pixels matters: like the widely used re-implementations
+  (fb.resnet.torch's ``Lighting``, whose ImageNet eigenvalues 0.2175,
+  0.0188, 0.0045 are for pixels in [0, 1]), ``lambda`` is taken for pixels
+  in [0, 1] and the offset converted back to 0..255 units, i.e.
+  ``255 P (alpha * lambda / 255^2)``; on ImageNet the top component then
+  moves pixels by about 5.5/255 (std), a mild change of illumination as the
+  paper describes, where raw 0..255 eigenvalues would give ~1400/255.
+  The covariance is computed at the
   stored size (upsampling smooths it slightly; the effect on the eigenvalues
   is small and the noise is a regulariser, not a measurement).
 * **Test**: the centre crop, or the ten crops (four corners, centre, and
   their mirrors) whose softmax outputs the trainer averages.
+* ``standardise=True`` (not the paper; only with the post-2012
+  ``init="kaiming"``, which assumes unit-variance inputs) also divides each
+  channel by its training-set standard deviation.
 
 Why index arithmetic and not kornia's ``RandomCrop``/``RandomHorizontalFlip``:
 kornia crops by warping (a resampling per image, float only), whereas the
@@ -182,6 +194,7 @@ class AlexNetAugment:
         mean: str = "pixel",
         pca_std: float = PCA_ALPHA_STD,
         device: str | torch.device = "cpu",
+        standardise: bool = False,
     ) -> None:
         if mean not in ("pixel", "channel"):
             raise ValueError(f"mean must be 'pixel' or 'channel', got {mean!r}")
@@ -197,6 +210,12 @@ class AlexNetAugment:
         ].contiguous()  # (base, base, 3)
         self.eigvecs = torch.as_tensor(stats.eigvecs, dtype=torch.float32, device=self.device)
         self.eigvals = torch.as_tensor(stats.eigvals, dtype=torch.float32, device=self.device)
+        # Not the paper's (it only subtracts the mean): unit-variance channels for init="kaiming".
+        self.standardise = standardise
+        channel_std = (
+            np.sqrt(np.clip(np.diag(stats.rgb_cov), 1e-6, None)) if standardise else np.ones(3)
+        )
+        self.inv_std = torch.as_tensor(1.0 / channel_std, dtype=torch.float32, device=self.device)
 
     def _resize(self, x: torch.Tensor) -> torch.Tensor:
         """NHWC (uint8 or float) -> NHWC at the base size; float whenever resampled."""
@@ -215,12 +234,19 @@ class AlexNetAugment:
         return out.permute(0, 2, 3, 1)
 
     def colour_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(n, 3) RGB offsets ``P @ (alpha * lambda)``, alpha ~ N(0, pca_std^2) per image."""
+        """(n, 3) RGB offsets in 0..255 units, ``255 P (alpha * lambda01)``, alpha ~ N(0, pca_std^2).
+
+        ``lambda01`` are the eigenvalues for pixels scaled to [0, 1] (``eigvals / 255^2``),
+        see the module docstring.
+        """
         alpha = torch.randn(n, 3, generator=generator, device=self.device) * self.pca_std
-        return (alpha * self.eigvals) @ self.eigvecs.T
+        return (alpha * self.eigvals / 255.0) @ self.eigvecs.T
 
     def _finish(self, crops: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
-        return (crops.float() - mean).permute(0, 3, 1, 2)
+        out = crops.float() - mean
+        if self.standardise:
+            out *= self.inv_std
+        return out.permute(0, 3, 1, 2)
 
     def train(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Random crop + mirror + PCA colour noise + mean subtraction: (B, 3, crop, crop) float32."""
@@ -232,6 +258,8 @@ class AlexNetAugment:
         crops = crop_flip(x, top, left, flip, self.crop).float()
         crops -= crop_flip(self.mean_image, top, left, flip, self.crop)
         crops += self.colour_noise(b, generator).view(b, 1, 1, 3)
+        if self.standardise:
+            crops *= self.inv_std
         return crops.permute(0, 3, 1, 2)
 
     def centre_crop(self, images: torch.Tensor) -> torch.Tensor:

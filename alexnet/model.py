@@ -26,6 +26,19 @@ by a window. The parameter count is unaffected.
 conv5, fc6 and fc7 ("accelerates the early stages of learning by providing
 the ReLUs with positive inputs"), 0 in conv1, conv3 and fc8.
 
+Other initialisations, recorded in the params when used, never the default:
+``init="caffe"`` is the rule of the best-known reproduction (Caffe's
+bvlc_alexnet: biases 0.1 instead of 1, fc6/fc7 weights N(0, 0.005)), the
+documented fallback should the paper's rule stall on a small subset;
+``init="kaiming"`` (He et al. 2015, zero biases) is a post-2012 rule that
+lets the tiny CPU tests and the CPU demo leave chance level within a few
+dozen steps. Why they are needed: with N(0, 0.01) every layer scales the
+image-dependent part of its input by about ``0.01 * sqrt(fan_in)`` (0.35 to
+0.96 for the paper's layers) while the bias-1 layers add a constant, so at
+initialisation the logits hardly depend on the image and the first
+thousands of steps on ImageNet sit near chance (a known trait of the
+recipe); narrower networks (``width < 1``) shrink the signal further.
+
 **Small stem** (``stem="small"``, a separate, recorded variant, never chosen
 silently): for 64x64 stored images (Tiny ImageNet) trained on 56x56 crops
 (the paper's 224/256 crop ratio), conv1 becomes 96@5x5 stride 2 pad 2
@@ -35,6 +48,11 @@ of the size); everything after conv1 is the paper's, so the maps are
 faithful default for small images is instead to upsample the cache to
 256x256 on the device and use the paper network unchanged
 (see :mod:`alexnet.augment`).
+
+**Width** (``width < 1``, default 1 = the paper): every layer's channel and
+unit count multiplied by ``width`` (kept even for the two groups). Not a
+2012 network; it exists so CPU tests and the CPU demo can run the real code
+path in seconds, and it is recorded in the run's params like the stem.
 """
 
 from __future__ import annotations
@@ -46,7 +64,7 @@ from torch import nn
 
 from alexnet.lrn import PAPER_LRN, LocalResponseNorm
 
-__all__ = ["STEMS", "AlexNet", "StemSpec", "build_alexnet", "count_parameters"]
+__all__ = ["INITS", "STEMS", "AlexNet", "StemSpec", "build_alexnet", "count_parameters"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,10 @@ STEMS: dict[str, StemSpec] = {
 }
 
 
+#: "paper": section 5; "caffe": bvlc_alexnet's deviation; "kaiming": He et al. 2015 (CPU demos)
+INITS = ("paper", "caffe", "kaiming")
+
+
 class AlexNet(nn.Module):
     """The paper's network. ``stem`` selects conv1's geometry (see module docstring)."""
 
@@ -78,40 +100,55 @@ class AlexNet(nn.Module):
         stem: str = "paper",
         dropout: float = 0.5,
         lrn_impl: str = "fast",
+        width: float = 1.0,
+        init: str = "paper",
     ) -> None:
         super().__init__()
+        if init not in INITS:
+            raise ValueError(f"unknown AlexNet init {init!r}; known: {INITS}")
         if stem not in STEMS:
             raise ValueError(f"unknown AlexNet stem {stem!r}; known: {sorted(STEMS)}")
         if n_classes < 2:
             raise ValueError(f"AlexNet needs at least 2 classes, got {n_classes}")
+        if not 0 < width <= 1:
+            raise ValueError(f"width must be in (0, 1] (1 = the paper), got {width}")
         spec = STEMS[stem]
-        self.stem, self.spec, self.n_classes = stem, spec, n_classes
+        self.stem, self.spec, self.n_classes, self.width, self.init = (
+            stem,
+            spec,
+            n_classes,
+            width,
+            init,
+        )
+        # channel counts stay even so the two groups (the two GPUs) split them equally
+        c1, c2, c3, c4, c5 = (max(2, 2 * round(c * width / 2)) for c in (96, 256, 384, 384, 256))
+        fc = max(2, round(4096 * width))
         self.features = nn.Sequential(
-            nn.Conv2d(3, 96, spec.kernel, stride=spec.stride, padding=spec.padding),  # conv1
+            nn.Conv2d(3, c1, spec.kernel, stride=spec.stride, padding=spec.padding),  # conv1
             nn.ReLU(inplace=True),
             LocalResponseNorm(**PAPER_LRN, impl=lrn_impl),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(96, 256, 5, padding=2, groups=2),  # conv2
+            nn.Conv2d(c1, c2, 5, padding=2, groups=2),  # conv2
             nn.ReLU(inplace=True),
             LocalResponseNorm(**PAPER_LRN, impl=lrn_impl),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(256, 384, 3, padding=1),  # conv3: connects across the two GPUs
+            nn.Conv2d(c2, c3, 3, padding=1),  # conv3: connects across the two GPUs
             nn.ReLU(inplace=True),
-            nn.Conv2d(384, 384, 3, padding=1, groups=2),  # conv4
+            nn.Conv2d(c3, c4, 3, padding=1, groups=2),  # conv4
             nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1, groups=2),  # conv5
+            nn.Conv2d(c4, c5, 3, padding=1, groups=2),  # conv5
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
-        fc_in = 256 * spec.fc_in_side * spec.fc_in_side
+        fc_in = c5 * spec.fc_in_side * spec.fc_in_side
         self.classifier = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(fc_in, 4096),  # fc6
+            nn.Linear(fc_in, fc),  # fc6
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
-            nn.Linear(4096, 4096),  # fc7
+            nn.Linear(fc, fc),  # fc7
             nn.ReLU(inplace=True),
-            nn.Linear(4096, n_classes),  # fc8
+            nn.Linear(fc, n_classes),  # fc8
         )
         self.reset_parameters()
 
@@ -123,20 +160,32 @@ class AlexNet(nn.Module):
         return dict(zip(names, convs + fcs, strict=True))
 
     def reset_parameters(self) -> None:
-        """The paper's initialisation (section 5)."""
-        ones = {"conv2", "conv4", "conv5", "fc6", "fc7"}
+        """Initialise by ``self.init`` (module docstring); "paper" is section 5's rule."""
+        positive = {"conv2", "conv4", "conv5", "fc6", "fc7"}  # the paper's bias-1 layers
         for name, layer in self.named_layers().items():
-            nn.init.normal_(layer.weight, mean=0.0, std=0.01)
-            nn.init.constant_(layer.bias, 1.0 if name in ones else 0.0)
+            if self.init == "kaiming":
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+                continue
+            std = 0.005 if self.init == "caffe" and name in ("fc6", "fc7") else 0.01
+            bias = (1.0 if self.init == "paper" else 0.1) if name in positive else 0.0
+            nn.init.normal_(layer.weight, mean=0.0, std=std)
+            nn.init.constant_(layer.bias, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
         return self.classifier(torch.flatten(x, 1))
 
 
-def build_alexnet(n_classes: int = 1000, stem: str = "paper", lrn_impl: str = "fast") -> AlexNet:
-    """The network with the paper's initialisation."""
-    return AlexNet(n_classes=n_classes, stem=stem, lrn_impl=lrn_impl)
+def build_alexnet(
+    n_classes: int = 1000,
+    stem: str = "paper",
+    lrn_impl: str = "fast",
+    width: float = 1.0,
+    init: str = "paper",
+) -> AlexNet:
+    """The network, initialised by ``init`` (default: the paper's rule)."""
+    return AlexNet(n_classes=n_classes, stem=stem, lrn_impl=lrn_impl, width=width, init=init)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -53,7 +53,7 @@ def test_colour_statistics_match_numpy_and_stream_in_batches(tmp_path) -> None:
 def test_pca_noise_covariance_is_p_diag_001_lambda2_pt() -> None:
     rng = np.random.default_rng(1)
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-    lam = np.array([900.0, 100.0, 16.0])
+    lam = np.array([9000.0, 2500.0, 400.0])  # variances of 0..255 pixels
     stats = ColourStatistics(
         np.zeros((8, 8, 3), np.float32), np.zeros(3), q @ np.diag(lam) @ q.T, lam, q, 1
     )
@@ -61,7 +61,9 @@ def test_pca_noise_covariance_is_p_diag_001_lambda2_pt() -> None:
     g = torch.Generator().manual_seed(0)
     n = 200_000
     offsets = aug.colour_noise(n, g).double().numpy()
-    expected = q @ np.diag(0.01 * lam**2) @ q.T
+    # alpha ~ N(0, 0.1^2) times the eigenvalues for [0, 1] pixels, in 0..255 units.
+    lam01 = lam / 255.0**2
+    expected = 255.0**2 * q @ np.diag(0.01 * lam01**2) @ q.T
     # Sample covariance of n Gaussian draws: entry standard error ~ sqrt((s_ii s_jj + s_ij^2) / n).
     se = np.sqrt((np.outer(np.diag(expected), np.diag(expected)) + expected**2) / n)
     assert np.all(np.abs(np.cov(offsets.T) - expected) < 5 * se)

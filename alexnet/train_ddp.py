@@ -1,0 +1,134 @@
+"""Data-parallel AlexNet training under ``torchrun`` (DDP), ending in the usual harness record.
+
+    torchrun --standalone --nproc-per-node 8 -m alexnet.train_ddp \\
+        --suite ilsvrc2012 --data /data/imagenet [--param alexnet.ensemble=5 ...]
+
+Takes the same flags as ``harness run`` (suite, data, subset, ``--param``
+overrides, cache, results, ...) and runs only the suite's ``alexnet`` entry.
+Every process builds the same manifest and memory-maps the same decoded
+cache (rank 0 decodes it first; the others then find it), then trains every
+ensemble member with :class:`alexnet.baseline.AlexNetBaseline` wrapped in
+``DistributedDataParallel``: each rank takes every ``world_size``-th row of
+the epoch's shared permutation (the ``DistributedSampler`` rule, done by the
+shared trainer), gradients are averaged across ranks, rank 0 checkpoints.
+NCCL on CUDA, gloo on CPU.
+
+Effective batch and lr (see :mod:`alexnet.recipe`): by default
+(``batch_scaling="global"``) the recipe's 128 is the global batch, i.e.
+``128 / world_size`` per GPU at lr 0.01, so one step is the paper's step;
+``--param alexnet.batch_scaling='"linear"'`` keeps 128 per GPU (effective
+``128 x world_size``) and multiplies the lr by ``world_size`` (Goyal et al.
+2017). ``ddp_world_size`` is set to the real world size automatically and
+is part of the run's params, so the record says how it was trained.
+
+When training is done, rank 0 leaves the process group and runs the normal
+harness path (:func:`harness.runner.run_method`) on the same work folder:
+the members' checkpoints are complete, so it only evaluates (10-crop, centre
+crop, ensemble) and writes the record, learning curve included, exactly as
+``harness run`` would. A killed job resumes from the last epoch's checkpoint
+when started again with the same flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from harness.api import RunContext
+from harness.cli import _add_run_flags, build_config
+from harness.config import ConfigError, MethodSpec, RunConfig
+
+log = logging.getLogger("alexnet.train_ddp")
+
+__all__ = ["alexnet_spec", "main"]
+
+
+def alexnet_spec(cfg: RunConfig, world_size: int) -> MethodSpec:
+    """The suite's ``alexnet`` entry with ``ddp_world_size`` set to the real world size."""
+    specs = [m for m in cfg.methods if m.name == "alexnet"]
+    if not specs:
+        raise ConfigError(f"suite {cfg.suite!r} has no [methods.alexnet] entry")
+    params = dict(specs[0].params)
+    params["ddp_world_size"] = world_size
+    return MethodSpec("alexnet", tuple(sorted(params.items())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="torchrun ... -m alexnet.train_ddp", description=__doc__.split("\n\n")[0]
+    )
+    _add_run_flags(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    from alexnet.baseline import AlexNetBaseline
+    from harness.results import write_leaderboard
+    from harness.runner import prepare_data, resolve_device, run_id_for, run_method
+
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    cfg = build_config(args)
+    device = resolve_device(cfg.device)
+    if device == "cuda":
+        torch.cuda.set_device(local_rank)
+    backend = "nccl" if device == "cuda" else "gloo"
+    # Decoding a full ImageNet cache on rank 0 can take long; the others wait for it.
+    dist.init_process_group(backend, timeout=timedelta(hours=6))
+    try:
+        spec = alexnet_spec(cfg, world)
+        cfg = replace(cfg, methods=(spec,), quiet=cfg.quiet or rank != 0)
+        results_dir = Path(cfg.results)
+        if rank == 0:
+            data = prepare_data(cfg, results_dir)
+        dist.barrier()
+        if rank != 0:
+            data = prepare_data(cfg, results_dir)
+        run_id = run_id_for(
+            data.subset.name, spec.name, dict(spec.params), cfg.seed, data.manifest.hash
+        )
+        ctx = RunContext(
+            device=device,
+            seed=cfg.seed,
+            cache_dir=Path(cfg.cache) / "methods" / spec.name,
+            work_dir=Path(cfg.cache) / "work" / run_id,
+            quiet=cfg.quiet,
+            deterministic=cfg.deterministic,
+            monitor=data.val,
+            manifest_hash=data.manifest.hash,
+            logger=logging.getLogger(f"harness.method.alexnet.rank{rank}"),
+        )
+        ctx.work_dir.mkdir(parents=True, exist_ok=True)
+        method = AlexNetBaseline(**spec.kwargs)
+        method.fit(data.train, ctx)
+        dist.barrier()
+        if rank == 0:
+            method.write_ddp_marker(
+                ctx,
+                {"world_size": world, "backend": backend, "notes": ctx.notes},
+            )
+    finally:
+        dist.destroy_process_group()
+    if rank != 0:
+        return 0
+    # Single-process evaluation and the record, through the harness's own path.
+    outcome = run_method(cfg, data, spec, device, results_dir)
+    write_leaderboard(results_dir)
+    for rec in outcome.records:
+        print(
+            f"{rec.get('display_name', rec['method'])}: top-1 err {rec.get('top1_err')}, "
+            f"top-5 err {rec.get('top5_err')}"
+            + (f", error: {rec['error']}" if rec.get("error") else "")
+        )
+    return 1 if outcome.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
