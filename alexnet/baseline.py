@@ -200,14 +200,14 @@ class AlexNetBaseline(BaselineBase):
                 f"alexnet: running on {world} processes but ddp_world_size={self.ddp_world_size}; "
                 "pass ddp_world_size equal to torchrun's --nproc-per-node x --nnodes"
             )
-        if world == 1 and self.ddp_world_size > 1:
-            if not (Path(ctx.work_dir) / DDP_DONE_MARKER).exists():
-                raise MethodError(
-                    f"alexnet: ddp_world_size={self.ddp_world_size} but torch.distributed is not "
-                    "initialised and no finished data-parallel training was found in "
-                    f"{ctx.work_dir}; train with `torchrun --nproc-per-node "
-                    f"{self.ddp_world_size} -m alexnet.train_ddp ...`"
-                )
+        trained = (Path(ctx.work_dir) / DDP_DONE_MARKER).exists()
+        if world == 1 and self.ddp_world_size > 1 and not trained:
+            raise MethodError(
+                f"alexnet: ddp_world_size={self.ddp_world_size} but torch.distributed is not "
+                "initialised and no finished data-parallel training was found in "
+                f"{ctx.work_dir}; train with `torchrun --nproc-per-node "
+                f"{self.ddp_world_size} -m alexnet.train_ddp ...`"
+            )
         return world
 
     def fit(self, train: Split, ctx: RunContext) -> AlexNetBaseline:

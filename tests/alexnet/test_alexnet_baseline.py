@@ -10,10 +10,7 @@ from alexnet.baseline import AlexNetBaseline
 from harness.api import MethodError, RunContext
 from harness.registry import BASELINES
 
-# The CPU test network: small stem (56 crops of 64), a quarter of the widths, and
-# He init with standardised inputs, which leaves chance level in a few dozen steps
-# (the paper's N(0, 0.01) rule needs thousands; see alexnet/model.py).
-TINY = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3)
+TINY = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3)  # see conftest
 
 
 def _ctx(tmp_path, monitor=None, seed: int = 0) -> RunContext:
