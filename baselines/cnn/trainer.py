@@ -81,7 +81,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +234,25 @@ class _NoBar:
     def close(self) -> None: ...
 
 
+@dataclass
+class _TrainingState:
+    """Everything one ``fit`` call updates, passed between its steps."""
+
+    model: nn.Module  # the bare model: what is saved, evaluated and returned
+    train_model: nn.Module  # the model as trained (wrapped for DDP, if asked)
+    step_model: nn.Module  # train_model, compiled when asked and compilable
+    optimizer: torch.optim.Optimizer
+    schedule: LrSchedule
+    scaler: torch.amp.GradScaler | None
+    rank: int
+    world: int
+    rows_per_rank: int  # training rows each process visits per epoch (padded under DDP)
+    epoch_images: int  # training images per epoch over all processes
+    best_error: float | None = None  # best monitored error so far, and its 1-based epoch
+    best_epoch: int | None = None
+    curve: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
+
+
 class Trainer:
     """Train one model with one config; see the module docstring."""
 
@@ -302,13 +321,67 @@ class Trainer:
     def _fit(self, train: Split, monitor: Split | None) -> nn.Module:
         cfg, ctx = self.config, self.ctx
         monitor = monitor if monitor is not None else ctx.monitor
-        rank, world = _distributed_rank_world()
         if len(train) == 0:
             raise MethodError(f"{self.run_name}: the training split {train.name!r} is empty")
         if ctx.deterministic:
             enable_determinism()
         seed_everything(self.seed)
+        state = self._build(train)
+        self._resume(state, train)
+        ctx.notes[f"{self.run_name}_resumed_from_epoch"] = len(state.curve)
+        if state.rank == 0:
+            for row in state.curve:
+                ctx.log_epoch(**row)
 
+        bar = self._progress_bar((cfg.epochs - len(state.curve)) * state.rows_per_rank, state.rank)
+        try:
+            for epoch in range(len(state.curve), cfg.epochs):
+                bar.set_description(f"{self.run_name} epoch {epoch + 1}/{cfg.epochs}")
+                epoch_start = time.perf_counter()
+                lr = state.schedule.lr
+                train_loss, train_top1_err, images_per_s = self._train_epoch(
+                    state, train, epoch, bar
+                )
+                val_top1 = val_top5 = None
+                if monitor is not None:
+                    proba = self.predict_proba(monitor, state.model)
+                    val_top1 = _curve_topk_error(proba, monitor.labels, 1)
+                    val_top5 = _curve_topk_error(proba, monitor.labels, 5)
+                monitored = self._agreed(val_top1 if val_top1 is not None else train_loss, state)
+                if state.best_error is None or monitored < state.best_error:
+                    state.best_error, state.best_epoch = monitored, epoch + 1
+                state.schedule.after_epoch(monitored)
+                row = {
+                    "epoch": epoch + 1,
+                    "train_loss": train_loss,
+                    "train_top1_err": train_top1_err,
+                    "val_top1_err": val_top1,
+                    "val_top5_err": val_top5,
+                    "lr": lr,
+                    "images_per_s": images_per_s,
+                    "seconds": time.perf_counter() - epoch_start,
+                }
+                state.curve.append(row)
+                if state.rank == 0:
+                    ctx.log_epoch(**row)
+                    self._log_row(row, val_top1, val_top5)
+                    self._save(state, train)
+                if state.world > 1:
+                    torch.distributed.barrier()
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(epoch + 1)
+        finally:
+            bar.close()
+
+        self._note_timings(state)
+        self.model_ = state.model
+        self.curve_ = state.curve
+        return state.model
+
+    def _build(self, train: Split) -> _TrainingState:
+        """Model, optimizer, schedule and scaler, freshly initialised from the seed."""
+        cfg = self.config
+        rank, world = _distributed_rank_world()
         model = self.model_factory().to(self.device)
         if self._uses_cuda() and cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -324,189 +397,183 @@ class Trainer:
                 f"{self.run_name}: {rows_per_rank} training images per process is less than "
                 f"one batch of {cfg.batch_size} with drop_last=True"
             )
-        schedule = LrSchedule(optimizer, cfg, steps_per_epoch)
         scaler = (
             torch.amp.GradScaler("cuda")
             if self._uses_cuda() and cfg.amp and cfg.amp_dtype == "float16"
             else None
         )
-
-        start_epoch, best_error, best_epoch, curve = 0, None, None, []
-        ckpt = self._read_checkpoint()
-        if ckpt is not None:
-            self._check_resumable(ckpt, train)
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            schedule.load_state_dict(ckpt["schedule"])
-            if scaler is not None and ckpt["scaler"]:
-                scaler.load_state_dict(ckpt["scaler"])
-            start_epoch = int(ckpt["epoch"])
-            best_error, best_epoch = ckpt["best_error"], ckpt["best_epoch"]
-            curve = [dict(row) for row in ckpt["curve"]]
-            restore_rng_state(ckpt["rng"])
-            ctx.logger.info(
-                "%s: resuming from %s after epoch %d/%d",
-                self.run_name,
-                self.checkpoint_path,
-                start_epoch,
-                cfg.epochs,
-            )
-        ctx.notes[f"{self.run_name}_resumed_from_epoch"] = start_epoch
-        if rank == 0:
-            for row in curve:
-                ctx.log_epoch(**row)
-
         train_model = self.wrap_model(model) if self.wrap_model is not None else model
-        step_model = self._compiled(train_model)
-        bar = self._progress_bar((cfg.epochs - start_epoch) * rows_per_rank, rank)
-        try:
-            for epoch in range(start_epoch, cfg.epochs):
-                epoch_start = time.perf_counter()
-                lr = schedule.lr
-                model.train()
-                order = shuffled_order(len(train), _derived_seed(self.seed, epoch, 0))
-                if world > 1:
-                    # every rank sees the same permutation; pad so all ranks take equal steps
-                    order = np.resize(order, rows_per_rank * world)[rank::world]
-                generator = torch.Generator(device=self.device)
-                generator.manual_seed(_derived_seed(self.seed, epoch, 1))
-                stream = BatchStream(
-                    train.images,
-                    train.labels,
-                    order,
-                    cfg.batch_size,
-                    self.device,
-                    drop_last=cfg.drop_last,
-                    prefetch=cfg.prefetch_batches,
-                )
-                loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-                correct = torch.zeros((), dtype=torch.int64, device=self.device)
-                seen = 0
-                bar.set_description(f"{self.run_name} epoch {epoch + 1}/{cfg.epochs}")
-                for step, (images, labels) in enumerate(stream):
-                    x = self._to_memory_format(self.train_transform(images, generator))
-                    try:
-                        loss, logits = self._train_step(step_model, optimizer, scaler, x, labels)
-                    except Exception as exc:
-                        if step_model is train_model:
-                            raise
-                        ctx.logger.warning(
-                            "%s: torch.compile failed (%s); continuing in eager mode",
-                            self.run_name,
-                            exc,
-                        )
-                        ctx.notes["compile_fallback"] = f"{type(exc).__name__}: {exc}"[:300]
-                        step_model = train_model
-                        loss, logits = self._train_step(step_model, optimizer, scaler, x, labels)
-                    schedule.after_batch()
-                    n = len(labels)
-                    loss_sum += loss.double() * n
-                    correct += (logits.argmax(dim=1) == labels).sum()
-                    seen += n
-                    bar.update(n)
-                    if step % 20 == 0:
-                        bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{schedule.lr:.2g}")
-                if self._uses_cuda():
-                    torch.cuda.synchronize(self.device)
-                train_seconds = time.perf_counter() - epoch_start
-                totals = torch.stack(
-                    [
-                        loss_sum,
-                        correct.double(),
-                        torch.tensor(float(seen), dtype=torch.float64, device=self.device),
-                    ]
-                )
-                if world > 1:
-                    torch.distributed.all_reduce(totals)
-                loss_total, correct_total, seen_total = (float(v) for v in totals.tolist())
-                train_loss = loss_total / seen_total
-                if not math.isfinite(train_loss):
-                    raise MethodError(
-                        f"{self.run_name}: training loss became {train_loss} in epoch {epoch + 1} "
-                        f"(lr {lr:g}); lower the learning rate"
-                    )
-                val_top1 = val_top5 = None
-                if monitor is not None:
-                    proba = self.predict_proba(monitor, model)
-                    val_top1 = _curve_topk_error(proba, monitor.labels, 1)
-                    val_top5 = _curve_topk_error(proba, monitor.labels, 5)
-                monitored = val_top1 if val_top1 is not None else train_loss
-                if world > 1:
-                    # rank 0's value decides for all, so no rank's schedule can drift
-                    shared = torch.tensor([monitored], dtype=torch.float64, device=self.device)
-                    torch.distributed.broadcast(shared, src=0)
-                    monitored = float(shared.item())
-                if best_error is None or monitored < best_error:
-                    best_error, best_epoch = monitored, epoch + 1
-                schedule.after_epoch(monitored)
-                row = {
-                    "epoch": epoch + 1,
-                    "train_loss": train_loss,
-                    "train_top1_err": 100.0 * (1.0 - correct_total / seen_total),
-                    "val_top1_err": val_top1,
-                    "val_top5_err": val_top5,
-                    "lr": lr,
-                    "images_per_s": seen_total / train_seconds,
-                    "seconds": time.perf_counter() - epoch_start,
-                }
-                curve.append(row)
-                if rank == 0:
-                    ctx.log_epoch(**row)
-                    ctx.logger.info(
-                        "%s epoch %d/%d: loss %.4f, train top-1 err %.2f%%, val top-1/top-5 err %s, "
-                        "lr %.3g, %.0f img/s",
-                        self.run_name,
-                        epoch + 1,
-                        cfg.epochs,
-                        train_loss,
-                        row["train_top1_err"],
-                        "n/a" if val_top1 is None else f"{val_top1:.2f}%/{val_top5:.2f}%",
-                        lr,
-                        row["images_per_s"],
-                    )
-                    save_checkpoint(
-                        {
-                            "format": CHECKPOINT_FORMAT,
-                            "run_name": self.run_name,
-                            "config": dataclasses.asdict(cfg),
-                            "seed": self.seed,
-                            "n_train": len(train),
-                            "epoch": epoch + 1,
-                            "model": model.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "schedule": schedule.state_dict(),
-                            "scaler": scaler.state_dict() if scaler is not None else {},
-                            "rng": capture_rng_state(),
-                            "best_error": best_error,
-                            "best_epoch": best_epoch,
-                            "curve": curve,
-                        },
-                        self.checkpoint_path,
-                    )
-                if world > 1:
-                    torch.distributed.barrier()
-                if self.on_epoch_end is not None:
-                    self.on_epoch_end(epoch + 1)
-        finally:
-            bar.close()
+        return _TrainingState(
+            model=model,
+            train_model=train_model,
+            step_model=self._compiled(train_model),
+            optimizer=optimizer,
+            schedule=LrSchedule(optimizer, cfg, steps_per_epoch),
+            scaler=scaler,
+            rank=rank,
+            world=world,
+            rows_per_rank=rows_per_rank,
+            epoch_images=(steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank)
+            * world,
+        )
 
-        # timings over all epochs, including those trained before a resume
-        epoch_images = (
-            steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank
-        ) * world
-        train_seconds = sum(epoch_images / row["images_per_s"] for row in curve)
-        ctx.notes[f"{self.run_name}_train_images_per_s"] = (
-            epoch_images * len(curve) / max(train_seconds, 1e-9)
+    def _resume(self, state: _TrainingState, train: Split) -> None:
+        """Load the last checkpoint, if any, into ``state`` (and the global RNGs)."""
+        ckpt = self._read_checkpoint()
+        if ckpt is None:
+            return
+        self._check_resumable(ckpt, train)
+        state.model.load_state_dict(ckpt["model"])
+        state.optimizer.load_state_dict(ckpt["optimizer"])
+        state.schedule.load_state_dict(ckpt["schedule"])
+        if state.scaler is not None and ckpt["scaler"]:
+            state.scaler.load_state_dict(ckpt["scaler"])
+        state.best_error, state.best_epoch = ckpt["best_error"], ckpt["best_epoch"]
+        state.curve = [dict(row) for row in ckpt["curve"]]
+        if len(state.curve) != int(ckpt["epoch"]):
+            raise MethodError(
+                f"checkpoint {self.checkpoint_path} is inconsistent: epoch {ckpt['epoch']} "
+                f"but {len(state.curve)} learning-curve rows; delete it to train from scratch"
+            )
+        restore_rng_state(ckpt["rng"])
+        self.ctx.logger.info(
+            "%s: resuming from %s after epoch %d/%d",
+            self.run_name,
+            self.checkpoint_path,
+            len(state.curve),
+            self.config.epochs,
         )
-        ctx.notes[f"{self.run_name}_train_seconds_all_epochs"] = train_seconds
-        ctx.notes[f"{self.run_name}_seconds_all_epochs"] = sum(row["seconds"] for row in curve)
-        ctx.notes[f"{self.run_name}_best_epoch"] = best_epoch
-        ctx.notes[f"{self.run_name}_lr_drops"] = (
-            schedule.n_drops if schedule.kind == "plateau" else None
+
+    def _train_epoch(
+        self, state: _TrainingState, train: Split, epoch: int, bar: Any
+    ) -> tuple[float, float, float]:
+        """One pass over ``train``: (mean loss, top-1 error %, training images/s), all ranks summed."""
+        cfg = self.config
+        epoch_start = time.perf_counter()
+        state.model.train()
+        order = shuffled_order(len(train), _derived_seed(self.seed, epoch, 0))
+        if state.world > 1:
+            # every rank draws the same permutation; pad so all ranks take equal steps
+            order = np.resize(order, state.rows_per_rank * state.world)[state.rank :: state.world]
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(_derived_seed(self.seed, epoch, 1))
+        stream = BatchStream(
+            train.images,
+            train.labels,
+            order,
+            cfg.batch_size,
+            self.device,
+            drop_last=cfg.drop_last,
+            prefetch=cfg.prefetch_batches,
         )
-        self.model_ = model
-        self.curve_ = curve
-        return model
+        # running sums stay on the device: no host sync per step
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        seen = 0
+        for step, (images, labels) in enumerate(stream):
+            x = self._to_memory_format(self.train_transform(images, generator))
+            loss, logits = self._train_step_or_fall_back(state, x, labels)
+            state.schedule.after_batch()
+            n = len(labels)
+            loss_sum += loss.double() * n
+            correct += (logits.argmax(dim=1) == labels).sum()
+            seen += n
+            bar.update(n)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{state.schedule.lr:.2g}")
+        if self._uses_cuda():
+            torch.cuda.synchronize(self.device)
+        seconds = time.perf_counter() - epoch_start
+        totals = torch.stack(
+            [
+                loss_sum,
+                correct.double(),
+                torch.tensor(float(seen), dtype=torch.float64, device=self.device),
+            ]
+        )
+        if state.world > 1:
+            torch.distributed.all_reduce(totals)
+        loss_total, correct_total, seen_total = (float(v) for v in totals.tolist())
+        train_loss = loss_total / seen_total
+        if not math.isfinite(train_loss):
+            raise MethodError(
+                f"{self.run_name}: training loss became {train_loss} in epoch {epoch + 1} "
+                f"(lr {state.schedule.lr:g}); lower the learning rate"
+            )
+        return train_loss, 100.0 * (1.0 - correct_total / seen_total), seen_total / seconds
+
+    def _train_step_or_fall_back(
+        self, state: _TrainingState, x: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A training step; if the compiled model fails, warn and redo it in eager mode."""
+        try:
+            return self._train_step(state.step_model, state.optimizer, state.scaler, x, labels)
+        except Exception as exc:
+            if state.step_model is state.train_model:
+                raise
+            self.ctx.logger.warning(
+                "%s: torch.compile failed (%s); continuing in eager mode", self.run_name, exc
+            )
+            self.ctx.notes["compile_fallback"] = f"{type(exc).__name__}: {exc}"[:300]
+            state.step_model = state.train_model
+            return self._train_step(state.step_model, state.optimizer, state.scaler, x, labels)
+
+    def _agreed(self, value: float, state: _TrainingState) -> float:
+        """Rank 0's value on every rank, so no rank's schedule can drift."""
+        if state.world == 1:
+            return value
+        shared = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch.distributed.broadcast(shared, src=0)
+        return float(shared.item())
+
+    def _log_row(self, row: dict[str, Any], val_top1: float | None, val_top5: float | None) -> None:
+        self.ctx.logger.info(
+            "%s epoch %d/%d: loss %.4f, train top-1 err %.2f%%, val top-1/top-5 err %s, "
+            "lr %.3g, %.0f img/s",
+            self.run_name,
+            row["epoch"],
+            self.config.epochs,
+            row["train_loss"],
+            row["train_top1_err"],
+            "n/a" if val_top1 is None else f"{val_top1:.2f}%/{val_top5:.2f}%",
+            row["lr"],
+            row["images_per_s"],
+        )
+
+    def _save(self, state: _TrainingState, train: Split) -> None:
+        save_checkpoint(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "run_name": self.run_name,
+                "config": dataclasses.asdict(self.config),
+                "seed": self.seed,
+                "n_train": len(train),
+                "epoch": len(state.curve),
+                "model": state.model.state_dict(),
+                "optimizer": state.optimizer.state_dict(),
+                "schedule": state.schedule.state_dict(),
+                "scaler": state.scaler.state_dict() if state.scaler is not None else {},
+                "rng": capture_rng_state(),
+                "best_error": state.best_error,
+                "best_epoch": state.best_epoch,
+                "curve": state.curve,
+            },
+            self.checkpoint_path,
+        )
+
+    def _note_timings(self, state: _TrainingState) -> None:
+        """Throughput and time over all epochs, those trained before a resume included."""
+        notes, curve = self.ctx.notes, state.curve
+        train_seconds = sum(state.epoch_images / row["images_per_s"] for row in curve)
+        notes[f"{self.run_name}_train_images_per_s"] = (
+            state.epoch_images * len(curve) / max(train_seconds, 1e-9)
+        )
+        notes[f"{self.run_name}_train_seconds_all_epochs"] = train_seconds
+        notes[f"{self.run_name}_seconds_all_epochs"] = sum(row["seconds"] for row in curve)
+        notes[f"{self.run_name}_best_epoch"] = state.best_epoch
+        notes[f"{self.run_name}_lr_drops"] = (
+            state.schedule.n_drops if state.schedule.kind == "plateau" else None
+        )
 
     def _train_step(
         self,
