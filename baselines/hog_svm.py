@@ -32,8 +32,8 @@ class HogSvm(EncodedSvmBaseline):
         cells_per_block: int = 2,  # block side in cells (L2-Hys normalised)
         orientations: int = 9,  # unsigned gradient orientation bins
         svm_reg: float = 1e-4,  # SVM L2 weight lambda
-        svm_epochs: int = 15,  # SGD passes over the training features
-        svm_lr: float = 0.05,  # peak SGD learning rate (cosine decay)
+        svm_epochs: int = 10,  # SGD passes over the training features
+        svm_lr: float = 0.005,  # peak SGD learning rate (cosine decay); HOG vectors have norm ~7
         chunk_size: int = 512,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
     ) -> None:

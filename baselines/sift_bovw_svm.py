@@ -9,9 +9,10 @@ dimension) -> OvR linear SVMs trained by SGD. The map is applied while
 encoding, so the feature cache holds the mapped vectors.
 
 Scale-dependent defaults (set per suite in configs/*.toml): at 64 px bins
-(2, 3, 4, 5) px, step 3, 1,024 words (21,504-dim histograms, 64,512 after the
-map); at 256 px bins (4, 6, 8, 10), step 4, 4,096 words as the ILSVRC-2010
-BoVW entries. The vocabulary is learned on ``descriptors_per_image`` random
+(2, 3, 4, 5) px, step 3, 512 words (10,752-dim histograms, 32,256 after the
+map; ~1,200 descriptors per image do not fill a larger vocabulary's pyramid
+cells, and VLFeat's phow_caltech101 uses 600); at 256 px bins (4, 6, 8, 10),
+step 4, 4,096 words as the ILSVRC-2010 BoVW entries. The vocabulary is learned on ``descriptors_per_image`` random
 descriptors from each of ``codebook_images`` random training images.
 """
 
@@ -81,7 +82,7 @@ class SiftBovwSvm(EncodedSvmBaseline):
         self,
         bin_sizes: tuple[int, ...] = (2, 3, 4, 5),  # dense SIFT bin widths, px (64 px images)
         step: int = 3,  # dense grid step, px
-        n_words: int = 1024,  # k-means vocabulary size (4096 at 256 px)
+        n_words: int = 512,  # k-means vocabulary size (4096 at 256 px)
         pyramid: tuple[tuple[int, int], ...] = ((1, 1), (2, 2), (4, 4)),  # (cols, rows) per level
         chi2_sample_steps: int = 2,  # AdditiveChi2Sampler sample_steps
         codebook_images: int = 1000,  # training images sampled for k-means

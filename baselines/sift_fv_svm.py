@@ -114,6 +114,7 @@ class SiftFvSvm(EncodedSvmBaseline):
                 per_image=self.descriptors_per_image,
                 seed=ctx.seed,
             )
+            ctx.logger.info("sift-fv: %d descriptors sampled; fitting PCA and GMM", len(desc))
             pca = fit_pca(desc, self.pca_dim, ctx.seed)
             gmm = fit_gmm((desc - pca.mean) @ pca.components.T, self.n_components, ctx.seed)
             ctx.logger.info("sift-fv: PCA + GMM learned on %d descriptors", len(desc))

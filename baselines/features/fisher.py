@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-_NP_BATCH = 8  # images per numpy step; bounds the (b, P, C*K) float64 posteriors
+_NP_BATCH = 16  # images per numpy step; bounds the (b, P, K) posteriors
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,13 @@ def fisher_dim(n_components: int, dim: int, n_cells: int = 1, include_weights: b
 
 def _log_posteriors_np(x: np.ndarray, gmm: DiagonalGmm) -> np.ndarray:
     """log p(k | x) for ``x`` (n, P, D) -> (n, P, K), as GaussianMixture.predict_proba."""
-    prec = 1.0 / gmm.variances  # (K, D)
+    prec = (1.0 / gmm.variances).astype(x.dtype)  # (K, D)
     log_det = np.sum(np.log(gmm.variances), axis=1)  # (K,)
     const = np.log(gmm.weights) - 0.5 * (gmm.dim * np.log(2 * np.pi) + log_det)
     const = const - 0.5 * np.sum(gmm.means**2 * prec, axis=1)
-    log_p = -0.5 * (x**2 @ prec.T) + x @ (gmm.means * prec).T + const
+    log_p = (
+        -0.5 * (x**2 @ prec.T) + x @ (gmm.means * prec).T.astype(x.dtype) + const.astype(x.dtype)
+    )
     log_p -= log_p.max(axis=-1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=-1, keepdims=True))
     return log_p
@@ -89,37 +91,46 @@ def fisher_vectors_np(
     improved: bool = True,
     alpha: float = 0.5,
     include_weights: bool = False,
+    dtype: Any = np.float32,
 ) -> np.ndarray:
     """Batched Fisher vectors in numpy.
 
     ``descriptors`` (n, P, D); ``cells`` (P, C) 0/1 assignment of points to
-    pyramid cells (None: one cell with every point). Returns (n, C * F) with
-    F = 2KD (+K with ``include_weights``), cell-major.
+    pyramid cells (None: one cell with every point). Returns (n, C * F) float32
+    with F = 2KD (+K with ``include_weights``), cell-major. ``dtype`` is the
+    precision of the posteriors and the big products (float64 reproduces
+    skimage to ~1e-12; float32 to ~1e-5 at half the cost); the statistics are
+    finished in float64.
     """
     x_all = np.asarray(descriptors)
     n, p, d = x_all.shape
     if cells is None:
         cells = np.ones((p, 1))
-    cells = np.asarray(cells, dtype=np.float64)
     k, c = gmm.n_components, cells.shape[1]
     out = np.zeros((n, fisher_dim(k, d, c, include_weights)), dtype=np.float32)
     if p == 0:
         return out
-    counts = np.maximum(cells.sum(0), 1.0)[:, None]  # (C, 1): points per cell
-    empty = cells.sum(0) == 0
-    # a few images at a time: the per-cell posteriors are (b, P, C*K) float64
+    members = [np.flatnonzero(cells[:, j]) for j in range(c)]
+    gmm_t = _as_tuple(gmm)
+    # a few images at a time bounds the (b, P, K) posteriors
     for start in range(0, n, _NP_BATCH):
-        x = x_all[start : start + _NP_BATCH].astype(np.float64)
+        x = x_all[start : start + _NP_BATCH].astype(dtype)
         b = len(x)
-        gamma = np.exp(_log_posteriors_np(x, gmm))  # (b, P, K)
-        # gamma per cell: (b, P, C*K) so one matmul gives the sums of every cell
-        gamma_cells = (gamma[:, :, None, :] * cells[None, :, :, None]).reshape(b, p, c * k)
-        gt = gamma_cells.transpose(0, 2, 1)
-        s0 = gamma_cells.sum(1).reshape(b, c, k) / counts
-        s1 = np.matmul(gt, x).reshape(b, c, k, d) / counts[..., None]
-        s2 = np.matmul(gt, x * x).reshape(b, c, k, d) / counts[..., None]
-        fv = _fisher_from_stats(s0, s1, s2, _as_tuple(gmm), include_weights, np)
-        fv[:, empty] = 0.0
+        gamma = np.exp(_log_posteriors_np(x, gmm).astype(dtype))  # (b, P, K)
+        xx = np.concatenate([x, x * x], axis=2)  # first and second moments in one product
+        s0 = np.zeros((b, c, k))
+        s12 = np.zeros((b, c, k, 2 * d))
+        # one product per cell over its own points: cost = levels x P K D, not cells x P K D
+        for j, idx in enumerate(members):
+            if len(idx) == 0:
+                continue
+            g = gamma[:, idx]
+            s0[:, j] = g.sum(1) / len(idx)
+            s12[:, j] = np.matmul(g.transpose(0, 2, 1), xx[:, idx]) / len(idx)
+        fv = _fisher_from_stats(s0, s12[..., :d], s12[..., d:], gmm_t, include_weights, np)
+        for j, idx in enumerate(members):
+            if len(idx) == 0:
+                fv[:, j] = 0.0
         fv = _normalise_cells(fv, improved, alpha, np)
         out[start : start + b] = fv.reshape(b, -1)
     return out

@@ -70,8 +70,13 @@ class EncodedSvmBaseline(BaselineBase):
 
     def fit(self, train: Split, ctx: RunContext) -> EncodedSvmBaseline:
         check_class_counts(train.labels, train.wnids, self.min_images_per_class)
+        ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(train))
         self.encoder_ = self.learn_encoder(train, ctx)
+        ctx.logger.info("%s: encoding the train split", self.name)
         feats = self.features(train, ctx)
+        ctx.logger.info(
+            "%s: training %d OvR SVMs on %s features", self.name, train.n_classes, feats.shape
+        )
         self.n_features_ = int(feats.shape[1])
         ctx.notes[f"{self.name}_feature_dim"] = self.n_features_
         self.svm_ = OvrHingeSgd(

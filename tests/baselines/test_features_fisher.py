@@ -31,10 +31,11 @@ def skimage_reference(desc: np.ndarray, gmm: GaussianMixture, improved: bool) ->
 @pytest.mark.parametrize("improved", [True, False])
 def test_numpy_encoder_equals_skimage(gmm_and_descriptors, improved: bool) -> None:
     gmm, desc = gmm_and_descriptors
-    ours = fisher_vectors_np(
-        desc, DiagonalGmm.from_sklearn(gmm), improved=improved, include_weights=True
-    )
-    np.testing.assert_allclose(ours, skimage_reference(desc, gmm, improved), rtol=1e-5, atol=1e-6)
+    g, ref = DiagonalGmm.from_sklearn(gmm), skimage_reference(desc, gmm, improved)
+    f64 = fisher_vectors_np(desc, g, improved=improved, include_weights=True, dtype=np.float64)
+    np.testing.assert_allclose(f64, ref, rtol=1e-6, atol=1e-7)  # float32 output
+    f32 = fisher_vectors_np(desc, g, improved=improved, include_weights=True)
+    np.testing.assert_allclose(f32, ref, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("improved", [True, False])
@@ -72,7 +73,7 @@ def test_without_weights_is_skimage_minus_weight_gradients_renormalised(
     raw = skimage_reference(desc, gmm, improved=False)[:, k:]  # drop d_pi
     expected = np.sign(raw) * np.sqrt(np.abs(raw))
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
-    ours = fisher_vectors_np(desc, DiagonalGmm.from_sklearn(gmm))
+    ours = fisher_vectors_np(desc, DiagonalGmm.from_sklearn(gmm), dtype=np.float64)
     assert ours.shape == (4, 2 * k * 6)
     np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-6)
 
@@ -83,7 +84,9 @@ def test_pyramid_cells_are_skimage_on_each_cells_descriptors(gmm_and_descriptors
     points = rng.uniform(0, 32, size=(desc.shape[1], 2))
     pyramid = ((1, 1), (2, 2))
     cells = cell_assignment(points, 32, pyramid)
-    ours = fisher_vectors_np(desc, DiagonalGmm.from_sklearn(gmm), cells, include_weights=True)
+    ours = fisher_vectors_np(
+        desc, DiagonalGmm.from_sklearn(gmm), cells, include_weights=True, dtype=np.float64
+    )
     per_cell = fisher_dim(gmm.n_components, 6, 1, include_weights=True)
     assert ours.shape == (4, per_cell * n_cells(pyramid))
     for c in range(n_cells(pyramid)):

@@ -159,3 +159,17 @@ def test_class_with_too_few_images_is_named(splits, tmp_path: Path) -> None:
     for name in FAST:
         with pytest.raises(MethodError, match=r"n00000002 \(1\)"):
             make(name).fit(short, ctx)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["hog-svm", "sift-bovw-svm", "sift-fv-svm"])
+def test_cuda_path_learns_as_well_as_cpu(name: str, splits, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    train, val = splits
+    cpu_ctx = RunContext(cache_dir=tmp_path / "cpu", quiet=True)
+    gpu_ctx = RunContext(cache_dir=tmp_path / "gpu", quiet=True, device="cuda")
+    cpu = make(name).fit(train, cpu_ctx).decision_function(val, cpu_ctx)
+    gpu = make(name).fit(train, gpu_ctx).decision_function(val, gpu_ctx)  # auto -> kornia on cuda
+    assert top1(gpu, val.labels) >= top1(cpu, val.labels) - 0.1
