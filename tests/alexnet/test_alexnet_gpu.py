@@ -1,0 +1,34 @@
+"""The CUDA fast path (bf16 autocast, channels_last, torch.compile); run on a GPU with -m gpu."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from alexnet.baseline import AlexNetBaseline
+from alexnet.lrn import local_response_norm, reference_lrn
+from alexnet.synthetic import colour_split
+from harness.api import RunContext
+
+pytestmark = pytest.mark.gpu
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+def test_fast_lrn_on_cuda_channels_last_matches_the_formula() -> None:
+    x = (torch.randn(4, 96, 27, 27, device="cuda") * 30).contiguous(
+        memory_format=torch.channels_last
+    )
+    torch.testing.assert_close(local_response_norm(x), reference_lrn(x), rtol=1e-4, atol=1e-4)
+
+
+@cuda
+def test_paper_network_trains_compiled_in_bf16_on_cuda(tmp_path) -> None:
+    train, val = colour_split(64, size=64), colour_split(4, size=64, seed=1)
+    ctx = RunContext(device="cuda", work_dir=tmp_path, cache_dir=tmp_path, quiet=True, monitor=val)
+    model = AlexNetBaseline(epochs=2, batch_size=32, ensemble=2).fit(train, ctx)
+    assert "compile_fallback" not in ctx.notes, ctx.notes.get("compile_fallback")
+    scores = model.decision_function(val, ctx)
+    assert scores.shape == (16, 4) and np.isfinite(scores).all()
+    assert set(model.variant_scores(val, ctx)) == {"centre-crop", "ensemble-2"}
