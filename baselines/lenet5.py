@@ -269,6 +269,7 @@ class LeNet5Baseline(BaselineBase):
 
     name: ClassVar[str] = "lenet5"
     year: ClassVar[int] = 1998
+    family: ClassVar[str] = "cnn"  # report grouping: "cnn" | "hand-crafted" | "reference"
     source: ClassVar[str] = (
         "Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. Gradient-based learning applied to "
         "document recognition. Proceedings of the IEEE 86(11):2278-2324, 1998."

@@ -158,7 +158,7 @@ def test_input_is_grey_32px_and_standardised() -> None:
 def test_registered_with_its_citation() -> None:
     cls = BASELINES.get("lenet5")
     assert cls is LeNet5Baseline
-    assert cls.year == 1998
+    assert cls.year == 1998 and cls.family == "cnn"
     assert "LeCun" in cls.source
     assert LeNet5Baseline(epochs=3).get_params()["epochs"] == 3
 
