@@ -36,7 +36,8 @@ images have no background level, so the mean/variance form is used.
 
 Training: the period's recipe, plain SGD (no batch norm, no dropout, no
 ReLU, no weight decay, no momentum by default) for 20 passes as in the paper,
-with the learning rate decreasing in steps (the paper's global step size
+with the learning rate decreasing in steps: 0.1, divided by 10 after half
+and after three quarters of the epochs (the paper's global step size
 schedule fell from 5e-4 to 1e-5 over 20 passes on top of its per-weight
 Levenberg-Marquardt scaling, which is not reproduced: mini-batches of 32 and
 one global rate stand in for it). No augmentation by default (the paper's
