@@ -130,7 +130,8 @@ def colour_statistics(
     if progress is not None:
         starts = progress(starts)
     for start in starts:
-        batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+        # a copy: the cache is a read-only memory map, which torch.from_numpy warns about
+        batch = torch.from_numpy(np.array(images[start : start + batch_size]))
         x = batch.to(device, non_blocking=True).to(torch.float64) - 128.0
         sum_image += x.sum(dim=0)
         flat = x.reshape(-1, 3)

@@ -269,7 +269,7 @@ class AlexNetBaseline(BaselineBase):
             colour_eigvals=[round(float(v), 3) for v in stats.eigvals],
             per_process_batch=config.batch_size,
             per_process_lr=config.lr,
-            world_size=world,
+            trained_on_processes=self.ddp_world_size,
         )
         self.n_classes_ = n_classes
         self.colour_stats_ = stats
@@ -286,7 +286,6 @@ class AlexNetBaseline(BaselineBase):
         ctx.notes["train_images_per_s"] = round(
             float(np.mean([row["images_per_s"] for row in curve])), 2
         )
-        ctx.notes["train_seconds_from_curve"] = round(float(sum(r["seconds"] for r in curve)), 2)
         ctx.notes["epochs_trained"] = len(curve)
 
     # --------------------------------------------------------------- predict

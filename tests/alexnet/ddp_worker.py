@@ -45,7 +45,7 @@ def main() -> None:
         ctx = RunContext(work_dir=work_dir, cache_dir=work_dir, quiet=True, seed=0)
         model = AlexNetBaseline(**params).fit(colour_split(8), ctx)
         with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
-            f.write(f"{digest(model.models_[0])} {seen[0]} {ctx.notes['world_size']}\n")
+            f.write(f"{digest(model.models_[0])} {seen[0]} {ctx.notes['trained_on_processes']}\n")
         if rank == 0:
             model.write_ddp_marker(ctx, {"world_size": dist.get_world_size()})
     finally:
