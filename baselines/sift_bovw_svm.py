@@ -141,6 +141,7 @@ class SiftBovwSvm(EncodedSvmBaseline):
 
         arrays = cached_arrays(ctx, "sift-bovw-vocabulary", key, build)
         ctx.notes["sift_bovw_codebook_descriptors"] = int(arrays["n_descriptors"][0])
+        ctx.notes["sift_bovw_words"] = len(arrays["vocabulary"])  # < n_words if capped
         pyramid = parse_pyramid(self.pyramid)
         cell_weights = pyramid_level_weights(pyramid)[level_of_cell(pyramid)]
         bovw = BovwEncoder(extractor, arrays["vocabulary"], pyramid, cell_weights)

@@ -66,7 +66,7 @@ class SiftFvSvm(EncodedSvmBaseline):
         n_components: int = 64,  # GMM components K (256 at 256 px)
         pyramid: tuple[tuple[int, int], ...] = ((1, 1), (2, 2)),  # (cols, rows) per level
         codebook_images: int = 1000,  # training images sampled for PCA + GMM
-        descriptors_per_image: int = 100,  # descriptors kept per sampled image
+        descriptors_per_image: int = 64,  # descriptors kept per sampled image
         backend: str = "auto",  # "auto" | "opencv" (CPU) | "torch" (kornia; cuda or cpu)
         svm_reg: float = 1e-5,  # SVM L2 weight lambda
         svm_epochs: int = 15,  # SGD passes over the training features
@@ -129,6 +129,7 @@ class SiftFvSvm(EncodedSvmBaseline):
 
         arrays = cached_arrays(ctx, "sift-fv-codebook", key, build)
         ctx.notes["sift_fv_codebook_descriptors"] = int(arrays["n_descriptors"][0])
+        ctx.notes["sift_fv_gmm_components"] = len(arrays["weights"])  # < n_components if capped
         return FisherEncoder(
             extractor=extractor,
             pca=Pca(arrays["pca_mean"], arrays["pca_components"]),

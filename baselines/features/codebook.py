@@ -3,10 +3,11 @@
 A fixed-seed random sample of training images is described densely and a
 fixed number of descriptors per image is kept (uniformly at random); that
 sample is what PCA, the GMM and k-means see. The sample sizes are parameters
-of the pipelines (``codebook_images`` x ``descriptors_per_image``, default
-1,000 x 100 = 100k descriptors: about 1,500 per GMM component at K = 64,
-and a fit of about a minute on two busy cores; Chatfield et al. 2011 used
-~10^6 descriptors for K = 256).
+of the pipelines (``codebook_images`` x ``descriptors_per_image``): 1,000 x 64
+= 64k descriptors for the Fisher-vector GMM (1,000 per component at K = 64)
+and 1,000 x 100 = 100k for the BoVW k-means; on two busy cores each fit
+takes a few minutes. Chatfield et al. 2011 used ~10^6 descriptors for
+K = 256; raise both numbers for 256 px runs on a bigger machine.
 """
 
 from __future__ import annotations
@@ -58,11 +59,11 @@ def fit_pca(descriptors: np.ndarray, n_components: int, seed: int) -> Pca:
     return Pca(mean=pca.mean_.astype(np.float32), components=pca.components_.astype(np.float32))
 
 
-def fit_gmm(x: np.ndarray, n_components: int, seed: int, max_iter: int = 100) -> DiagonalGmm:
+def fit_gmm(x: np.ndarray, n_components: int, seed: int, max_iter: int = 50) -> DiagonalGmm:
     """Diagonal GMM (sklearn), k-means initialised; the variance floor keeps FVs finite."""
     from sklearn.mixture import GaussianMixture
 
-    n_components = min(n_components, len(x))
+    n_components = max(1, min(n_components, len(x) // 20))  # tiny training sets: ~20 points each
     gmm = GaussianMixture(
         n_components=n_components,
         covariance_type="diag",
@@ -70,16 +71,20 @@ def fit_gmm(x: np.ndarray, n_components: int, seed: int, max_iter: int = 100) ->
         max_iter=max_iter,
         init_params="k-means++",  # seeding only; a full k-means init costs as much as EM here
         random_state=seed,
-    ).fit(x.astype(np.float64))
+    ).fit(x.astype(np.float32))  # float32 EM: half the cost; parameters come back float64
     return DiagonalGmm.from_sklearn(gmm)
 
 
 def fit_vocabulary(descriptors: np.ndarray, n_words: int, seed: int) -> np.ndarray:
-    """k-means vocabulary ``(V, 128)`` with sklearn's MiniBatchKMeans."""
+    """k-means vocabulary ``(V, 128)`` with sklearn's MiniBatchKMeans.
+
+    V is capped at one word per 20 sampled descriptors (tiny training sets),
+    below which most words would be fitted to a handful of points.
+    """
     from sklearn.cluster import MiniBatchKMeans
 
-    n_words = min(n_words, len(descriptors))
+    n_words = max(2, min(n_words, len(descriptors) // 20))
     km = MiniBatchKMeans(
-        n_clusters=n_words, batch_size=4096, n_init=3, random_state=seed, max_iter=100
+        n_clusters=n_words, batch_size=4096, n_init=1, random_state=seed, max_iter=100
     ).fit(descriptors)
     return km.cluster_centers_.astype(np.float32)

@@ -69,6 +69,14 @@ class EncodedSvmBaseline(BaselineBase):
         )
 
     def fit(self, train: Split, ctx: RunContext) -> EncodedSvmBaseline:
+        from threadpoolctl import threadpool_limits
+
+        # BLAS threads = the cores granted (ctx.n_jobs): oversubscribed BLAS
+        # thread pools spin and run many times slower on a shared machine
+        with threadpool_limits(max(1, ctx.n_jobs)):
+            return self._fit(train, ctx)
+
+    def _fit(self, train: Split, ctx: RunContext) -> EncodedSvmBaseline:
         check_class_counts(train.labels, train.wnids, self.min_images_per_class)
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(train))
         self.encoder_ = self.learn_encoder(train, ctx)
@@ -90,6 +98,12 @@ class EncodedSvmBaseline(BaselineBase):
         return self
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(max(1, ctx.n_jobs)):
+            return self._decision_function(split, ctx)
+
+    def _decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         if self.encoder_.dim(split.size) != self.n_features_:
             raise MethodError(
                 f"{self.name}: split {split.name!r} has {split.size} px images, whose features have "
