@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from alexnet.augment import AlexNetAugment, ColourStatistics, colour_statistics
+from alexnet.lrn import LRN_IMPLS
 from alexnet.model import INITS, STEMS, build_alexnet
 from alexnet.recipe import BATCH_SCALINGS, PAPER, data_parallel_batch_and_lr
 from harness.api import BaselineBase, MethodError, RunContext, Split
@@ -113,7 +114,7 @@ class AlexNetBaseline(BaselineBase):
         self.channels_last = channels_last  # None = on for cuda
         self.compile = compile  # torch.compile with eager fallback; None = on for cuda
         self.eval_batch_size = eval_batch_size  # images per test forward (x10 crops); None = auto
-        self.lrn_impl = lrn_impl  # "fast" | "torch" (same function, see alexnet.lrn)
+        self.lrn_impl = lrn_impl  # "fast" | "shifted" | "torch" (same function, alexnet.lrn)
         self.ddp_world_size = ddp_world_size  # processes the members were trained on
         self.batch_scaling = batch_scaling  # "global" | "linear" (alexnet.recipe)
         self.init = init  # "paper" | "caffe" | "kaiming" (+ standardised inputs); alexnet.model
@@ -133,8 +134,8 @@ class AlexNetBaseline(BaselineBase):
             problems.append(f"init must be one of {INITS}, got {self.init!r}")
         if not 0 < self.width <= 1:
             problems.append(f"width must be in (0, 1], got {self.width}")
-        if self.lrn_impl not in ("fast", "torch"):
-            problems.append(f"lrn_impl must be 'fast' or 'torch', got {self.lrn_impl!r}")
+        if self.lrn_impl not in LRN_IMPLS:
+            problems.append(f"lrn_impl must be one of {LRN_IMPLS}, got {self.lrn_impl!r}")
         if self.batch_scaling not in BATCH_SCALINGS:
             problems.append(f"batch_scaling must be one of {BATCH_SCALINGS}")
         if problems:

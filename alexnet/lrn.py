@@ -27,7 +27,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PAPER_LRN", "LocalResponseNorm", "local_response_norm", "reference_lrn"]
+__all__ = [
+    "LRN_IMPLS",
+    "PAPER_LRN",
+    "LocalResponseNorm",
+    "local_response_norm",
+    "local_response_norm_shifted",
+    "reference_lrn",
+]
+
+#: "fast": channel-window avg_pool; "shifted": sum of shifted slices; "torch": nn.LocalResponseNorm
+LRN_IMPLS = ("fast", "shifted", "torch")
 
 #: The paper's hyper-parameters (section 3.3), with alpha in the paper's convention.
 PAPER_LRN = {"size": 5, "alpha": 1e-4, "beta": 0.75, "k": 2.0}
@@ -62,6 +72,33 @@ def local_response_norm(
     return x / denom.permute(0, 3, 1, 2)
 
 
+def local_response_norm_shifted(
+    x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
+) -> torch.Tensor:
+    """The same function as :func:`local_response_norm`, written without a pooling op.
+
+    The channel-window sum is ``size`` shifted slices of the zero-padded
+    squares added together, so the whole layer is element-wise arithmetic that
+    ``torch.compile`` can fuse into one kernel (a pooling op may stay a
+    separate kernel). Which of the two is faster is a measurement for the GPU
+    (``benchmarks/alexnet_throughput.py --lrn``), not a guess.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"local_response_norm expects an NCHW tensor, got shape {tuple(x.shape)}")
+    c = x.shape[1]
+    half = size // 2
+    padded = F.pad(x.permute(0, 2, 3, 1).square(), (half, size - 1 - half))  # pad channels
+    window = padded[..., 0:c]
+    for i in range(1, size):
+        window = window + padded[..., i : i + c]
+    denom = window.mul(alpha).add(k)
+    # d^-0.75 as rsqrt(d) * rsqrt(sqrt(d)): cheaper than pow where beta is the paper's
+    scale = (
+        torch.rsqrt(denom) * torch.rsqrt(torch.sqrt(denom)) if beta == 0.75 else denom.pow(-beta)
+    )
+    return x * scale.permute(0, 3, 1, 2)
+
+
 def reference_lrn(
     x: torch.Tensor, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0
 ) -> torch.Tensor:
@@ -79,9 +116,10 @@ def reference_lrn(
 class LocalResponseNorm(nn.Module):
     """LRN with the paper's parameter convention; ``impl`` picks the kernel.
 
-    ``impl="fast"`` (default) is :func:`local_response_norm`; ``impl="torch"``
-    is ``nn.LocalResponseNorm`` with ``alpha * size`` (PyTorch divides alpha by
-    the window size). Both compute the same function.
+    ``impl="fast"`` (default) is :func:`local_response_norm`; ``"shifted"`` is
+    :func:`local_response_norm_shifted`; ``"torch"`` is ``nn.LocalResponseNorm``
+    with ``alpha * size`` (PyTorch divides alpha by the window size). All three
+    compute the same function.
     """
 
     def __init__(
@@ -93,14 +131,16 @@ class LocalResponseNorm(nn.Module):
         impl: str = "fast",
     ) -> None:
         super().__init__()
-        if impl not in ("fast", "torch"):
-            raise ValueError(f"LocalResponseNorm impl must be 'fast' or 'torch', got {impl!r}")
+        if impl not in LRN_IMPLS:
+            raise ValueError(f"LocalResponseNorm impl must be one of {LRN_IMPLS}, got {impl!r}")
         self.size, self.alpha, self.beta, self.k, self.impl = size, alpha, beta, k, impl
         self._torch = nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.impl == "torch":
             return self._torch(x)
+        if self.impl == "shifted":
+            return local_response_norm_shifted(x, self.size, self.alpha, self.beta, self.k)
         return local_response_norm(x, self.size, self.alpha, self.beta, self.k)
 
     def extra_repr(self) -> str:

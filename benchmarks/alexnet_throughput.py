@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                    help="torch.compile in (b); default on for cuda")  # fmt: skip
-    p.add_argument("--lrn", choices=("fast", "torch"), default="fast", help="(b)'s LRN kernel")
+    p.add_argument("--lrn", choices=("fast", "shifted", "torch"), default="fast", help="(b)'s LRN")
     p.add_argument("--only", choices=("a", "b"), default=None, help="run one loop only")
     p.add_argument("--save", type=Path, default=None, help="folder for a JSON record")
     return p.parse_args(argv)

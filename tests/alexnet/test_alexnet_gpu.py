@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from alexnet.baseline import AlexNetBaseline
-from alexnet.lrn import local_response_norm, reference_lrn
+from alexnet.lrn import local_response_norm, local_response_norm_shifted, reference_lrn
 from alexnet.synthetic import colour_split
 from harness.api import RunContext
 
@@ -20,7 +20,11 @@ def test_fast_lrn_on_cuda_channels_last_matches_the_formula() -> None:
     x = (torch.randn(4, 96, 27, 27, device="cuda") * 30).contiguous(
         memory_format=torch.channels_last
     )
-    torch.testing.assert_close(local_response_norm(x), reference_lrn(x), rtol=1e-4, atol=1e-4)
+    ref = reference_lrn(x)
+    torch.testing.assert_close(local_response_norm(x), ref, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(local_response_norm_shifted(x), ref, rtol=1e-4, atol=1e-4)
+    compiled = torch.compile(local_response_norm_shifted)
+    torch.testing.assert_close(compiled(x), ref, rtol=1e-4, atol=1e-4)
 
 
 @cuda
