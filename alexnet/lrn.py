@@ -15,10 +15,12 @@ kernels, and with ``channels_last`` inputs it copies the tensor into the
 contiguous layout first. The windowed sum over channels is a 1-D convolution
 along the channel axis, which here is one ``avg_pool`` over a
 ``(B*H*W, 1, C)`` view of the channels-last squares (channels are the
-innermost, contiguous axis, so the view is free). The remaining element-wise
-chain is short enough for ``torch.compile`` to fuse it into the pooling's
-neighbours. The output equals ``nn.LocalResponseNorm`` to float rounding
-(tested in tests/alexnet/test_lrn.py).
+innermost, contiguous axis, so the view is free), and
+:func:`local_response_norm_shifted` writes the same sum as shifted slices,
+pure element-wise arithmetic for ``torch.compile`` to fuse. Both equal
+``nn.LocalResponseNorm`` (with ``alpha * n``) to float rounding (tested in
+tests/alexnet/test_alexnet_lrn.py); their speed on a GPU has not been
+measured yet (``benchmarks/alexnet_throughput.py --lrn fast|shifted|torch``).
 """
 
 from __future__ import annotations
