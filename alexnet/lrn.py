@@ -9,10 +9,9 @@ with k=2, n=5, alpha=1e-4, beta=0.75. ``torch.nn.LocalResponseNorm`` computes
 paper's network needs ``alpha = n * 1e-4`` there; :class:`LocalResponseNorm`
 below takes the *paper's* alpha and does that conversion in one place.
 
-Why not just ``nn.LocalResponseNorm``: it pads a 5-D view of the input and
-runs ``avg_pool3d`` over it, then ``mul``/``add``/``pow``/``div`` as separate
-kernels, and with ``channels_last`` inputs it copies the tensor into the
-contiguous layout first. The windowed sum over channels is a 1-D convolution
+Why not just ``nn.LocalResponseNorm``: it pads a 5-D view of the squares
+and runs ``avg_pool3d`` over it, then ``mul``/``add``/``pow``/``div`` as
+separate kernels, a layout made for NCHW tensors. The windowed sum over channels is a 1-D convolution
 along the channel axis, which here is one ``avg_pool`` over a
 ``(B*H*W, 1, C)`` view of the channels-last squares (channels are the
 innermost, contiguous axis, so the view is free), and
