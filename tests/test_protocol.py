@@ -24,7 +24,9 @@ def test_topk_error_agrees_with_sklearn_on_random_scores(n_classes: int) -> None
     scores = rng.normal(size=(500, n_classes))
     labels = rng.integers(0, n_classes, size=500)
     for k in (1, 5):
-        expected = 100 * (1 - top_k_accuracy_score(labels, scores, k=k, labels=np.arange(n_classes)))
+        expected = 100 * (
+            1 - top_k_accuracy_score(labels, scores, k=k, labels=np.arange(n_classes))
+        )
         assert topk_error(scores, labels, k) == pytest.approx(expected)
 
 
