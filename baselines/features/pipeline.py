@@ -27,6 +27,8 @@ from harness.api import BaselineBase, MethodError, RunContext, Split
 class EncodedSvmBaseline(BaselineBase):
     """Base class: subclasses implement :meth:`learn_encoder` and set SVM params in ``__init__``."""
 
+    family = "hand-crafted"  # report grouping: hand-designed features + linear SVM
+
     # subclasses' __init__ store these
     svm_reg: float
     svm_epochs: int
