@@ -28,13 +28,22 @@ def pyramid_level_weights(pyramid: Pyramid) -> np.ndarray:
     )
 
 
-def nearest_words_np(descriptors: np.ndarray, vocabulary: np.ndarray) -> np.ndarray:
-    """``(n, P, D)``, ``(V, D)`` -> ``(n, P)`` index of the nearest word (squared L2)."""
+def nearest_words_np(
+    descriptors: np.ndarray, vocabulary: np.ndarray, block: int = 4096
+) -> np.ndarray:
+    """``(n, P, D)``, ``(V, D)`` -> ``(n, P)`` index of the nearest word (squared L2).
+
+    Works through ``block`` descriptors at a time so the distance matrix stays
+    in cache instead of being ``n*P x V`` floats.
+    """
     x = descriptors.reshape(-1, descriptors.shape[-1]).astype(np.float32)
     v = vocabulary.astype(np.float32)
-    # ||x - v||^2 = ||x||^2 - 2 x.v + ||v||^2; ||x||^2 does not change the argmin
-    dist = (v * v).sum(1)[None, :] - 2 * x @ v.T
-    return dist.argmin(1).reshape(descriptors.shape[:2])
+    v_sq = (v * v).sum(1)[None, :]
+    words = np.empty(len(x), dtype=np.int64)
+    for s in range(0, len(x), block):
+        # ||x - v||^2 = ||x||^2 - 2 x.v + ||v||^2; ||x||^2 does not change the argmin
+        words[s : s + block] = (v_sq - 2 * x[s : s + block] @ v.T).argmin(1)
+    return words.reshape(descriptors.shape[:2])
 
 
 def bovw_histograms(
