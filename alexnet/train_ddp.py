@@ -91,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()
         if rank != 0:
             data = prepare_data(cfg, results_dir)
-        run_id = run_id_for(
-            data.subset.name, spec.name, dict(spec.params), cfg.seed, data.manifest.hash
-        )
+        run_id = run_id_for(data.subset.name, spec, cfg.seed, data.manifest.hash)
         ctx = RunContext(
             device=device,
             seed=cfg.seed,

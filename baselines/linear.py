@@ -130,7 +130,9 @@ class OvrHingeSgd:
             for blk in self._blocks(n, np.random.default_rng(0), False)
         )
         total, step = max(self.epochs * steps_per_epoch, 1), 0
-        labels_t = torch.as_tensor(labels, device=dev)
+        labels_t = torch.tensor(
+            np.asarray(labels), device=dev
+        )  # a copy: labels may be a read-only memmap
         epochs = range(self.epochs)
         for epoch in progress(epochs, desc="svm epochs") if progress else epochs:
             loss_sum = 0.0

@@ -127,13 +127,24 @@ def config_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def run_id_for(
-    subset: str, method: str, params: dict[str, Any], seed: int, manifest_hash: str
-) -> str:
-    """One id per (method, subset, config): the same configuration reuses its record."""
-    digest = config_hash({"params": params, "seed": seed, "manifest": manifest_hash})
+def resolved_params(spec: MethodSpec) -> dict[str, Any]:
+    """The method's full parameters: its defaults overlaid by the suite's settings.
+
+    Hashing these (not only the overrides) means a changed default is a new run,
+    never a stale record reused under the same id.
+    """
+    try:
+        method = BASELINES.get(spec.name)(**dict(spec.params))
+        return {**get_params(method), **dict(spec.params)}
+    except Exception:  # unknown or broken method: it fails later, with its message
+        return dict(spec.params)
+
+
+def run_id_for(subset: str, spec: MethodSpec, seed: int, manifest_hash: str) -> str:
+    """One id per (method, subset, resolved config): the same configuration reuses its record."""
+    digest = config_hash({"params": resolved_params(spec), "seed": seed, "manifest": manifest_hash})
     safe_subset = subset.replace("/", "_").replace(":", "_")
-    return f"{safe_subset}__{method}__{digest}"
+    return f"{safe_subset}__{spec.name}__{digest}"
 
 
 # ----------------------------------------------------------------- data
@@ -322,9 +333,7 @@ def run_method(
     """Fit and score one method; always returns records, never raises for method faults."""
     from filelock import FileLock
 
-    run_id = run_id_for(
-        data.subset.name, spec.name, dict(spec.params), cfg.seed, data.manifest.hash
-    )
+    run_id = run_id_for(data.subset.name, spec, cfg.seed, data.manifest.hash)
     lock_dir = results_dir / "runs" / ".locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     outcome = MethodOutcome(spec)

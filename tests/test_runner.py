@@ -263,3 +263,30 @@ def test_plugin_template_installs_and_runs_through_harness(tiny_root: Path, tmp_
     rec = by_method(tmp_path / "results")["colour-hist-svm"]
     assert rec["status"] == "ok" and rec["year"] == 1991
     assert rec["top5_err"] is not None
+
+
+def test_run_id_hashes_the_resolved_parameters_so_a_changed_default_is_a_new_run(
+    monkeypatch,
+) -> None:
+    from harness.api import BaselineBase
+    from harness.config import MethodSpec
+    from harness.registry import BASELINES
+    from harness.runner import run_id_for
+
+    def make(default: float) -> type:
+        class Probe(BaselineBase):
+            name = "probe-defaults"
+            year = 2000
+
+            def __init__(self, C: float = default) -> None:
+                self.C = C
+
+        return Probe
+
+    monkeypatch.setitem(BASELINES._objects, "probe-defaults", make(1.0))
+    first = run_id_for("s", MethodSpec("probe-defaults"), 0, "m")
+    explicit = run_id_for("s", MethodSpec("probe-defaults", (("C", 1.0),)), 0, "m")
+    monkeypatch.setitem(BASELINES._objects, "probe-defaults", make(2.0))
+    changed = run_id_for("s", MethodSpec("probe-defaults"), 0, "m")
+    assert first == explicit  # the same resolved configuration is the same run
+    assert first != changed  # a new default is never served the old record
