@@ -290,3 +290,32 @@ def test_run_id_hashes_the_resolved_parameters_so_a_changed_default_is_a_new_run
     changed = run_id_for("s", MethodSpec("probe-defaults"), 0, "m")
     assert first == explicit  # the same resolved configuration is the same run
     assert first != changed  # a new default is never served the old record
+
+
+def test_sigkill_during_svm_training_then_rerun_matches_an_uninterrupted_run(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    # enough SGD epochs that the kill lands inside the SVM fit, after the features are cached
+    params = ["--param", "hog-svm.svm_epochs=4000", "--methods", "hog-svm"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = _harness(*run_args(tiny_root, killed, *params))
+    seen: list[str] = []
+    for line in proc.stdout:  # the log says when the SVMs start
+        seen.append(line)
+        if "OvR SVMs" in line:
+            break
+    assert proc.poll() is None, "".join(seen)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert load_records(killed / "results") == []  # no record from a killed fit
+    features = list((killed / "cache" / "methods" / "hog-svm").rglob("complete.json"))
+    assert features, "the finished feature cache should survive the kill"
+
+    assert main(run_args(tiny_root, killed, *params)) == 0
+    assert main(run_args(tiny_root, clean, *params)) == 0
+    (after_kill,) = load_records(killed / "results", strict=True)
+    (uninterrupted,) = load_records(clean / "results", strict=True)
+    assert after_kill["status"] == uninterrupted["status"] == "ok"
+    same = ("run_id", "top1_err", "top5_err", "n_train", "n_val", "params", "manifest_hash")
+    assert {k: after_kill[k] for k in same} == {k: uninterrupted[k] for k in same}
+    assert set(after_kill) == set(uninterrupted)  # the same record fields
