@@ -127,6 +127,14 @@ def config_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
+MIN_TIMED_SECONDS = 0.01  # below this a rate is clock noise (e.g. ``random``), not a speed
+
+
+def images_per_s(n_images: int, seconds: float) -> float | None:
+    """Throughput for the record; ``None`` when the interval is too short to time."""
+    return round(n_images / seconds, 2) if seconds >= MIN_TIMED_SECONDS else None
+
+
 def resolved_params(spec: MethodSpec) -> dict[str, Any]:
     """The method's full parameters: its defaults overlaid by the suite's settings.
 
@@ -392,8 +400,8 @@ def run_method(
                 top5_err=round(errs[5], 4),
                 train_seconds=round(t1 - t0, 3),
                 eval_seconds=round(t2 - t1, 3),
-                train_images_per_s=round(len(data.train) / max(t1 - t0, 1e-9), 2),
-                eval_images_per_s=round(len(data.val) / max(t2 - t1, 1e-9), 2),
+                train_images_per_s=images_per_s(len(data.train), t1 - t0),
+                eval_images_per_s=images_per_s(len(data.val), t2 - t1),
             )
         except Exception as exc:  # a method may fail in any way; the sweep goes on
             log.error("%s failed: %s", spec.name, exc)
