@@ -37,6 +37,7 @@ from harness.report_document import (
     Table,
     fmt_duration,
     fmt_err,
+    fmt_mib,
     fmt_points,
     fmt_rate,
     fmt_relative,
@@ -74,6 +75,7 @@ _MEASURED_COLUMNS = [
     "train_seconds",
     "eval_seconds",
     "train_images_per_s",
+    "peak_rss_mib",
     "device",
     "manifest_hash",
     "n_classes",
@@ -126,6 +128,7 @@ def measured_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "train_seconds": _float(r.get("train_seconds")),
                 "eval_seconds": _float(r.get("eval_seconds")),
                 "train_images_per_s": _float(r.get("train_images_per_s")),
+                "peak_rss_mib": _float(r.get("peak_rss_mib")),
                 "device": r.get("device") or "unknown device",
                 "manifest_hash": r.get("manifest_hash"),
                 "n_classes": r.get("n_classes"),
@@ -376,6 +379,7 @@ def _measured_section(
         "train time",
         "eval time",
         "train images/s",
+        "peak memory",
         "device",
     ]
     rows = []
@@ -395,6 +399,7 @@ def _measured_section(
                 fmt_duration(r.eval_seconds),
                 # Below 10 ms, n_train / seconds measures the timer, not the method.
                 fmt_rate(r.train_images_per_s) if r.train_seconds >= 0.01 else "–",
+                fmt_mib(r.peak_rss_mib),
                 r.device,
             ]
         )

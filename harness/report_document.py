@@ -99,6 +99,14 @@ def fmt_rate(x: float | None) -> str:
     return f"{x:,.0f}"
 
 
+def fmt_mib(x: float | None) -> str:
+    """Memory given in MiB, as "850 MiB" or "3.9 GiB"."""
+    if _missing(x):
+        return MISSING
+    x = float(x)
+    return f"{x:,.0f} MiB" if x < 1024 else f"{x / 1024:.1f} GiB"
+
+
 def fmt_versions(version_dicts: Iterable[Any]) -> str:
     """Package versions of several records merged: "torch 2.13.0, numpy 2.1.0 / 2.2.0"."""
     merged: dict[str, list[str]] = {}

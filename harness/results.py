@@ -28,6 +28,9 @@ train_seconds,          wall time of ``fit`` and of ``decision_function``
 eval_seconds
 train_images_per_s,     images per second of training (n_train * passes is not
 eval_images_per_s       known to the harness: n_train / train_seconds)
+peak_rss_mib            peak resident memory (MiB) of the harness process and
+                        its workers during fit + decision_function, sampled
+                        every 0.25 s (memory-mapped pages that are resident count)
 device                  the device name (GPU model or CPU model and cores)
 versions                python, harness and library versions
 git_commit              commit of the harness checkout (or null)
@@ -81,6 +84,7 @@ LEADERBOARD_COLUMNS = [
     "train_seconds",
     "eval_seconds",
     "train_images_per_s",
+    "peak_rss_mib",
     "manifest_hash",
     "date",
     "run_id",
@@ -224,6 +228,7 @@ def leaderboard_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
                 "train_seconds": r.get("train_seconds"),
                 "eval_seconds": r.get("eval_seconds"),
                 "train_images_per_s": r.get("train_images_per_s"),
+                "peak_rss_mib": r.get("peak_rss_mib"),
                 "manifest_hash": r.get("manifest_hash"),
                 "date": r.get("date"),
                 "run_id": r["run_id"],
@@ -240,7 +245,14 @@ def leaderboard_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     ranked = df.loc[ok.reindex(df.index)]
     df.loc[ranked.index, "rank"] = ranked.groupby("subset").cumcount().to_numpy() + 1
     df = df.drop(columns="_failed")
-    for col in ("top1_err", "top5_err", "train_seconds", "eval_seconds", "train_images_per_s"):
+    for col in (
+        "top1_err",
+        "top5_err",
+        "train_seconds",
+        "eval_seconds",
+        "train_images_per_s",
+        "peak_rss_mib",
+    ):
         df[col] = pd.to_numeric(df[col], errors="coerce").round(2)
     return df[LEADERBOARD_COLUMNS].reset_index(drop=True)
 

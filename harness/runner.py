@@ -31,6 +31,7 @@ import numpy as np
 from harness import __version__
 from harness.api import MethodError, RunContext, Split, get_params
 from harness.config import DEMO_DATA, ConfigError, MethodSpec, RunConfig, user_data_root
+from harness.memory import PeakMemory
 from harness.protocol import topk_errors
 from harness.registry import BASELINES, import_object
 from harness.results import (
@@ -313,6 +314,7 @@ def _base_record(
         "eval_seconds": None,
         "train_images_per_s": None,
         "eval_images_per_s": None,
+        "peak_rss_mib": None,
         "device": device_name(device),
         "versions": package_versions(),
         "git_commit": git_commit(),
@@ -384,12 +386,15 @@ def run_method(
                 ) from exc
             record["params"] = {**get_params(method), **dict(spec.params)}
             log.info("%s: fitting on %d images (%s)", spec.name, len(data.train), device)
-            t0 = time.perf_counter()
-            fitted = method.fit(data.train, ctx)
-            method = fitted if fitted is not None else method
-            t1 = time.perf_counter()
-            scores = check_scores(method.decision_function(data.val, ctx), data.val, spec.name)
-            t2 = time.perf_counter()
+            with PeakMemory() as peak:
+                t0 = time.perf_counter()
+                fitted = method.fit(data.train, ctx)
+                method = fitted if fitted is not None else method
+                t1 = time.perf_counter()
+                scores = method.decision_function(data.val, ctx)
+                t2 = time.perf_counter()
+            record["peak_rss_mib"] = peak.mib
+            scores = check_scores(scores, data.val, spec.name)
             if hasattr(method, "variant_scores"):
                 for vname, vscores in method.variant_scores(data.val, ctx).items():
                     variants[vname] = check_scores(vscores, data.val, f"{spec.name}[{vname}]")

@@ -12,7 +12,7 @@ import pytest
 
 from harness.gap import family_of
 from harness.report import REAL_DATA_COMMAND, write_report
-from harness.report_document import fmt_duration, fmt_err, fmt_points, fmt_relative
+from harness.report_document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
 from harness.results import load_records, write_record
 from harness.sweep_plots import sweep_frame, sweep_gaps, write_sweep_report
 
@@ -245,6 +245,9 @@ def test_number_formats() -> None:
     assert fmt_duration(245) == "4 min 05 s"
     assert fmt_duration(2400) == "40 min"
     assert fmt_duration(5400) == "1 h 30 min"
+    assert fmt_mib(850.4) == "850 MiB"
+    assert fmt_mib(4000) == "3.9 GiB"
+    assert fmt_mib(None) == "–"
 
 
 # Gap-versus-scale sweep.

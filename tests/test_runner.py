@@ -81,6 +81,7 @@ def test_run_scores_with_the_protocol_and_writes_records(tiny_root: Path, tmp_pa
     assert rnd["status"] == "ok" and 0 <= rnd["top5_err"] <= 100
     # random's fit takes microseconds: a rate from that would time the clock, so none is given
     assert rnd["train_images_per_s"] is None
+    assert rnd["peak_rss_mib"] > 10  # the harness process itself, sampled during the run
     for field in (
         "manifest_hash",
         "n_train",
