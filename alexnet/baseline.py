@@ -120,6 +120,22 @@ class AlexNetBaseline(BaselineBase):
         self.init = init  # "paper" | "caffe" | "kaiming" (+ standardised inputs); alexnet.model
         self.width = width  # layer-width multiplier; 1 = the paper, < 1 only for CPU tests/demos
 
+    def display_tag(self) -> str | None:
+        """Departures from the paper network, for the row's name; ``None`` for the paper's.
+
+        An adapted stem, a narrower net or another initialisation is a different
+        model; its row says so (``alexnet (small stem, width 0.5, kaiming init)``)
+        so that no reader takes it for the 2012 network.
+        """
+        tags = []
+        if self.stem != "paper":
+            tags.append(f"{self.stem} stem")
+        if self.width != 1.0:
+            tags.append(f"width {self.width:g}")
+        if self.init != "paper":
+            tags.append(f"{self.init} init")
+        return ", ".join(tags) or None
+
     # ---------------------------------------------------------------- checks
 
     def _validate(self, train: Split) -> None:

@@ -157,7 +157,11 @@ class BaselineBase:
     ``description``; their ``__init__`` keyword arguments are the parameters.
     A method may also define ``variant_scores(split, ctx) -> dict[str, array]``
     for extra rows (e.g. ``"centre-crop"``, ``"ensemble-5"``); each variant is
-    recorded as its own result ``<name>[<variant>]``.
+    recorded as its own result ``<name>[<variant>]``. And it may define
+    ``display_tag() -> str | None`` naming its departures from the published
+    method (e.g. ``"small stem, width 0.5"``); its rows are then shown as
+    ``<name> (<tag>)`` everywhere, so a modified model never passes for the
+    original.
     """
 
     name: ClassVar[str] = ""

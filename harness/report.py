@@ -87,7 +87,30 @@ _MEASURED_COLUMNS = [
     "date",
     "run_id",
     "learning_curve",
+    "overrides",
 ]
+
+
+def method_overrides(record: dict[str, Any]) -> dict[str, Any]:
+    """The settings a run changed from the method's defaults (suite file or ``--param``)."""
+    for spec in (record.get("config") or {}).get("methods") or []:
+        if spec.get("name") == record.get("method"):
+            return dict(spec.get("params") or {})
+    return {}
+
+
+def settings_note(rows: pd.DataFrame) -> str:
+    """One line naming every method's non-default settings, or "" when all ran on defaults."""
+    parts = []
+    for method, overrides in zip(rows["method"], rows["overrides"], strict=True):
+        if overrides and not any(p.startswith(f"**{method}**") for p in parts):
+            values = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+            parts.append(f"**{method}**: {values}")
+    if not parts:
+        return ""
+    return "Settings changed from each method's defaults (suite file or --param): " + "; ".join(
+        parts
+    )
 
 
 def is_demo_subset(subset: str) -> bool:
@@ -140,6 +163,7 @@ def measured_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
                 "date": r.get("date"),
                 "run_id": r["run_id"],
                 "learning_curve": r.get("learning_curve") or [],
+                "overrides": method_overrides(r),
             }
         )
     df = pd.DataFrame(rows, columns=_MEASURED_COLUMNS)
@@ -416,12 +440,16 @@ def _measured_section(
                     "train time",
                     "eval time",
                     "train images/s",
+                    "peak memory",
                 }
             ),
             nowrap=frozenset({"family"}),
             caption=f"{_subset_label(sub)}; ILSVRC flat top-k error on the validation split, lower is better.",
         )
     )
+    settings = settings_note(sub)
+    if settings:
+        blocks.append(Paragraph(settings, "note"))
     blocks.append(Paragraph(provenance_note(sub), "note"))
     failed = sub[~sub["ok"]]
     if not failed.empty:

@@ -385,6 +385,10 @@ def run_method(
                     f"{spec.name}: bad parameters {dict(spec.params)}: {exc}"
                 ) from exc
             record["params"] = {**get_params(method), **dict(spec.params)}
+            # a method names its own departures from the published model in its row
+            tag = method.display_tag() if hasattr(method, "display_tag") else None
+            if tag:
+                record["display_name"] = f"{spec.name} ({tag})"
             log.info("%s: fitting on %d images (%s)", spec.name, len(data.train), device)
             with PeakMemory() as peak:
                 t0 = time.perf_counter()
@@ -426,7 +430,7 @@ def run_method(
                 **record,
                 "run_id": f"{run_id}__{vname}",
                 "variant": vname,
-                "display_name": f"{spec.name}[{vname}]",
+                "display_name": f"{record['display_name']}[{vname}]",
                 "top1_err": round(errs[1], 4),
                 "top5_err": round(errs[5], 4),
                 "learning_curve": [],

@@ -359,3 +359,19 @@ def test_five_classes_or_fewer_have_no_top5_gap() -> None:
     ]
     gaps = sweep_gaps(sweep_frame(records))
     assert gaps["gap_points"].isna().all()
+
+
+def test_non_default_settings_are_named_under_the_table() -> None:
+    from harness.report import measured_frame, settings_note
+
+    def rec(method: str, params: dict) -> dict:
+        config = {"methods": [{"name": method, "params": params}]}
+        return {"run_id": method, "subset": "s", "method": method, "status": "ok",
+                "top1_err": 50.0, "top5_err": 20.0, "config": config}  # fmt: skip
+
+    frame = measured_frame([rec("alexnet", {"epochs": 4, "stem": "small"}), rec("hog-svm", {})])
+    assert settings_note(frame) == (
+        "Settings changed from each method's defaults (suite file or --param): "
+        "**alexnet**: epochs=4, stem=small"
+    )
+    assert settings_note(measured_frame([rec("hog-svm", {})])) == ""

@@ -322,3 +322,14 @@ def test_sigkill_during_svm_training_then_rerun_matches_an_uninterrupted_run(
     same = ("run_id", "top1_err", "top5_err", "n_train", "n_val", "params", "manifest_hash")
     assert {k: after_kill[k] for k in same} == {k: uninterrupted[k] for k in same}
     assert set(after_kill) == set(uninterrupted)  # the same record fields
+
+
+def test_a_modified_model_is_named_as_such_in_every_row(tiny_root: Path, tmp_path: Path) -> None:
+    # the demo suite runs alexnet with the small stem, width 0.25 and He init
+    args = run_args(tiny_root, tmp_path, "--methods", "alexnet", "--param", "alexnet.epochs=1")
+    assert main(args) == 0
+    names = sorted(by_method(tmp_path / "results"))
+    base = "alexnet (small stem, width 0.25, kaiming init)"
+    assert names == [base, f"{base}[centre-crop]"]
+    board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
+    assert sorted(board.method) == names

@@ -104,3 +104,9 @@ def test_bad_parameters_and_data_fail_clearly(tmp_path, make_colour_split) -> No
         AlexNetBaseline(ddp_world_size=2, **TINY).fit(train, _ctx(tmp_path))
     with pytest.raises(RuntimeError, match="before fit"):
         AlexNetBaseline().decision_function(train, _ctx(tmp_path))
+
+
+def test_departures_from_the_paper_are_named_in_the_row() -> None:
+    assert AlexNetBaseline().display_tag() is None  # the paper network keeps its plain name
+    tag = AlexNetBaseline(stem="small", width=0.5, init="kaiming").display_tag()
+    assert tag == "small stem, width 0.5, kaiming init"
