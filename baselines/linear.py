@@ -135,7 +135,7 @@ class OvrHingeSgd:
         )  # a copy: labels may be a read-only memmap
         epochs = range(self.epochs)
         for epoch in progress(epochs, desc="svm epochs") if progress else epochs:
-            loss_sum = 0.0
+            loss_sum = torch.zeros((), device=dev)  # a device tensor: no sync per step
             for rows in self._blocks(n, rng, shuffle=True):
                 X = self._load(features, rows, transform)
                 Y = labels_t[torch.as_tensor(rows, device=dev)]
@@ -148,7 +148,7 @@ class OvrHingeSgd:
                     weight = torch.where(pos, w_pos_t, w_neg_t)
                     margin = sign * (x @ W + b)
                     active = (margin < 1).float() * weight  # hinge subgradient mask
-                    loss_sum += float((torch.clamp(1 - margin, min=0) * weight).sum())
+                    loss_sum += (torch.clamp(1 - margin, min=0) * weight).sum()
                     g_out = -(active * sign) / len(idx)  # d loss / d score
                     gW = torch.addmm(W, x.T, g_out, beta=self.reg)  # x^T g + lambda W, fused
                     gb = g_out.sum(0)
@@ -159,7 +159,7 @@ class OvrHingeSgd:
                     b.add_(vb, alpha=-lr)
                     step += 1
             if log_epoch is not None:
-                log_epoch(epoch=epoch + 1, train_hinge_loss=loss_sum / n)
+                log_epoch(epoch=epoch + 1, train_hinge_loss=float(loss_sum) / n)
         self.coef_ = W
         self.intercept_ = b
         return self

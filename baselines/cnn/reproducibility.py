@@ -30,10 +30,14 @@ def seed_everything(seed: int) -> None:
 def enable_determinism() -> None:
     """Make torch pick deterministic kernels only (``--deterministic``).
 
-    Cost: none measurable on CPU. On CUDA, cuDNN autotuning is switched off
-    (``benchmark=False``) and deterministic kernels are forced, which
-    typically costs 10-30 % of training throughput for convolution nets and
-    makes ops without a deterministic kernel raise instead of running.
+    Cost, measured by ``benchmarks/deterministic_cost.py`` on the 2-core CPU
+    development machine (demo suite, median of 2 runs per mode): LeNet-5
+    5,736 -> 5,747 images/s, the demo AlexNet 978 -> 994 images/s, i.e. no
+    cost on CPU (torch's CPU convolutions are deterministic already). On
+    CUDA, cuDNN autotuning is switched off (``benchmark=False``) and
+    deterministic kernels are forced, which slows convolutions and makes ops
+    without a deterministic kernel raise instead of running; that cost has
+    not been measured here (``--device cuda`` on the benchmark measures it).
     cuBLAS needs ``CUBLAS_WORKSPACE_CONFIG`` set before its first use; it is
     set here if absent, which only takes effect when CUDA is not yet
     initialised (start the process with it set to be sure).
