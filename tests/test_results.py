@@ -112,3 +112,40 @@ def test_leaderboard_command(tmp_path: Path, capsys) -> None:
 def test_empty_results_give_an_empty_leaderboard(tmp_path: Path) -> None:
     df = leaderboard_frame(load_records(tmp_path))
     assert df.empty and list(df.columns) == LEADERBOARD_COLUMNS
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from harness.results import write_record
+sys.path.insert(0, {tests!r})
+from test_results import make_record
+
+out = Path({out!r})
+i = 0
+while True:  # rewrite a large record forever; the parent kills us mid-write
+    rec = make_record("r", "hog", 60.0)
+    rec["notes"] = {{"payload": str(i) * 4_000_000, "i": i}}
+    write_record(out, rec)
+    if i == 0:
+        print("ready", flush=True)
+    i += 1
+"""
+
+
+def test_sigkill_while_writing_a_record_leaves_a_complete_one(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = _WRITER.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # several multi-megabyte writes in flight
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    (rec,) = load_records(tmp_path, strict=True)  # complete and parseable, or it raises
+    assert rec["notes"]["payload"] == str(rec["notes"]["i"]) * 4_000_000
+    assert [p.name for p in (tmp_path / "runs").glob("*.json")] == ["r.json"]  # a temp is none
+    assert leaderboard_frame([rec]).method.tolist() == ["hog"]
