@@ -307,7 +307,15 @@ def _gap_section(
             )
         else:
             rows.append(_gap_row(label, gap, "this harness"))
-            blocks.append(Paragraph(f"Measured on **{_subset_label(sub)}**: {_gap_sentence(gap)}."))
+            text = f"Measured on **{_subset_label(sub)}**: {_gap_sentence(gap)}."
+            modified = sorted(set(sub.loc[sub["ok"] & (sub["family"] == "cnn"), "name"]))
+            modified = [n for n in modified if " (" in n and "[" not in n]
+            if modified:
+                text += (
+                    f" Not the published model: {', '.join(modified)} (the part in brackets "
+                    "names what differs; the settings are listed under the measured table)."
+                )
+            blocks.append(Paragraph(text))
         notes.append(f"{subset}: {provenance_note(sub)}")
     blocks.append(
         Table(

@@ -375,3 +375,18 @@ def test_non_default_settings_are_named_under_the_table() -> None:
         "**alexnet**: epochs=4, stem=small"
     )
     assert settings_note(measured_frame([rec("hog-svm", {})])) == ""
+
+
+def test_a_modified_cnn_is_flagged_in_the_gap_sentence(tmp_path: Path) -> None:
+    small = make_record("alexnet", SUBSET, 60.0, family="cnn")
+    small["display_name"] = "alexnet (small stem, width 0.5)"
+    crop = {**small, "display_name": "alexnet (small stem, width 0.5)[centre-crop]"}
+    crop["run_id"] += "__centre-crop"
+    write_records(tmp_path, [make_record("hog-svm", SUBSET, 45.0), small, crop])
+    md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
+    assert "Not the published model: alexnet (small stem, width 0.5) (the part" in md
+    clean = tmp_path / "clean"
+    write_records(
+        clean, [make_record("hog-svm", SUBSET, 45.0), make_record("lenet5", SUBSET, 50.0)]
+    )
+    assert "Not the published model" not in write_report(clean)["md"].read_text(encoding="utf-8")
