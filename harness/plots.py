@@ -58,6 +58,20 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
+def figure_legend(fig: Figure, handles: list[Any], labels: list[str], fontsize: float = 9) -> None:
+    """One legend under all panels, in as many columns (at most 4) as the labels' width allows.
+
+    Method names with their departures (``alexnet (small stem, width 0.5, ...)``)
+    are long; a fixed column count would push them off the figure's edges.
+    """
+    char_in = 0.55 * fontsize / 72  # average glyph width of DejaVu Sans, inches
+    column_in = max(len(lab) for lab in labels) * char_in + 0.7  # + handle and padding
+    ncols = max(1, min(4, len(labels), int(fig.get_figwidth() // column_in)))
+    fig.legend(
+        handles, labels, loc="outside lower center", ncols=ncols, frameon=False, fontsize=fontsize
+    )
+
+
 def _family_legend(ax: Any, families: list[str]) -> None:
     from matplotlib.patches import Patch
 
@@ -153,7 +167,7 @@ def learning_curves_chart(
         return None
     from matplotlib import colormaps
 
-    fig = new_figure(10.0, 4.0)
+    fig = new_figure(10.0, 4.8)
     ax_loss, ax_err = fig.subplots(1, 2)
     palette = colormaps["tab10"]
     for i, (name, rows) in enumerate(sorted(curves.items())):
@@ -175,13 +189,18 @@ def learning_curves_chart(
     ax_err.set(xlabel="epoch", ylabel="validation error (%)", title="Validation error")
     from matplotlib.ticker import MaxNLocator
 
+    handles, labels = [], []
     for ax in (ax_loss, ax_err):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(color="#e4e8ec")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(frameon=False, fontsize=8)
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
+    if labels:
+        figure_legend(fig, handles, labels, fontsize=8)
     fig.suptitle(title, fontsize=11, fontweight="bold")
     return save_figure(fig, path)
 

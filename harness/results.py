@@ -24,7 +24,9 @@ label_space             always ``"sorted-wnid-index"`` (never devkit IDs)
 n_classes, n_train,     counts of the evaluated subset
 n_val, image_size
 top1_err, top5_err      ILSVRC flat error in percent (devkit semantics)
-train_seconds,          wall time of ``fit`` and of ``decision_function``
+train_seconds,          wall time of ``fit`` and of ``decision_function``; a
+                        resumed CNN's ``train_seconds`` adds the epochs trained
+                        before the kill (``notes.train_seconds_before_resume``)
 eval_seconds
 train_images_per_s,     images per second of training (n_train * passes is not
 eval_images_per_s       known to the harness: n_train / train_seconds)

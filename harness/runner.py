@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import time
 import traceback
@@ -369,6 +370,8 @@ def run_method(
             logger=logging.getLogger(f"harness.method.{spec.name}"),
         )
         ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.fresh:  # a rerun from scratch: no resuming from an earlier run's checkpoints
+            shutil.rmtree(ctx.work_dir, ignore_errors=True)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         variants: dict[str, np.ndarray] = {}
         try:
@@ -420,6 +423,11 @@ def run_method(
         notes = dict(ctx.notes)
         if "train_images_per_s" in notes:  # the method knows its true throughput (epochs x images)
             record["train_images_per_s"] = notes["train_images_per_s"]
+        if notes.get("train_seconds_before_resume") and record["train_seconds"] is not None:
+            # a resumed run: this process's fit plus the epochs trained before the kill
+            record["train_seconds"] = round(
+                record["train_seconds"] + notes["train_seconds_before_resume"], 3
+            )
         record["notes"] = notes
         _write_curve(results_dir, run_id, record["learning_curve"])
         write_record(results_dir, record)

@@ -176,7 +176,7 @@ def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
     """Top-5 error of each method against training-set size, one panel per class count."""
     from matplotlib import colormaps
 
-    from harness.plots import chance_top5_err, new_figure, save_figure
+    from harness.plots import chance_top5_err, figure_legend, new_figure, save_figure
 
     ok = frame[frame["status"] == "ok"]
     class_counts = sorted(frame["classes"].unique())
@@ -221,14 +221,7 @@ def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
 
     handles.append(Line2D([], [], color="#555", linestyle="--", linewidth=1))
     labels.append("chance (1 - 5 / classes)")
-    fig.legend(
-        handles,
-        labels,
-        loc="outside lower center",
-        ncols=min(4, len(labels)),
-        frameon=False,
-        fontsize=9,
-    )
+    figure_legend(fig, handles, labels, fontsize=9)
     fig.suptitle(f"Top-5 error vs training-set size\n{title}", fontsize=11, fontweight="bold")
     return save_figure(fig, path)
 

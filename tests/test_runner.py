@@ -333,3 +333,15 @@ def test_a_modified_model_is_named_as_such_in_every_row(tiny_root: Path, tmp_pat
     assert names == [base, f"{base}[centre-crop]"]
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
     assert sorted(board.method) == names
+
+
+def test_fresh_retrains_instead_of_resuming_the_finished_checkpoint(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    args = run_args(tiny_root, tmp_path, "--methods", "lenet5", "--param", "lenet5.epochs=2")
+    assert main(args) == 0
+    assert main([*args, "--fresh"]) == 0
+    (rec,) = load_records(tmp_path / "results", strict=True)
+    assert rec["notes"]["lenet5_resumed_from_epoch"] == 0  # trained again, from epoch 1
+    assert rec["notes"]["train_seconds_before_resume"] == 0
+    assert len(rec["learning_curve"]) == 2

@@ -329,6 +329,11 @@ class Trainer:
         state = self._build(train)
         self._resume(state, train)
         ctx.notes[f"{self.run_name}_resumed_from_epoch"] = len(state.curve)
+        # Epochs trained by an earlier (killed) process: the runner adds their time to
+        # this process's, so a resumed run records the whole training time.
+        ctx.notes["train_seconds_before_resume"] = ctx.notes.get(
+            "train_seconds_before_resume", 0.0
+        ) + sum(row["seconds"] for row in state.curve)
         if state.rank == 0:
             for row in state.curve:
                 ctx.log_epoch(**row)

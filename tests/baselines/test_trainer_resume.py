@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 EPOCHS = 4
 
@@ -110,6 +111,10 @@ def test_killed_training_resumes_without_repeating_epochs(tmp_path: Path) -> Non
     whole = json.loads((tmp_path / "whole" / "run.json").read_text())
     assert resumed["notes"]["lenet5_resumed_from_epoch"] == 1
     assert whole["notes"]["lenet5_resumed_from_epoch"] == 0
+    # the time of the epoch trained before the kill is carried into the resumed record
+    first_epoch = resumed["curve"][0]["seconds"]
+    assert resumed["notes"]["train_seconds_before_resume"] == pytest.approx(first_epoch)
+    assert whole["notes"]["train_seconds_before_resume"] == 0
     # the record's curve is complete: the killed run's epoch is replayed from the checkpoint
     assert [row["epoch"] for row in resumed["curve"]] == list(range(1, EPOCHS + 1))
     for ours, theirs in zip(resumed["curve"], whole["curve"], strict=True):
