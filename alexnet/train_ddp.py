@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             manifest_hash=data.manifest.hash,
             logger=logging.getLogger(f"harness.method.alexnet.rank{rank}"),
         )
+        if cfg.fresh and rank == 0:  # retrain from scratch: drop the old checkpoints first
+            shutil.rmtree(ctx.work_dir, ignore_errors=True)
+        dist.barrier()
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         method = AlexNetBaseline(**spec.kwargs)
         method.fit(data.train, ctx)
@@ -117,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if rank != 0:
         return 0
     # Single-process evaluation and the record, through the harness's own path.
-    outcome = run_method(cfg, data, spec, device, results_dir)
+    # fresh=False: the training just done is what the record must evaluate
+    outcome = run_method(replace(cfg, fresh=False), data, spec, device, results_dir)
     write_leaderboard(results_dir)
     for rec in outcome.records:
         print(

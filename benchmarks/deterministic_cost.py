@@ -56,7 +56,7 @@ def train_rates(args: argparse.Namespace, work: Path, tag: str, deterministic: b
         cmd += ["--param", p]
     if deterministic:
         cmd.append("--deterministic")
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=6 * 3600)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     rates = {}
@@ -88,8 +88,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     summary: dict[str, dict[str, float]] = {}
     print(f"{'method':10s} {'plain img/s':>12s} {'determ. img/s':>14s} {'det/plain':>10s}")
     for method in args.methods.split(","):
-        plain = statistics.median(r[method] for r in modes["plain"])
-        det = statistics.median(r[method] for r in modes["deterministic"])
+        rates = {m: [r[method] for r in runs if r.get(method)] for m, runs in modes.items()}
+        if not all(rates.values()):
+            raise SystemExit(f"{method}: no training rate in its records (not a CNN, or failed?)")
+        plain = statistics.median(rates["plain"])
+        det = statistics.median(rates["deterministic"])
         summary[method] = {"plain": plain, "deterministic": det, "ratio": det / plain}
         print(f"{method:10s} {plain:12.1f} {det:14.1f} {det / plain:10.3f}")
     return summary

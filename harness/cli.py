@@ -40,7 +40,11 @@ def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument(
         "--cache", help="cache folder for images, features, checkpoints (default: .harness)"
     )
-    p.add_argument("--fresh", action="store_true", help="rerun methods whose record exists")
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="rerun methods whose record exists, from scratch (their checkpoints are dropped)",
+    )
     p.add_argument("--seed", type=int, help="seed given to every method")
     p.add_argument("--jobs", type=int, help="CPU workers (default: all cores)")
     if grid:

@@ -3,9 +3,12 @@
 ``resource.getrusage`` gives a lifetime maximum for the process (not per
 method) and counts children only once they have exited, so a background
 thread samples the resident set of the process tree with psutil instead.
-Memory-mapped cache pages that are resident count, as the kernel counts them;
-short spikes between samples can be missed, so the figure is a lower bound at
-the sampling interval's resolution.
+The figure is the sum of the processes' resident set sizes, so pages shared
+between them (forked workers, the same memory-mapped file) are counted once
+per process that maps them: an upper bound on the physical memory in use, and
+resident memory-mapped cache pages count, as the kernel counts them. A spike
+shorter than the sampling interval can be missed; workers on other machines
+(a remote Dask cluster) are not counted.
 """
 
 from __future__ import annotations

@@ -102,10 +102,11 @@ def method_overrides(record: dict[str, Any]) -> dict[str, Any]:
 def settings_note(rows: pd.DataFrame) -> str:
     """One line naming every method's non-default settings, or "" when all ran on defaults."""
     parts = []
-    for method, overrides in zip(rows["method"], rows["overrides"], strict=True):
-        if overrides and not any(p.startswith(f"**{method}**") for p in parts):
+    for name, overrides in zip(rows["name"], rows["overrides"], strict=True):
+        row = name.split("[", 1)[0]  # a variant row shares its run's settings
+        if overrides and not any(p.startswith(f"**{row}**:") for p in parts):
             values = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-            parts.append(f"**{method}**: {values}")
+            parts.append(f"**{row}**: {values}")
     if not parts:
         return ""
     return "Settings changed from each method's defaults (suite file or --param): " + "; ".join(
@@ -312,7 +313,7 @@ def _gap_section(
             modified = [n for n in modified if " (" in n and "[" not in n]
             if modified:
                 text += (
-                    f" Not the published model: {', '.join(modified)} (the part in brackets "
+                    f" Not the published model: {', '.join(modified)} (the part in parentheses "
                     "names what differs; the settings are listed under the measured table)."
                 )
             blocks.append(Paragraph(text))

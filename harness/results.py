@@ -14,7 +14,9 @@ status                  ``"ok"`` or ``"error"``
 error                   message of the failure (``null`` when ok)
 method, variant         registry name; variant of the method (``null``) e.g.
                         ``"centre-crop"``, ``"ensemble-5"``
-display_name            ``method`` or ``method[variant]``
+display_name            ``method``, ``method (tag)`` when the method names its
+                        departures from the published model
+                        (``display_tag``), plus ``[variant]`` for variants
 year, source            the era and the citation of the method
 params                  the method's parameters
 subset, subset_version  the named subset and its version
@@ -30,9 +32,11 @@ train_seconds,          wall time of ``fit`` and of ``decision_function``; a
 eval_seconds
 train_images_per_s,     images per second of training (n_train * passes is not
 eval_images_per_s       known to the harness: n_train / train_seconds)
-peak_rss_mib            peak resident memory (MiB) of the harness process and
-                        its workers during fit + decision_function, sampled
-                        every 0.25 s (memory-mapped pages that are resident count)
+peak_rss_mib            peak resident memory (MiB): the sum of the RSS of the
+                        harness process and its workers during fit +
+                        decision_function, sampled every 0.25 s (shared and
+                        resident memory-mapped pages count per process: an
+                        upper bound); also recorded for a failed run
 device                  the device name (GPU model or CPU model and cores)
 versions                python, harness and library versions
 git_commit              commit of the harness checkout (or null)
@@ -158,6 +162,10 @@ def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
     record = {"schema_version": SCHEMA_VERSION, **record}
     text = json.dumps(_clean_floats(record), indent=2, default=_json_default, sort_keys=False)
     path = record_path(results_dir, record["run_id"])
+    # Temporaries of this record left by a killed writer: one run id has one writer at a
+    # time (the runner holds its lock), so any that exist are dead.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     atomic_write_text(path, text + "\n")
     return path
 

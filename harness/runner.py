@@ -374,6 +374,7 @@ def run_method(
             shutil.rmtree(ctx.work_dir, ignore_errors=True)
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
         variants: dict[str, np.ndarray] = {}
+        peak = PeakMemory()
         try:
             cls = BASELINES.get(spec.name)
             record.update(
@@ -393,14 +394,13 @@ def run_method(
             if tag:
                 record["display_name"] = f"{spec.name} ({tag})"
             log.info("%s: fitting on %d images (%s)", spec.name, len(data.train), device)
-            with PeakMemory() as peak:
+            with peak:
                 t0 = time.perf_counter()
                 fitted = method.fit(data.train, ctx)
                 method = fitted if fitted is not None else method
                 t1 = time.perf_counter()
                 scores = method.decision_function(data.val, ctx)
                 t2 = time.perf_counter()
-            record["peak_rss_mib"] = peak.mib
             scores = check_scores(scores, data.val, spec.name)
             if hasattr(method, "variant_scores"):
                 for vname, vscores in method.variant_scores(data.val, ctx).items():
@@ -419,6 +419,8 @@ def run_method(
             log.error("%s failed: %s", spec.name, exc)
             log.debug("%s", traceback.format_exc())
             record["error"] = f"{type(exc).__name__}: {exc}"
+        if peak.peak_bytes:  # failed runs too: memory is a common reason to fail
+            record["peak_rss_mib"] = peak.mib
         record["learning_curve"] = list(ctx.epoch_log)
         notes = dict(ctx.notes)
         if "train_images_per_s" in notes:  # the method knows its true throughput (epochs x images)

@@ -384,7 +384,7 @@ def test_a_modified_cnn_is_flagged_in_the_gap_sentence(tmp_path: Path) -> None:
     crop["run_id"] += "__centre-crop"
     write_records(tmp_path, [make_record("hog-svm", SUBSET, 45.0), small, crop])
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
-    assert "Not the published model: alexnet (small stem, width 0.5) (the part" in md
+    assert "Not the published model: alexnet (small stem, width 0.5) (the part in parentheses" in md
     clean = tmp_path / "clean"
     write_records(
         clean, [make_record("hog-svm", SUBSET, 45.0), make_record("lenet5", SUBSET, 50.0)]

@@ -147,5 +147,8 @@ def test_sigkill_while_writing_a_record_leaves_a_complete_one(tmp_path: Path) ->
     proc.wait(timeout=30)
     (rec,) = load_records(tmp_path, strict=True)  # complete and parseable, or it raises
     assert rec["notes"]["payload"] == str(rec["notes"]["i"]) * 4_000_000
-    assert [p.name for p in (tmp_path / "runs").glob("*.json")] == ["r.json"]  # a temp is none
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert names[-1] == "r.json" and all(n.startswith(".r.json.") for n in names[:-1])
     assert leaderboard_frame([rec]).method.tolist() == ["hog"]
+    write_record(tmp_path, make_record("r", "hog", 50.0))  # the rerun of that run
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r.json"]  # temporaries swept
