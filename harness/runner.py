@@ -137,6 +137,11 @@ def images_per_s(n_images: int, seconds: float) -> float | None:
     return round(n_images / seconds, 2) if seconds >= MIN_TIMED_SECONDS else None
 
 
+def full_params(method: object, spec: MethodSpec) -> dict[str, Any]:
+    """A constructed method's parameters, defaults included, with the suite's settings on top."""
+    return {**get_params(method), **dict(spec.params)}
+
+
 def resolved_params(spec: MethodSpec) -> dict[str, Any]:
     """The method's full parameters: its defaults overlaid by the suite's settings.
 
@@ -144,8 +149,7 @@ def resolved_params(spec: MethodSpec) -> dict[str, Any]:
     never a stale record reused under the same id.
     """
     try:
-        method = BASELINES.get(spec.name)(**dict(spec.params))
-        return {**get_params(method), **dict(spec.params)}
+        return full_params(BASELINES.get(spec.name)(**dict(spec.params)), spec)
     except Exception:  # unknown or broken method: it fails later, with its message
         return dict(spec.params)
 
@@ -388,7 +392,7 @@ def run_method(
                 raise MethodError(
                     f"{spec.name}: bad parameters {dict(spec.params)}: {exc}"
                 ) from exc
-            record["params"] = {**get_params(method), **dict(spec.params)}
+            record["params"] = full_params(method, spec)
             # a method names its own departures from the published model in its row
             tag = method.display_tag() if hasattr(method, "display_tag") else None
             if tag:
