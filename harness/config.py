@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from importlib import resources
+from importlib.resources.abc import Traversable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -89,30 +91,44 @@ class RunConfig:
         return replace(self, **{k: v for k, v in kw.items() if v is not None})
 
 
-def _config_dirs() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [Path.cwd() / "configs", here.parent / "configs"]
+def _user_suite_dir() -> Path:
+    """Suites a user keeps in ``./configs/`` of the folder they run in (searched first)."""
+    return Path.cwd() / "configs"
+
+
+def _builtin_suites() -> dict[str, Any]:
+    """The suites that ship inside the package, read through importlib.resources (wheel-safe)."""
+    folder = resources.files("harness") / "configs"
+    if not folder.is_dir():
+        return {}
+    return {
+        entry.name[: -len(".toml")]: entry
+        for entry in folder.iterdir()
+        if entry.name.endswith(".toml")
+    }
 
 
 def suite_names() -> list[str]:
-    names: set[str] = set()
-    for d in _config_dirs():
-        if d.is_dir():
-            names.update(p.stem for p in d.glob("*.toml"))
+    names = set(_builtin_suites())
+    user = _user_suite_dir()
+    if user.is_dir():
+        names.update(p.stem for p in user.glob("*.toml"))
     return sorted(names)
 
 
-def find_suite(name_or_path: str) -> Path:
-    """The TOML file of a suite name (``configs/<name>.toml``) or a path."""
+def find_suite(name_or_path: str) -> Path | Traversable:
+    """The TOML file of a suite: a path, ``./configs/<name>.toml``, or a built-in suite."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.is_file():
             raise ConfigError(f"suite file {p} does not exist")
         return p
-    for d in _config_dirs():
-        cand = d / f"{name_or_path}.toml"
-        if cand.is_file():
-            return cand
+    cand = _user_suite_dir() / f"{name_or_path}.toml"
+    if cand.is_file():
+        return cand
+    builtin = _builtin_suites().get(name_or_path)
+    if builtin is not None:
+        return builtin
     import difflib
 
     known = suite_names()
@@ -148,7 +164,7 @@ def load_suite(name_or_path: str) -> RunConfig:
         kwargs["plugins"] = tuple(kwargs["plugins"])
     extra = tuple(sorted((k, v) for k, v in suite.items() if k in ("name", "description")))
     return RunConfig(
-        suite=suite.get("name", path.stem), methods=tuple(methods), extra=extra, **kwargs
+        suite=suite.get("name", Path(path.name).stem), methods=tuple(methods), extra=extra, **kwargs
     )
 
 
