@@ -17,19 +17,29 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.data.holdout import Holdout
+
 __all__ = [
+    "FAMILIES",
     "Baseline",
     "BaselineBase",
+    "Holdout",
     "MethodError",
     "RunContext",
+    "Selection",
     "Split",
+    "TrainingFacts",
 ]
+
+#: What a method is, for the report's gap (best CNN against best hand-crafted).
+#: Every baseline declares one; the registry refuses a class without it.
+FAMILIES = ("cnn", "hand-crafted", "reference", "other")
 
 
 class MethodError(RuntimeError):
@@ -100,6 +110,39 @@ def _no_progress(iterable: Any = None, **_: Any) -> Any:
     return iterable
 
 
+@dataclass(frozen=True)
+class TrainingFacts:
+    """What a method reports about its training, through :meth:`RunContext.report_training`.
+
+    Every field is optional; the runner puts them into the record's ``training``
+    object. ``images_seen`` over the whole fit's wall time is the throughput
+    the record gives (never a mean of per-epoch rates).
+    """
+
+    epochs: int | None = None  # passes over the fit rows actually trained
+    images_seen: int | None = None  # training images processed, all epochs together
+    images_per_s: float | None = None  # images_seen / seconds of the whole fit
+    lr_drops: tuple[int, ...] = ()  # 1-based epochs after which the learning rate dropped
+    param_count: int | None = None  # trainable parameters
+    crop: int | None = None  # side of the input the model sees (e.g. 224 of a 256 cache)
+    profile: str | None = None  # named recipe in use (e.g. "paper", "cpu")
+    fit_split: str | None = None  # "train" (all) or "train-fit" (train minus the monitor)
+    monitor_use: str | None = None  # what the monitor decided: "lr-plateau", "selection", ...
+    resumed_from_epoch: int | None = None  # epochs restored from a checkpoint
+    seconds_before_resume: float | None = None  # training seconds of those epochs
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A choice made on the monitor: the grid, each candidate's monitor error, the winner."""
+
+    parameters: tuple[str, ...]  # names of the chosen parameters, e.g. ("reg", "epochs")
+    candidates: tuple[dict[str, Any], ...]  # one dict per candidate: its values + errors
+    chosen: dict[str, Any]  # the winning values
+    criterion: str = "monitor_top5_err"  # what was minimised
+    refit: bool = True  # refit on the whole training split with the chosen values
+
+
 @dataclass
 class RunContext:
     """What the harness gives a method besides the data.
@@ -119,11 +162,19 @@ class RunContext:
     dask_scheduler: str | None = None  # address of a Dask scheduler, or None for local
     quiet: bool = False  # no progress bars
     deterministic: bool = False
-    monitor: Split | None = None  # held-out split for learning curves / plateau schedules
+    # The monitor: rows of the *training* split held out for choosing
+    # hyper-parameters, schedules and stopping points (harness.data.holdout).
+    # ``holdout.fit_rows`` / ``holdout.monitor_rows`` index the train split given
+    # to ``fit``; ``monitor`` is those held-out images as a Split (name
+    # "monitor"). A method never sees the val split before it is scored.
+    monitor: Split | None = None
+    holdout: Holdout | None = None
     manifest_hash: str = ""
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("harness.method"))
     epoch_log: list[dict[str, Any]] = field(default_factory=list)
-    notes: dict[str, Any] = field(default_factory=dict)  # free-form facts for the record
+    notes: dict[str, Any] = field(default_factory=dict)  # method-specific extras (see note())
+    training: TrainingFacts = field(default_factory=TrainingFacts)
+    selections: list[Selection] = field(default_factory=list)
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
         """A tqdm progress bar (or a pass-through when quiet)."""
@@ -134,8 +185,34 @@ class RunContext:
         return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
 
     def log_epoch(self, **metrics: Any) -> None:
-        """Record one row of a learning curve (epoch, train_loss, val_top1_err, ...)."""
+        """Record one row of a learning curve (epoch, train_loss, monitor_top1_err, ...)."""
         self.epoch_log.append(dict(metrics))
+
+    def report_training(self, **facts: Any) -> None:
+        """Report training facts (fields of :class:`TrainingFacts`); later calls update earlier."""
+        known = TrainingFacts.__dataclass_fields__
+        unknown = sorted(set(facts) - set(known))
+        if unknown:
+            raise TypeError(
+                f"report_training got unknown fact(s) {unknown}; known: {', '.join(known)}"
+            )
+        if "lr_drops" in facts:
+            facts["lr_drops"] = tuple(int(e) for e in facts["lr_drops"])
+        self.training = replace(self.training, **facts)
+
+    def report_selection(self, selection: Selection) -> None:
+        """Report a choice made on the monitor (it goes into the record's ``selection``)."""
+        self.selections.append(selection)
+
+    def note(self, key: str, value: Any) -> None:
+        """A method-specific fact for the record's ``notes`` (e.g. a codebook's size)."""
+        self.notes[key] = value
+
+    def fit_and_monitor(self, train: Split) -> tuple[np.ndarray, np.ndarray]:
+        """(fit rows, monitor rows) of ``train``; all rows and none without a holdout."""
+        if self.holdout is None:
+            return np.arange(len(train), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return self.holdout.fit_rows, self.holdout.monitor_rows
 
 
 @runtime_checkable
