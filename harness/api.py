@@ -110,6 +110,52 @@ def _no_progress(iterable: Any = None, **_: Any) -> Any:
     return iterable
 
 
+#: Seconds between two plain progress lines when stderr is not a terminal.
+PLAIN_PROGRESS_SECONDS = 30.0
+
+
+def progress_bar(iterable: Any = None, *, quiet: bool = False, **kwargs: Any) -> Any:
+    """tqdm on a terminal; on a log file (``harness run > log 2>&1``) one short line every
+    :data:`PLAIN_PROGRESS_SECONDS` through tqdm's own ``mininterval``, with no carriage
+    returns (``ascii`` bar, fixed width), so a log stays readable; nothing when quiet."""
+    import sys
+
+    if quiet and iterable is not None:
+        return _no_progress(iterable, **kwargs)
+    from tqdm.auto import tqdm
+
+    if quiet:  # a manual bar (``total=``, used as a context manager): a disabled one
+        return tqdm(iterable, disable=True, **kwargs)
+    if sys.stderr.isatty():
+        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
+    return tqdm(
+        iterable,
+        file=_LineWriter(sys.stderr),
+        mininterval=PLAIN_PROGRESS_SECONDS,
+        maxinterval=PLAIN_PROGRESS_SECONDS * 4,
+        ncols=80,
+        ascii=True,
+        leave=True,
+        **kwargs,
+    )
+
+
+class _LineWriter:
+    """A file for tqdm that turns its carriage-return refreshes into whole lines."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        text = text.replace("\r", "").strip()
+        if text:
+            self.stream.write(text + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 @dataclass(frozen=True)
 class TrainingFacts:
     """What a method reports about its training, through :meth:`RunContext.report_training`.
@@ -177,12 +223,8 @@ class RunContext:
     selections: list[Selection] = field(default_factory=list)
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
-        """A tqdm progress bar (or a pass-through when quiet)."""
-        if self.quiet:
-            return _no_progress(iterable, **kwargs)
-        from tqdm.auto import tqdm
-
-        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
+        """A tqdm progress bar on a terminal; plain periodic log lines otherwise; none when quiet."""
+        return progress_bar(iterable, quiet=self.quiet, **kwargs)
 
     def log_epoch(self, **metrics: Any) -> None:
         """Record one row of a learning curve (epoch, train_loss, monitor_top1_err, ...)."""

@@ -69,6 +69,22 @@ def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument("--val-per-class", type=int, help="ad-hoc subset: validation images per class")
     p.add_argument("--subset-seed", type=int, help="ad-hoc subset: seed of the class draw")
     p.add_argument(
+        "--size",
+        type=_positive_int,
+        help="stored image side, px (default: the subset's; 64 for Tiny ImageNet, else 256)",
+    )
+    p.add_argument(
+        "--holdout-fraction",
+        type=_fraction,
+        help="share of each class's training images held out as the monitor (default 0.1)",
+    )
+    p.add_argument("--holdout-seed", type=int, help="seed of the monitor draw (default 0)")
+    p.add_argument(
+        "--allow-slow-cpu",
+        action="store_true",
+        help="train networks whose estimated CPU time is in days (the paper AlexNet on a CPU)",
+    )
+    p.add_argument(
         "--skip-bad-images", action="store_true", help="exclude undecodable images (recorded)"
     )
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels (slower)")
@@ -86,35 +102,66 @@ def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
     )
 
 
-def _choose_suite(args: argparse.Namespace) -> str:
-    """No --suite: the demo, unless a data root is given, then the suite of its layout."""
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.1, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {value}")
+    return value
+
+
+def _choose_suite(args: argparse.Namespace) -> tuple[str, bool]:
+    """(suite, whether its subset applies).
+
+    No --suite: the demo when no data root is given; with a data root, the
+    suite its layout names (methods and per-scale settings), run on every
+    class the root holds (an ad-hoc subset), unless --subset names one.
+    """
     if args.suite:
-        return args.suite
+        return args.suite, True
     data = args.data or user_data_root(args.subset or "")
     if not data:
-        return "demo"
+        return "demo", True
     from harness.data import detect_layout
+    from harness.data.layouts import get_layout
 
-    layout = detect_layout(Path(data))
-    name = getattr(layout, "name", str(layout))
-    if "tiny" in name:
-        return "tiny-imagenet"
-    if "ilsvrc" in name:
-        return "ilsvrc2012-100"
-    raise ConfigError(
-        f"{data}: a {name} layout; name the suite and subset, e.g. "
-        f"`--suite ilsvrc2012-100 --subset imagenette` (suites: {', '.join(suite_names())})"
-    )
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        what = "is a file" if root.exists() else "does not exist"
+        raise ConfigError(
+            f"--data {root}: {what}; pass the folder that holds the dataset "
+            f"(train/ and val/, or Tiny ImageNet's wnids.txt)"
+        )
+    layout = get_layout(detect_layout(root))
+    return layout.defaults.suite, False
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
     """Suite file -> CLI overrides -> frozen RunConfig."""
-    cfg = load_suite(_choose_suite(args))
+    suite, subset_applies = _choose_suite(args)
+    cfg = load_suite(suite)
+    if not subset_applies:
+        cfg = replace(cfg, subset=None)
     methods = cfg.methods
     if args.methods:
         wanted = [m.strip() for m in args.methods.split(",") if m.strip()]
-        by_name = {m.name: m for m in methods}
-        methods = tuple(by_name.get(name, MethodSpec(name)) for name in wanted)
+        picked: list[MethodSpec] = []
+        for name in wanted:
+            rows = [m for m in methods if name in (m.row, m.name)]
+            picked.extend(rows or [MethodSpec(name)])
+        methods = tuple(dict.fromkeys(picked))
     plugins = tuple(cfg.plugins) + tuple(args.plugin)
     if args.plugin and not args.methods:
         from harness.runner import load_plugins
@@ -135,9 +182,17 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         val_per_class=args.val_per_class,
         subset_seed=args.subset_seed,
         dask_scheduler=args.dask_scheduler,
+        size=args.size,
+        holdout_fraction=args.holdout_fraction,
+        holdout_seed=args.holdout_seed,
+        command=getattr(args, "command_line", None),
     )
+    if args.subset:
+        cfg = replace(cfg, subset_named=True)
     flags = {
-        f: True for f in ("fresh", "skip_bad_images", "deterministic", "quiet") if getattr(args, f)
+        f: True
+        for f in ("fresh", "skip_bad_images", "deterministic", "quiet", "allow_slow_cpu")
+        if getattr(args, f)
     }
     return replace(cfg, **flags)
 
@@ -324,8 +379,12 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import shlex
+
     parser = make_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.command_line = "harness " + shlex.join(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -357,6 +416,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:  # a folder or file we cannot use: one line, never a traceback
+        where = exc.filename or ""
+        reason = exc.strerror or str(exc)
+        fix = (
+            "pass --results DIR (or --cache DIR) with a folder you can write to"
+            if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError)
+            else "check the path and free space, then rerun the same command (it resumes)"
+        )
+        print(f"harness {args.command}: error: {where}: {reason}; {fix}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

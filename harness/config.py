@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from importlib.resources.abc import Traversable
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +45,16 @@ class MethodSpec:
 
     name: str  # registry key of the baseline
     params: tuple[tuple[str, Any], ...] = ()  # keyword arguments of its __init__
+    key: str = ""  # the suite's row key ([methods.<key>]); the name when empty
 
     @property
     def kwargs(self) -> dict[str, Any]:
         return dict(self.params)
+
+    @property
+    def row(self) -> str:
+        """What ``--param ROW.PARAM=VALUE`` and ``--methods`` address: the row key."""
+        return self.key or self.name
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,8 @@ class RunConfig:
     """Everything a run needs, resolved; written beside the results."""
 
     suite: str = "demo"  # suite name (or path of the suite file)
-    subset: str = "demo"  # registered subset name
+    subset: str | None = "demo"  # registered subset name; None: every class the data root holds
+    subset_named: bool = False  # the subset was named on the command line (--subset)
     data: str | None = None  # dataset root; "demo" generates the demo dataset
     methods: tuple[MethodSpec, ...] = ()  # methods, run in this order
     seed: int = 0  # seed given to every method
@@ -73,6 +80,11 @@ class RunConfig:
     train_per_class: int | None = None  # ad-hoc subset: training images per class
     val_per_class: int | None = None  # ad-hoc subset: validation images per class
     subset_seed: int = 0  # ad-hoc subset: seed of the class draw
+    size: int | None = None  # stored side length, px (default: the subset's, else the layout's)
+    holdout_fraction: float = 0.1  # share of each class's training images held out as the monitor
+    holdout_seed: int = 0  # seed of the monitor draw (the same for every method of a run)
+    allow_slow_cpu: bool = False  # run networks whose CPU training time is estimated in days
+    command: str | None = None  # the command line that made this run (for the report)
     plugins: tuple[str, ...] = ()  # extra "module:Class" baselines to register
     extra: tuple[tuple[str, Any], ...] = field(default=())  # free-form suite metadata
 
@@ -156,9 +168,16 @@ def load_suite(name_or_path: str) -> RunConfig:
         raise ConfigError(f"{path}: needs a [methods.<name>] table for each method")
     methods = []
     for key, params in methods_doc.items():
-        params = dict(params or {})
-        name = params.pop("method", key)  # allow two rows of one method under other keys
-        methods.append(MethodSpec(name=name, params=tuple(sorted(params.items()))))
+        if not isinstance(params, dict):
+            raise ConfigError(f"{path}: [methods.{key}] must be a table of parameters")
+        params = dict(params)
+        # Two rows of one method sit under other keys: [methods.alexnet-cpu] method = "alexnet"
+        name = params.pop("method", key)
+        methods.append(
+            MethodSpec(
+                name=name, params=tuple(sorted(params.items())), key=key if key != name else ""
+            )
+        )
     kwargs = {k: v for k, v in suite.items() if k in _TOP_KEYS}
     if "plugins" in kwargs:
         kwargs["plugins"] = tuple(kwargs["plugins"])
@@ -184,16 +203,22 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 def apply_param_overrides(
     methods: tuple[MethodSpec, ...], overrides: list[str]
 ) -> tuple[MethodSpec, ...]:
-    out = {m.name: dict(m.params) for m in methods}
+    """Apply ``ROW.PARAM=VALUE`` overrides; ROW is a row key or a method name (all its rows)."""
+    out = [dict(m.params) for m in methods]
     for text in overrides:
-        method, param, value = parse_override(text)
-        if method not in out:
+        target, param, value = parse_override(text)
+        hit = [i for i, m in enumerate(methods) if target in (m.row, m.name)]
+        if not hit:
+            rows = ", ".join(dict.fromkeys(m.row for m in methods))
             raise ConfigError(
-                f"--param {text!r}: method {method!r} is not in this run ({', '.join(out)})"
+                f"--param {text!r}: {target!r} is not a method of this run (methods: {rows}); "
+                f"add it with --methods"
             )
-        out[method][param] = value
+        for i in hit:
+            out[i][param] = value
     return tuple(
-        MethodSpec(name=m.name, params=tuple(sorted(out[m.name].items()))) for m in methods
+        replace(m, params=tuple(sorted(params.items())))
+        for m, params in zip(methods, out, strict=True)
     )
 
 

@@ -324,7 +324,7 @@ def _run_chunks(
 
 
 def _build(directory: Path, manifest: Manifest, n_jobs: int, quiet: bool, max_pixels: int) -> None:
-    from tqdm.auto import tqdm
+    from harness.api import progress_bar
 
     size, n = manifest.subset.size, len(manifest)
     row_bytes = size * size * 3
@@ -340,13 +340,8 @@ def _build(directory: Path, manifest: Manifest, n_jobs: int, quiet: bool, max_pi
             stale.unlink(missing_ok=True)
         (directory / DATA_FILE).unlink(missing_ok=True)
         _allocate(tmp, n * row_bytes)
-        with tqdm(
-            total=n,
-            unit="img",
-            desc=f"decoding {manifest.subset.key} @{size}px",
-            disable=quiet,
-            dynamic_ncols=True,
-            leave=False,
+        with progress_bar(
+            total=n, unit="img", desc=f"decoding {manifest.subset.key} @{size}px", quiet=quiet
         ) as bar:
             bad = _run_chunks(tasks, (size, str(tmp), max_pixels), n_jobs, bar)
         bad_rows = np.asarray([r for r, _ in bad], dtype=np.int64)

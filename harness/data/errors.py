@@ -6,6 +6,8 @@ so the runner can catch one type and print the message as it is.
 
 from __future__ import annotations
 
+import errno
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +18,7 @@ __all__ = [
     "DecodeError",
     "LayoutError",
     "SubsetError",
+    "os_error_message",
 ]
 
 
@@ -24,7 +27,18 @@ class DataError(Exception):
 
 
 class LayoutError(DataError):
-    """A dataset root that is not (or not completely) a layout we can read."""
+    """A dataset root that is not (or not completely) a layout we can read.
+
+    The message is always one line: the CLI prints one line per error, and
+    messages embed texts from the OS and from scipy that may span several.
+    ``layout`` is the name of the layout whose reader raised it (None when no
+    layout was detected), so that callers can tell "not this layout" from
+    "this layout, but broken".
+    """
+
+    def __init__(self, message: str, *, layout: str | None = None) -> None:
+        super().__init__(re.sub(r"\s*[\r\n]+\s*", " ", message).strip())
+        self.layout = layout
 
 
 class SubsetError(DataError):
@@ -56,3 +70,27 @@ class BadImagesError(DataError):
 
 class CacheWriteError(DataError):
     """The decoded-image cache could not be written (disk full, permissions, ...)."""
+
+
+def os_error_message(path: str | Path, what: str, exc: OSError, *, folder: bool = False) -> str:
+    """One line saying that ``what`` at ``path`` cannot be read, why, and what to do about it.
+
+    ``folder`` says whether a folder (True) or a file (False) was expected
+    there; it picks the right ``chmod`` (folders also need ``x`` to be listed).
+    """
+    if isinstance(exc, PermissionError):
+        fix = f"chmod -R a+rX {path}" if folder else f"chmod a+r {path}"
+        return f"cannot read {what} {path}: permission denied; make it readable: {fix}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{what} {path} is a folder, but a file is expected there; put the file itself at that path"
+    if isinstance(exc, NotADirectoryError):
+        return (
+            f"{what} {path} is a file, but a folder is expected there; put the folder at that path"
+        )
+    if isinstance(exc, FileNotFoundError):
+        kind = "folder" if folder else "file"
+        return f"{what} {path} does not exist; restore the {kind} from the dataset download"
+    if exc.errno == errno.ELOOP:
+        return f"cannot read {what} {path}: it is a symlink loop; point the link at the real {'folder' if folder else 'file'}"
+    reason = exc.strerror or str(exc)
+    return f"cannot read {what} {path}: {reason}; check the disk or network mount and retry"

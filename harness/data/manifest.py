@@ -173,17 +173,21 @@ def build_manifest(
     subset: Subset,
     *,
     layout: str | None = None,
+    index: DatasetIndex | None = None,
     fingerprint_memo: str | Path | None = None,
     io_threads: int = 16,
 ) -> Manifest:
     """Apply ``subset`` to the dataset at ``root`` (layout auto-detected unless given).
+
+    ``index``: the root's :class:`DatasetIndex` when the caller has read it
+    already (the runner does, to name an ad-hoc subset after the classes present).
 
     ``fingerprint_memo``: a folder where fingerprints are remembered by file
     size and mtime, so that a large copy is not re-read on every run.
     """
     root = Path(root).resolve()
     try:
-        index = read_layout(root, layout)
+        index = index if index is not None else read_layout(root, layout)
     except LayoutError as exc:
         if subset.layout and subset.layout in LAYOUTS:
             raise LayoutError(

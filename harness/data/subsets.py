@@ -31,7 +31,14 @@ import numpy as np
 from harness.data.errors import SubsetError
 from harness.registry import Registry
 
-__all__ = ["SUBSETS", "Subset", "adhoc_subset", "get_subset", "load_subsets_toml"]
+__all__ = [
+    "SUBSETS",
+    "Subset",
+    "adhoc_subset",
+    "get_subset",
+    "load_subsets_toml",
+    "present_classes_subset",
+]
 
 ClassSpec = str | int | tuple[str, ...]
 
@@ -50,6 +57,7 @@ class Subset:
     size: int = 256  # stored side length S of the square uint8 images, px
     description: str = ""
     source: str = ""  # citation / origin of the data
+    expected_classes: int | None = None  # classes "all" must find (e.g. 1000 for ILSVRC-2012)
 
     def __post_init__(self) -> None:
         if isinstance(self.classes, list):
@@ -84,21 +92,32 @@ class Subset:
         available = sorted(wnids)
         where = f" in {where}" if where else ""
         if self.classes == "all":
+            if self.expected_classes is not None and len(available) != self.expected_classes:
+                raise SubsetError(
+                    f"subset {self.key} is all {self.expected_classes} classes but the "
+                    f"dataset{where} has {len(available)}; to run on the classes it holds, "
+                    f"leave out --suite/--subset (`harness run --data PATH`) or draw some with "
+                    f"--classes N"
+                )
             return tuple(available)
         if isinstance(self.classes, int):
             if self.classes > len(available):
                 raise SubsetError(
                     f"subset {self.key} asks for {self.classes} classes but the dataset{where} "
-                    f"has only {len(available)}"
+                    f"has only {len(available)}: pass --classes {len(available)} or fewer"
                 )
             rng = np.random.default_rng(self.class_seed)
             chosen = rng.choice(len(available), size=self.classes, replace=False)
             return tuple(sorted(available[i] for i in chosen))
         missing = [w for w in self.classes if w not in set(available)]
         if missing:
+            present = len(set(self.classes) & set(available))
             raise SubsetError(
-                f"subset {self.key} needs {len(missing)} class(es) the dataset{where} does not have: "
-                f"{', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}"
+                f"subset {self.key} needs {len(missing)} class(es) the dataset{where} does not "
+                f"have ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}; "
+                f"{present} of its {len(self.classes)} are present); to run on the "
+                f"{len(available)} classes the dataset holds, leave out --suite/--subset "
+                f"(`harness run --data PATH`) or draw some of them with --classes N"
             )
         return tuple(sorted(self.classes))
 
@@ -235,6 +254,31 @@ def adhoc_subset(
         val_per_class=val_per_class if val_per_class is not None else base.val_per_class,
         size=size if size is not None else base.size,
         description=f"ad-hoc subset of {base.key}: {' '.join(parts)}",
+    )
+
+
+def present_classes_subset(layout: str, wnids: Sequence[str], size: int, label: str = "") -> Subset:
+    """The ad-hoc subset "every class this copy holds", named from its layout and class set.
+
+    ``harness run --data PATH`` with no suite or subset runs on it. The name
+    spells the layout, the class count and a digest of the sorted wnids, so two
+    copies with different classes never share a name; like every subset, its
+    manifest hash is what identifies the images.
+    """
+    import hashlib
+
+    ordered = sorted(wnids)
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()[:8]
+    return Subset(
+        name=f"{layout}-{len(ordered)}cls-{digest}",
+        version=1,
+        layout=layout,
+        classes="all",
+        size=size,
+        description=(
+            f"every class of a {label or layout} copy: {len(ordered)} classes, all their images"
+        ),
+        source="the user's own copy (ad-hoc)",
     )
 
 

@@ -1,0 +1,129 @@
+"""What a dataset layout is: the :class:`Layout` contract and the :class:`DatasetIndex` it reads.
+
+A layout is one way an ImageNet copy can sit on disk (the devkit's, Kaggle's,
+Tiny ImageNet's, ...). Each lives in its own module of this package as a
+subclass of :class:`Layout`, registered in ``harness.data.layouts.LAYOUTS``.
+
+Conventions every reader keeps. Class indices follow sorted wnid order
+(torchvision/timm); layout-specific class numbers (the devkit's
+ILSVRC2012_IDs) are converted to wnids by the reader and never leave it.
+Human-readable names come from the layout's own files, else the wnid.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from harness.data.errors import LayoutError
+from harness.data.textfiles import label_lines, read_label_text
+
+__all__ = ["DatasetIndex", "Layout", "LayoutDefaults", "build_index", "read_synset_names"]
+
+
+@dataclass(frozen=True)
+class DatasetIndex:
+    """Every labelled image a dataset root holds, before any subset is applied.
+
+    ``files[split][wnid]`` is the sorted tuple of image paths (relative to
+    ``root``, posix) of class ``wnid`` in ``split`` ("train" or "val").
+    """
+
+    layout: str
+    root: Path
+    wnids: tuple[str, ...]  # all classes, sorted: index i <-> wnids[i]
+    class_names: Mapping[str, str]  # wnid -> human-readable name
+    files: Mapping[str, Mapping[str, tuple[str, ...]]]
+    notes: tuple[str, ...] = field(default=())  # ignored files and other remarks
+
+    def count(self, split: str) -> int:
+        return sum(len(v) for v in self.files.get(split, {}).values())
+
+
+@dataclass(frozen=True)
+class LayoutDefaults:
+    """What a layout implies when the user names nothing else."""
+
+    size: int  # stored image side, px: 256 for ImageNet (as AlexNet), 64 for Tiny ImageNet
+    label: str  # short human name, e.g. "Tiny ImageNet"; names ad-hoc subsets
+    suite: str | None = None  # the suite to run when only --data is given; None: ask
+
+
+class Layout(ABC):
+    """One on-disk layout: how to recognise it and how to read it.
+
+    Subclasses set the three class attributes and implement :meth:`detect`
+    (cheap: marker files and folder shapes, never the images) and
+    :meth:`read`. Errors are :class:`LayoutError` one-liners that name this
+    layout's own files, what was expected and what to do.
+    """
+
+    name: ClassVar[str]  # registry key, e.g. "tiny-imagenet"; recorded in manifests
+    requirements: ClassVar[str]  # one line: what the layout needs on disk
+    defaults: ClassVar[LayoutDefaults]
+
+    @abstractmethod
+    def detect(self, root: Path) -> bool:
+        """Whether ``root`` (an existing folder) looks like this layout."""
+
+    @abstractmethod
+    def read(self, root: Path) -> DatasetIndex:
+        """Every labelled image under ``root`` (absolute, resolved)."""
+
+    def __repr__(self) -> str:
+        return f"<layout {self.name}>"
+
+
+def read_synset_names(path: Path, what: str) -> dict[str, str]:
+    """``wnid<TAB>names`` (Tiny ImageNet's words.txt) or ``wnid names`` (LOC_synset_mapping.txt)."""
+    names: dict[str, str] = {}
+    for _, line in label_lines(read_label_text(path, what)):
+        wnid, _, words = line.replace("\t", " ", 1).partition(" ")
+        names[wnid] = words.strip() or wnid
+    return names
+
+
+def build_index(
+    root: Path,
+    layout: str,
+    train: Mapping[str, list[str]],
+    val: Mapping[str, list[str]],
+    names: Mapping[str, str],
+    notes: list[str],
+) -> DatasetIndex:
+    """The :class:`DatasetIndex` of per-class path lists; classes are train's, sorted."""
+    for split, files in (("train", train), ("val", val)):
+        _check_duplicate_names(root, split, files)
+    wnids = tuple(sorted(train))
+    return DatasetIndex(
+        layout=layout,
+        root=root,
+        wnids=wnids,
+        class_names={w: names.get(w, w) for w in wnids},
+        files={
+            "train": {w: tuple(sorted(train[w])) for w in wnids},
+            "val": {w: tuple(sorted(val.get(w, ()))) for w in wnids},
+        },
+        notes=tuple(notes),
+    )
+
+
+def _check_duplicate_names(root: Path, split: str, files: Mapping[str, list[str]]) -> None:
+    """The same file name in two classes of one split is almost always a copy accident."""
+    first: dict[str, tuple[str, str]] = {}  # file name -> (wnid, path) where first seen
+    dups: list[str] = []
+    for wnid in sorted(files):
+        for path in files[wnid]:
+            name = path.rsplit("/", 1)[-1]
+            seen_wnid, seen_path = first.setdefault(name, (wnid, path))
+            if seen_wnid != wnid:
+                dups.append(f"{seen_path} and {path}")
+    if dups:
+        shown = "; ".join(dups[:3]) + ("; ..." if len(dups) > 3 else "")
+        raise LayoutError(
+            f"duplicate file names across classes in {split}/ of {root}: {len(dups)} name(s) "
+            f"appear in more than one class folder ({shown}); keep each image in one class folder"
+        )

@@ -1,0 +1,29 @@
+"""Any ``train/<class>/``, ``val/<class>/`` tree (torchvision's ImageFolder convention).
+
+The catch-all, detected last: class folder names need not be wnids, and the
+index's "wnids" are then those folder names. Names are read from a
+``words.txt`` or ``LOC_synset_mapping.txt`` in the root when one is there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.data.layouts.base import LayoutDefaults
+from harness.data.layouts.folders import ClassFolderLayout
+
+__all__ = ["ImageFolderLayout"]
+
+
+class ImageFolderLayout(ClassFolderLayout):
+    """``imagefolder``: a train/ and a val/ folder; their contents are checked by the reader."""
+
+    name = "imagefolder"
+    requirements = "train/<class>/ and val/<class>/ class folders"
+    defaults = LayoutDefaults(size=256, label="ImageFolder")
+
+    def detect(self, root: Path) -> bool:
+        return (root / "train").is_dir() and (root / "val").is_dir()
+
+
+LAYOUT = ImageFolderLayout()
