@@ -27,7 +27,10 @@ from harness.config import (
 
 log = logging.getLogger("harness")
 
-REAL_DATA_HINT = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
+REAL_DATA_HINT = (
+    "harness run --data /path/to/your/imagenet   (any layout: every class it holds; "
+    "`harness list` shows the suites)"
+)
 
 
 def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
@@ -241,7 +244,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nleaderboard: {results / 'leaderboard.csv'}")
     if not args.no_report:
         _write_report(results)
-    if cfg.data == DEMO_DATA or cfg.subset.startswith("demo"):
+    if cfg.data == DEMO_DATA or summary.data.subset.name.startswith("demo"):
         print(
             "\nThese are demo numbers on generated pictures: they say nothing about ImageNet.\n"
             f"For real data: {REAL_DATA_HINT}"

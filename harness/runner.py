@@ -117,14 +117,14 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit() -> str | None:
+def git_commit(root: Path | None = None) -> str | None:
     """The commit of the harness checkout, or None when the package is not a checkout.
 
     A wheel installed into a venv that sits inside some other git repository
     must not record that repository's HEAD, so the package's parent folder must
     itself be the top of the work tree.
     """
-    root = Path(__file__).resolve().parent.parent
+    root = Path(root or Path(__file__).resolve().parent.parent).resolve()
     if not (root / ".git").exists():
         return None
     try:

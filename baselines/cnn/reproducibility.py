@@ -1,5 +1,21 @@
 """Seeding, deterministic mode, and RNG state as tensors (for ``weights_only`` checkpoints).
 
+**One seed derivation.** Every random stream of a training run gets its seed
+from :func:`derive_seed`::
+
+    seed = SeedSequence([run_seed, stream, epoch, rank, member]) -> 63-bit int
+
+``stream`` names what the numbers are for (:class:`SeedStream`): the epoch's
+shuffle (drawn with ``rank=0`` on every process, so all ranks share one
+permutation and each takes its own slice), the augmentation generator and
+torch's global generator during training (dropout masks), which are drawn
+per ``rank`` so that data-parallel processes never repeat each other's crops,
+flips, colour noise or dropout masks, and an ensemble member's own run seed
+(``member``). Because each epoch's streams are a function of the epoch
+number, a resumed run redraws exactly what the killed one would have. A
+``SeedSequence`` (not ``seed + epoch``) keeps the streams of different run
+seeds from colliding.
+
 Every random stream a training run touches is captured here so a resumed run
 continues exactly where the killed one stopped: Python's ``random``, NumPy's
 global generator, torch's CPU generator and, when CUDA is initialised, every
@@ -11,12 +27,39 @@ from __future__ import annotations
 
 import os
 import random
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["capture_rng_state", "enable_determinism", "restore_rng_state", "seed_everything"]
+__all__ = [
+    "SeedStream",
+    "capture_rng_state",
+    "derive_seed",
+    "enable_determinism",
+    "restore_rng_state",
+    "seed_everything",
+]
+
+
+class SeedStream(IntEnum):
+    """What a derived seed is for (the second entry of its ``SeedSequence``)."""
+
+    SHUFFLE = 0  # the epoch's permutation of the fit rows (the same on every rank)
+    AUGMENT = 1  # the train transform's generator: crops, flips, colour noise (per rank)
+    DROPOUT = 2  # torch's global generator while training: dropout masks (per rank)
+    MEMBER = 3  # an ensemble member's run seed (member 0 keeps the run's own seed)
+
+
+def derive_seed(
+    run_seed: int, stream: SeedStream, *, epoch: int = 0, rank: int = 0, member: int = 0
+) -> int:
+    """The seed of one stream: a function of (run seed, stream, epoch, rank, member) only."""
+    entropy = [int(run_seed), int(stream), int(epoch), int(rank), int(member)]
+    if min(entropy) < 0:
+        raise ValueError(f"derive_seed needs non-negative keys, got {entropy}")
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def seed_everything(seed: int) -> None:

@@ -27,7 +27,8 @@ import pandas as pd
 
 from harness.data.errors import DataError, LayoutError, SubsetError
 from harness.data.fingerprints import FINGERPRINT_BYTES, file_fingerprint, fingerprint_files
-from harness.data.layouts import LAYOUTS, DatasetIndex, read_layout
+from harness.data.layouts import LAYOUT_REQUIREMENTS as LAYOUTS
+from harness.data.layouts import DatasetIndex, read_layout
 from harness.data.subsets import Subset
 
 __all__ = ["FINGERPRINT_BYTES", "Manifest", "build_manifest", "file_fingerprint"]

@@ -25,9 +25,11 @@ ALL = Subset("all", size=24)
     [
         ("ilsvrc-devkit", "ilsvrc-devkit"),
         ("ilsvrc-kaggle", "ilsvrc-kaggle"),
-        ("ilsvrc-sorted", "imagefolder"),
+        ("ilsvrc-sorted", "ilsvrc-val-sorted"),
         ("tiny-imagenet", "tiny-imagenet"),
-        ("imagefolder", "imagefolder"),
+        # the generated "imagefolder" tree has wnid-named folders: it is a val-sorted copy
+        # (trees whose class names are not wnids: tests/data/test_layouts_synthetic.py)
+        ("imagefolder", "ilsvrc-val-sorted"),
     ],
 )
 def test_each_layout_is_detected_and_read(synthetic_root, layout, detected):

@@ -1,0 +1,496 @@
+"""The run record: one typed, versioned, validated object per (method, variant) run.
+
+A record is the single source of truth for a result: ``leaderboard.csv``, the
+report and the sweep tables are views regenerated from records
+(:func:`harness.results.records_frame`). It is built in one place
+(:class:`RunRecord`, a frozen pydantic model that refuses unknown fields),
+written atomically as ``runs/<run_id>.json`` (:func:`write_record`) and read
+back through the same model (:func:`read_record`), so a file with a wrong type,
+an unknown field or a newer schema is named, never half-read.
+
+Units: errors are ILSVRC flat top-k error in percent (0..100, devkit
+semantics), times in seconds, memory in MiB, rates in images per second.
+
+Schema versions
+---------------
+1. The 42-key dict of the first harness (every record in ``results/runs`` until
+   schema 2). Read through :func:`upgrade_v1`; never rewritten in place.
+2. This module: ``tag`` (the method's departures from the published model) split
+   from ``display_name``; ``family`` required; the ``monitor`` a method tuned on,
+   its ``training`` facts and ``selection`` choices as sub-objects; ``crop`` and
+   ``param_count`` as plain fields; the ``command`` that made the record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    computed_field,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Family",
+    "MonitorInfo",
+    "RecordError",
+    "RunRecord",
+    "SelectionInfo",
+    "TrainingInfo",
+    "command_from_config",
+    "parse_record",
+    "read_record",
+    "upgrade_v1",
+    "write_record",
+]
+
+SCHEMA_VERSION = 2
+
+#: What a method is, for the gap (best CNN against best hand-crafted); the same
+#: values as ``harness.api.FAMILIES`` (a test keeps them equal).
+Family = Literal["cnn", "hand-crafted", "reference", "other"]
+#: Which images a method chose its hyper-parameters, schedule and stopping point on.
+MonitorSplit = Literal["train-holdout", "val", "none"]
+
+
+class RecordError(ValueError):
+    """A record that is not a complete, valid record; the message names the file and field."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MonitorInfo(_Frozen):
+    """The split a method tuned on (``harness.data.holdout.Holdout.describe()``).
+
+    ``"train-holdout"``: a seeded per-class slice of train (the honest protocol);
+    ``"val"``: the scored validation split itself (schema-1 CNN records: their
+    error is optimistic); ``"none"``: the method chose nothing on held-out data.
+    """
+
+    split: MonitorSplit
+    n_images: int | None = Field(default=None, ge=0)  # images in the monitor
+    n_fit: int | None = Field(default=None, ge=0)  # training images left for fitting
+    fraction: float | None = Field(default=None, ge=0, le=1)  # share of each class held out
+    seed: int | None = None  # seed of the draw
+    min_per_class: int | None = Field(default=None, ge=0)
+    max_per_class: int | None = Field(default=None, ge=0)
+
+
+class TrainingInfo(_Frozen):
+    """What the method reported about its training (mirrors ``harness.api.TrainingFacts``)."""
+
+    epochs: int | None = Field(default=None, ge=0)  # passes over the fit rows trained
+    images_seen: int | None = Field(default=None, ge=0)  # training images processed, all epochs
+    images_per_s: float | None = Field(default=None, ge=0)  # images_seen / seconds of the fit
+    lr_drops: tuple[int, ...] = ()  # 1-based epochs after which the learning rate dropped
+    param_count: int | None = Field(default=None, ge=0)  # trainable parameters
+    crop: int | None = Field(default=None, gt=0)  # side of the input the model sees, px
+    profile: str | None = None  # named recipe ("paper", "cpu")
+    fit_split: str | None = None  # "train" (all of it) or "train-fit" (train minus the monitor)
+    monitor_use: str | None = None  # what the monitor decided ("lr-plateau", "selection")
+    resumed_from_epoch: int | None = Field(default=None, ge=0)  # epochs restored from a checkpoint
+    seconds_before_resume: float | None = Field(default=None, ge=0)  # training time of those
+
+
+class SelectionInfo(_Frozen):
+    """A choice made on the monitor (mirrors ``harness.api.Selection``)."""
+
+    parameters: tuple[str, ...]  # names of the chosen parameters
+    candidates: tuple[dict[str, Any], ...]  # one dict per candidate: its values + monitor errors
+    chosen: dict[str, Any]  # the winning values
+    criterion: str = "monitor_top5_err"  # what was minimised
+    refit: bool = True  # refit on the whole training split with the chosen values
+
+
+Percent = Annotated[float, Field(ge=0, le=100)]  # an error in percent
+NonNegative = Annotated[float, Field(ge=0)]  # seconds, MiB, images per second
+
+
+class RunRecord(_Frozen):
+    """One run of one method (or one variant of its scores) on one manifest.
+
+    Required: ``run_id``, ``status``, ``method``, ``family``, ``subset``,
+    ``manifest_hash``; a record with ``status == "ok"`` also needs both errors,
+    one with ``status == "error"`` its ``error`` message. Everything else may
+    be unknown (``None`` or empty). ``display_name`` is derived from ``method``,
+    ``tag`` and ``variant`` (a stored one is ignored on reading). Non-finite
+    floats become ``None`` (JSON has no NaN); values are stored as JSON values
+    (tuples as lists, numpy scalars as numbers), so a record read back equals
+    the one written. Fields read like a mapping too (``record["top5_err"]``).
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    run_id: str = Field(min_length=1)  # ``<subset>__<method>__<config hash>[__<variant>]``
+    status: Literal["ok", "error"]
+    error: str | None = None  # message of the failure; None when ok
+    method: str = Field(min_length=1)  # registry name, nothing else
+    variant: str | None = None  # a variant of the method's scores ("centre-crop", "ensemble-5")
+    tag: str | None = None  # departures from the published model ("small stem, width 0.5")
+    family: Family
+    year: int | None = None  # the era the method represents
+    source: str | None = None  # its citation
+    params: dict[str, Any] = Field(default_factory=dict)  # the method's full parameters
+    subset: str = Field(min_length=1)  # the named subset
+    subset_version: int | None = None
+    manifest_hash: str = Field(min_length=1)  # identifies the exact images
+    layout: str | None = None  # the dataset layout read
+    label_space: str | None = None  # "sorted-wnid-index" (never devkit IDs)
+    n_classes: int | None = Field(default=None, ge=0)
+    n_train: int | None = Field(default=None, ge=0)
+    n_val: int | None = Field(default=None, ge=0)
+    image_size: int | None = Field(default=None, gt=0)  # stored side of the cached images, px
+    crop: int | None = Field(default=None, gt=0)  # side the model sees, px (None: the full image)
+    param_count: int | None = Field(default=None, ge=0)  # trainable parameters
+    top1_err: Percent | None = None
+    top5_err: Percent | None = None
+    train_seconds: NonNegative | None = None  # wall time of fit (+ epochs before a resume)
+    eval_seconds: NonNegative | None = None  # wall time of decision_function on val
+    train_images_per_s: NonNegative | None = None  # training throughput (images seen / fit time)
+    eval_images_per_s: NonNegative | None = None
+    peak_rss_mib: NonNegative | None = None  # harness + workers, sampled during fit and eval
+    device: str | None = None  # GPU model, or CPU model and cores
+    versions: dict[str, str] = Field(default_factory=dict)  # python, harness, libraries
+    git_commit: str | None = None
+    seed: int | None = None
+    date: str | None = None  # ISO 8601 date of the record (UTC)
+    cache_dir: str | None = None  # the decoded-image cache the run read
+    cache_built_now: bool | None = None
+    cache_build_seconds: NonNegative | None = None
+    cache_decode_images_per_s: NonNegative | None = None
+    cache_n_jobs: int | None = Field(default=None, ge=0)
+    bad_images: list[tuple[str, str]] = Field(default_factory=list)  # [path, reason] excluded
+    manifest_notes: list[str] = Field(default_factory=list)
+    monitor: MonitorInfo = Field(default_factory=lambda: MonitorInfo(split="none"))
+    training: TrainingInfo = Field(default_factory=TrainingInfo)
+    selection: list[SelectionInfo] = Field(default_factory=list)
+    learning_curve: list[dict[str, Any]] = Field(default_factory=list)  # per-epoch rows
+    notes: dict[str, Any] = Field(default_factory=dict)  # method-specific facts
+    config: dict[str, Any] = Field(default_factory=dict)  # the full resolved run configuration
+    command: str | None = None  # the command line that made the record
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def display_name(self) -> str:
+        """``method``, ``method (tag)`` for a modified model, plus ``[variant]``."""
+        name = f"{self.method} ({self.tag})" if self.tag else self.method
+        return f"{name}[{self.variant}]" if self.variant else name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = _json_values(dict(data))
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if isinstance(version, int) and not isinstance(version, bool):
+            if version > SCHEMA_VERSION:
+                raise ValueError(
+                    f"schema_version {version} is newer than this harness reads "
+                    f"({SCHEMA_VERSION}); upgrade ilsvrc-harness to read it"
+                )
+            if version == 1:
+                data = upgrade_v1(data)
+            elif version < 1:
+                raise ValueError(f"schema_version {version} does not exist (1..{SCHEMA_VERSION})")
+        data.pop("display_name", None)  # derived
+        training = data.get("training")
+        if isinstance(training, dict):  # the plain columns follow the training facts
+            for key in ("param_count", "crop"):
+                if data.get(key) is None and training.get(key) is not None:
+                    data[key] = training[key]
+        return data
+
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("not an ISO 8601 date") from None
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> RunRecord:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ValueError(f"schema_version must be {SCHEMA_VERSION} once read")
+        if self.status == "ok" and (self.top1_err is None or self.top5_err is None):
+            raise ValueError("status 'ok' needs top1_err and top5_err")
+        if self.status == "error" and not self.error:
+            raise ValueError("status 'error' needs the error message")
+        return self
+
+    # -- reading ------------------------------------------------------------
+
+    @property
+    def ok(self) -> bool:
+        """A successful run with both errors."""
+        return self.status == "ok"
+
+    def __getitem__(self, key: str) -> Any:
+        """``record["top5_err"]``: fields read like the keys of a schema-1 dict."""
+        if key == "display_name" or key in type(self).model_fields:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``record.get("top5_err")``: a field's value, or ``default`` for an unknown name."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON values, ``display_name`` included (what the file holds)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def with_changes(self, **changes: Any) -> RunRecord:
+        """A validated copy with some fields changed (``model_copy`` skips validation)."""
+        data = self.model_dump(mode="json")
+        data.pop("display_name")
+        return type(self).model_validate({**data, **changes})
+
+    def command_line(self) -> str:
+        """The command that made this record, or one rebuilt from its configuration."""
+        made_by = self.command or self.config.get("command")
+        return str(made_by) if made_by else command_from_config(self.config)
+
+
+# ----------------------------------------------------------------- schema 1
+
+
+_CROP_NOTE = re.compile(r"(\d+)\s*px crops")
+
+
+def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 record dict as a schema-2 dict (the file itself is never rewritten).
+
+    - ``family``: v1's own ``family`` field (v1 writers set it; absent: ``"other"``);
+      never guessed from the method's name;
+    - ``tag``: parsed off ``display_name`` = ``"method (tag)"`` plus ``"[variant]"``;
+      ``variant`` kept;
+    - ``crop``: from ``notes["input"]`` (``"cache 64px, 56px crops"``);
+      ``param_count``: from ``notes["<method>_parameters"]`` (LeNet-5's note) or
+      ``notes["param_count"]``;
+    - ``monitor``: ``{"split": "val"}`` for CNN records (v1 CNNs watched the
+      validation split they were scored on, e.g. for learning-rate drops),
+      ``{"split": "none"}`` for the others;
+    - ``training``: ``images_per_s`` from ``train_images_per_s``, ``epochs`` from
+      ``notes["epochs_trained"]``, and the crop / parameter count above.
+    """
+    out = dict(data)
+    notes = out.get("notes") if isinstance(out.get("notes"), dict) else {}
+    method = str(out.get("method") or "")
+    out["schema_version"] = SCHEMA_VERSION
+    out.setdefault("family", "other")
+    out["tag"] = _tag_from_display_name(str(out.get("display_name") or ""), method, out)
+    out.pop("display_name", None)
+    crop = _crop_from_note(notes.get("input"))
+    params = notes.get(f"{method}_parameters", notes.get("param_count"))
+    param_count = params if isinstance(params, int) and not isinstance(params, bool) else None
+    out.setdefault("crop", crop)
+    out.setdefault("param_count", param_count)
+    out.setdefault("monitor", {"split": "val" if out["family"] == "cnn" else "none"})
+    epochs = notes.get("epochs_trained")
+    training = {
+        "images_per_s": out.get("train_images_per_s"),
+        "epochs": epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None,
+        "param_count": param_count,
+        "crop": crop,
+    }
+    out.setdefault("training", {k: v for k, v in training.items() if v is not None})
+    return out
+
+
+def _tag_from_display_name(display: str, method: str, data: dict[str, Any]) -> str | None:
+    variant = data.get("variant")
+    if variant and display.endswith(f"[{variant}]"):
+        display = display[: -len(f"[{variant}]")]
+    prefix = f"{method} ("
+    if method and display.startswith(prefix) and display.endswith(")"):
+        return display[len(prefix) : -1] or None
+    return None
+
+
+def _crop_from_note(note: Any) -> int | None:
+    match = _CROP_NOTE.search(note) if isinstance(note, str) else None
+    return int(match.group(1)) if match else None
+
+
+# ----------------------------------------------------------------- JSON values
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "item") and getattr(obj, "ndim", 0) == 0:  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, BaseModel):
+        return obj.model_dump(mode="json")
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, set | frozenset):
+        return sorted(obj, key=repr)
+    return repr(obj)
+
+
+def _clean_floats(obj: Any) -> Any:
+    """JSON has no NaN/inf: they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_clean_floats(v) for v in obj]
+    return obj
+
+
+def _json_values(data: dict[str, Any]) -> dict[str, Any]:
+    # One JSON round trip: what the model holds is exactly what the file will hold.
+    return _clean_floats(json.loads(json.dumps(data, default=_json_default)))
+
+
+# ----------------------------------------------------------------- files
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def first_problem(exc: ValidationError) -> str:
+    """The first validation error of a record as one line: ``field: what is wrong (got X)``."""
+    err = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in err["loc"])
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more)" if more else ""
+    if not where:  # a whole-record rule: the message names the field
+        return f"{msg}{tail}"
+    if err["type"] == "missing":
+        return f"field {where}: missing{tail}"
+    return f"field {where}: {msg} (got {_short(err.get('input'))}){tail}"
+
+
+def parse_record(data: Any, source: str | Path = "record") -> RunRecord:
+    """Validate a record dict (any schema version this harness reads); RecordError if not."""
+    if isinstance(data, RunRecord):
+        return data
+    if not isinstance(data, Mapping):
+        raise RecordError(f"{source}: a record must be a JSON object, not {type(data).__name__}")
+    try:
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        raise RecordError(f"{source}: {first_problem(exc)}") from None
+
+
+def read_record(path: Path) -> RunRecord:
+    """Read and validate one record file; RecordError names the file and the first bad field."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(f"{path}: not a readable JSON record ({exc})") from exc
+    return parse_record(data, path)
+
+
+def write_record(results_dir: Path, record: RunRecord | Mapping[str, Any]) -> Path:
+    """Write one record atomically as ``results_dir/runs/<run_id>.json``; returns its path.
+
+    A dict is validated first (RecordError names the bad field). Unwritable
+    folders raise :class:`harness.results.ResultsWriteError`.
+    """
+    from harness.results import atomic_write_text, record_path  # results imports this module
+
+    if not isinstance(record, RunRecord):
+        record = parse_record(record, f"record {record.get('run_id')!r}")
+    path = record_path(results_dir, record.run_id)
+    # Temporaries of this record left by a killed writer: one run id has one writer at a
+    # time (the runner holds its lock), so any that exist are dead.
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+    atomic_write_text(path, record.to_json())
+    return path
+
+
+# ----------------------------------------------------------------- commands
+
+
+def _flag_value(value: Any) -> str:
+    """A ``--param`` value as the TOML the CLI parses (strings bare when they can be)."""
+    if isinstance(value, str):
+        return value if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.+-]*", value) else json.dumps(value)
+    return json.dumps(value)
+
+
+def command_from_config(
+    config: Mapping[str, Any], *, grid: tuple[list[int], list[int]] | None = None
+) -> str:
+    """A ``harness run`` command that repeats the run of ``config`` (a record's config).
+
+    With ``grid`` (class counts, training images per class): the ``harness
+    sweep`` command over that grid instead. Settings without a CLI flag are
+    left to the suite file the command names.
+    """
+    import shlex
+
+    args = ["harness", "sweep" if grid else "run"]
+
+    def flag(name: str, value: Any) -> None:
+        args.extend([name, str(value)])
+
+    if config.get("suite"):
+        flag("--suite", config["suite"])
+    if config.get("data"):
+        flag("--data", config["data"])
+    if config.get("subset") and config.get("subset") != config.get("suite"):
+        flag("--subset", config["subset"])
+    methods = [m for m in config.get("methods") or [] if isinstance(m, Mapping)]
+    if methods:
+        flag("--methods", ",".join(str(m.get("key") or m.get("name")) for m in methods))
+    if grid:
+        flag("--classes", ",".join(str(c) for c in grid[0]))
+        flag("--train-per-class", ",".join(str(m) for m in grid[1]))
+    else:
+        for key, name in (("classes", "--classes"), ("train_per_class", "--train-per-class")):
+            if config.get(key) is not None:
+                flag(name, config[key])
+    if config.get("val_per_class") is not None:
+        flag("--val-per-class", config["val_per_class"])
+    if config.get("subset_seed"):
+        flag("--subset-seed", config["subset_seed"])
+    if config.get("seed"):
+        flag("--seed", config["seed"])
+    if config.get("device") not in (None, "auto"):
+        flag("--device", config["device"])
+    for key in ("skip_bad_images", "deterministic"):
+        if config.get(key):
+            args.append("--" + key.replace("_", "-"))
+    for plugin in config.get("plugins") or []:
+        flag("--plugin", plugin)
+    for m in methods:
+        row = m.get("key") or m.get("name")
+        for key, value in sorted((m.get("params") or {}).items()):
+            if value is not None:
+                flag("--param", f"{row}.{key}={_flag_value(value)}")
+    return " ".join(shlex.quote(a) for a in args)

@@ -1,0 +1,249 @@
+"""The core as a user meets it: scored once, checks before work, nothing good lost.
+
+Each test here reproduces a defect a new user hit (issue "Any ImageNet copy,
+from an installed package, scored once") and fails on the code before it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.results import load_records
+
+PLUGINS = Path(__file__).parent / "harness_plugins"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def plugin_path(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(PLUGINS), os.environ.get("PYTHONPATH", "")])
+    )
+
+
+@pytest.fixture(scope="module")
+def devkit7(tmp_path_factory) -> Path:
+    """A devkit copy with 7 classes: a class count no built-in subset has."""
+    from harness.data import make_synthetic_imagenet
+
+    root = tmp_path_factory.mktemp("devkit7") / "ILSVRC2012"
+    return Path(
+        make_synthetic_imagenet(
+            root, layout="ilsvrc-devkit", n_classes=7, train_per_class=10, val_per_class=3, size=32
+        )
+    )
+
+
+def args_for(root: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        "--data",
+        str(root),
+        "--results",
+        str(out / "results"),
+        "--cache",
+        str(out / "cache"),
+        "--quiet",
+        "--no-report",
+        "--jobs",
+        "1",
+        *extra,
+    ]
+
+
+def test_fit_never_sees_a_val_image_and_the_monitor_is_held_out_train(
+    devkit7: Path, tmp_path: Path, monkeypatch
+) -> None:
+    probe = tmp_path / "probe.json"
+    monkeypatch.setenv("PROBE_OUT", str(probe))
+    rc = main(args_for(devkit7, tmp_path, "--methods", "probe", "--plugin", "probe_plugins:Probe"))
+    assert rc == 0
+    seen = json.loads(probe.read_text())
+    # every val image, as the cache stores it
+    from harness.config import RunConfig
+    from harness.data import build_manifest, ensure_cache
+    from harness.runner import read_dataset
+
+    cfg = RunConfig(data=str(devkit7), subset=None, cache=str(tmp_path / "cache"))
+    root, index, subset = read_dataset(cfg)
+    manifest = build_manifest(root, subset, index=index)
+    cached = ensure_cache(manifest, tmp_path / "cache" / "images", n_jobs=1)
+    from probe_plugins import image_digests
+
+    val = set(image_digests(cached.split("val").images))
+    assert val and not val & set(seen["train"]) and not val & set(seen["monitor"])
+    # the monitor: held-out rows of train, at least one per class, disjoint from the fit rows
+    assert seen["split_names"] == ["train", "monitor"]
+    mon, fit = set(seen["monitor_rows"]), set(seen["fit_rows"])
+    assert mon and not mon & fit and mon | fit == set(range(len(seen["train"])))
+    assert [seen["train"][i] for i in seen["monitor_rows"]] == seen["monitor"]
+    assert sorted(set(seen["monitor_labels"])) == list(range(7))
+    (record,) = load_records(tmp_path / "results")
+    assert record["monitor"]["split"] == "train-holdout"
+    assert record["monitor"]["n_images"] == len(mon) == 7  # 10% of 10, at least one per class
+
+
+def test_no_suite_runs_every_class_present_under_a_named_adhoc_subset(
+    devkit7: Path, tmp_path: Path
+) -> None:
+    rc = main(args_for(devkit7, tmp_path, "--methods", "random"))
+    assert rc == 0
+    (record,) = load_records(tmp_path / "results")
+    assert record["n_classes"] == 7
+    assert record["subset"].startswith("ilsvrc-devkit-7cls-")
+    assert record["image_size"] == 256  # the devkit layout's stored size
+
+
+def test_classes_draws_from_the_classes_present_even_under_a_suite(
+    devkit7: Path, tmp_path: Path
+) -> None:
+    # the suite's subset is 100 fixed wnids, none of which this copy has
+    rc = main(
+        args_for(devkit7, tmp_path, "--suite", "ilsvrc2012-100", "--methods", "random")
+        + ["--classes", "3", "--size", "32"]
+    )
+    assert rc == 0
+    (record,) = load_records(tmp_path / "results")
+    assert record["n_classes"] == 3 and record["image_size"] == 32
+
+
+def test_a_suite_subset_the_copy_cannot_satisfy_says_what_to_type(
+    devkit7: Path, tmp_path: Path, capsys
+) -> None:
+    rc = main(args_for(devkit7, tmp_path, "--suite", "ilsvrc2012-100", "--methods", "random"))
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "harness run --data PATH" in err and "--classes" in err
+    rc = main(args_for(devkit7, tmp_path, "--suite", "ilsvrc2012", "--methods", "random"))
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert "1000" in err and "7" in err and "--classes" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--methods", "nosuch"], "unknown method 'nosuch'"),
+        (["--methods", "hog-svm", "--param", "hog-svm.Cc=1"], "has no parameter 'Cc'"),
+        (["--methods", "lenet5", "--param", "lenet5.epochs=abc"], "must be an integer"),
+        (["--methods", "random", "--param", "alexnet.epochs=3"], "not a method of this run"),
+    ],
+)
+def test_bad_methods_and_params_stop_before_any_work(
+    devkit7: Path, tmp_path: Path, capsys, extra: list[str], needle: str
+) -> None:
+    rc = main(args_for(devkit7, tmp_path, *extra))
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "\n" not in err
+    assert not (tmp_path / "cache" / "images").exists()  # no cache was built
+    assert load_records(tmp_path / "results") == []  # no failed record left behind
+
+
+def test_a_failing_fresh_rerun_keeps_the_good_record(
+    devkit7: Path, tmp_path: Path, monkeypatch
+) -> None:
+    flag = tmp_path / "damaged"
+    monkeypatch.setenv("FAIL_FLAG", str(flag))
+    argv = args_for(
+        devkit7,
+        tmp_path,
+        "--methods",
+        "fails-when-asked",
+        "--plugin",
+        "probe_plugins:FailsWhenAsked",
+    )
+    assert main(argv) == 0
+    (good,) = load_records(tmp_path / "results")
+    flag.write_text("")
+    assert main([*argv, "--fresh"]) == 1
+    (after,) = load_records(tmp_path / "results")
+    assert after["status"] == "ok" and after["date"] == good["date"]
+    kept = list((tmp_path / "results" / "runs" / "failed").glob("*.json"))
+    assert len(kept) == 1 and "damaged" in json.loads(kept[0].read_text())["error"]
+
+
+def test_fresh_drops_the_methods_cache(devkit7: Path, tmp_path: Path) -> None:
+    argv = args_for(devkit7, tmp_path, "--methods", "random")
+    assert main(argv) == 0
+    stale = tmp_path / "cache" / "methods" / "random" / "features.npy"
+    stale.write_bytes(b"")  # a zero-byte cache file
+    assert main([*argv, "--fresh"]) == 0
+    assert not stale.exists()
+
+
+@pytest.mark.parametrize("where", ["results-is-a-file", "runs-is-a-file"])
+def test_results_folder_that_cannot_be_used_is_one_line(
+    devkit7: Path, tmp_path: Path, capsys, where: str
+) -> None:
+    results = tmp_path / "results"
+    if where == "results-is-a-file":
+        results.write_text("")
+    else:
+        results.mkdir()
+        (results / "runs").write_text("")
+    rc = main(args_for(devkit7, tmp_path, "--methods", "random"))
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is a file" in err and "--results" in err
+
+
+def test_two_rows_of_one_method_in_a_suite_run_as_two(devkit7: Path, tmp_path: Path) -> None:
+    suite = tmp_path / "two.toml"
+    suite.write_text(
+        '[suite]\nname = "two"\nplugins = ["probe_plugins:Constant"]\n\n'
+        '[methods.constant-a]\nmethod = "constant"\n\n'
+        '[methods.constant-b]\nmethod = "constant"\noffset = 1\n'
+    )
+    rc = main(args_for(devkit7, tmp_path, "--suite", str(suite), "--param", "constant-b.offset=2"))
+    assert rc == 0
+    records = load_records(tmp_path / "results")
+    assert len(records) == 2
+    assert sorted(r["params"]["offset"] for r in records) == [0, 2]
+
+
+def test_progress_off_a_terminal_is_plain_lines(devkit7: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{PLUGINS}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    argv = [a for a in args_for(devkit7, tmp_path, "--methods", "random") if a != "--quiet"]
+    out = subprocess.run(
+        [sys.executable, "-m", "harness", *argv], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert "\r" not in out.stderr + out.stdout
+    assert max(len(line) for line in out.stderr.splitlines()) < 300
+
+
+def test_git_commit_only_when_the_package_is_the_checkout(tmp_path: Path) -> None:
+    from harness.runner import git_commit
+
+    outer = tmp_path / "other-repo"
+    (outer / "venv" / "site-packages").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    assert git_commit(outer / "venv" / "site-packages") is None
+    if (REPO / ".git").exists():
+        assert git_commit(REPO) is not None
+
+
+def test_holdout_is_seeded_per_class_and_documented_defaults() -> None:
+    from harness.data.holdout import carve_holdout
+
+    labels = np.repeat(np.arange(4), [1, 5, 20, 800])
+    h = carve_holdout(labels, 4, fraction=0.1, seed=3)
+    per_class = np.bincount(labels[h.monitor_rows], minlength=4)
+    assert per_class.tolist() == [0, 1, 2, 50]  # none of 1, at least 1, 10%, at most 50
+    again = carve_holdout(labels, 4, fraction=0.1, seed=3)
+    assert np.array_equal(h.monitor_rows, again.monitor_rows)
+    other = carve_holdout(labels, 4, fraction=0.1, seed=4)
+    assert not np.array_equal(h.monitor_rows, other.monitor_rows)
+    # a class's draw does not move when another class changes
+    fewer = carve_holdout(np.repeat(np.arange(4), [1, 5, 20, 10]), 4, fraction=0.1, seed=3)
+    assert np.array_equal(h.monitor_rows[:3], fewer.monitor_rows[:3])
