@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.data.textfiles import read_label_text
+
 __all__ = [
     "MAX_LABELS",
     "SubmissionFormatError",
@@ -132,12 +134,11 @@ def _token_kind(token: str) -> str:
     return "bad"
 
 
-def _read_rows(path: Path) -> LabelFile:
+def _read_rows(path: Path, what: str) -> LabelFile:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SubmissionFormatError(f"{path}: cannot read: {exc}") from exc
+    # the data layer's label-file reader: a BOM (Excel, Notepad) or a non-UTF-8 byte is decoded,
+    # not a failure; an unreadable file stays a SubmissionFormatError
+    text = read_label_text(path, what, error=SubmissionFormatError)
     lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()  # a trailing newline (or several) is not a row
@@ -162,12 +163,12 @@ def _read_rows(path: Path) -> LabelFile:
 
 def read_submission(path: Path) -> LabelFile:
     """Read a predictions file: one line per image, 0..n labels (more than 5 are ignored)."""
-    return _read_rows(path)
+    return _read_rows(path, "the predictions file")
 
 
 def read_labels(path: Path) -> LabelFile:
     """Read a ground-truth file: exactly one label per line."""
-    lf = _read_rows(path)
+    lf = _read_rows(path, "the ground-truth file")
     for n, row in enumerate(lf.rows, start=1):
         if len(row) != 1:
             raise SubmissionFormatError(f"{path}:{n}: expected exactly one label, got {len(row)}")

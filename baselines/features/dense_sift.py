@@ -113,7 +113,9 @@ class DescriptorSettings:
     """What each descriptor is (vl_phow's options); the defaults are vl_phow's."""
 
     magnif: float = 6.0  # pre-smoothing sigma = bin size / magnif (vl_phow 'Magnif')
-    window: str = "flat"  # "flat": vl_dsift 'fast', vl_phow's default; "gaussian": no 'fast' (= vl_sift)
+    window: str = (
+        "flat"  # "flat": vl_dsift 'fast', vl_phow's default; "gaussian": no 'fast' (= vl_sift)
+    )
     window_size: float = 1.5  # Gaussian window sigma, in bins (vl_phow 'WindowSize')
     contrast_threshold: float = 0.005  # zero descriptors whose vl_dsift norm is below (vl_phow)
 
@@ -198,22 +200,18 @@ def _cv_filter(img: np.ndarray, kernel_y: np.ndarray | None, kernel_x: np.ndarra
 
 
 def _gradients_np(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Central differences along axes 0 (y) and 1 (x), one-sided on the border (vl_dsift)."""
+    """``(H, W, C)`` -> (gx, gy): central differences, one-sided on the border (vl_dsift).
+
+    Needs H, W >= 2 (a frame is at least 3 b + 1 >= 4 px wide).
+    """
     gx = np.empty_like(img)
+    gx[:, 1:-1] = 0.5 * (img[:, 2:] - img[:, :-2])
+    gx[:, 0] = img[:, 1] - img[:, 0]
+    gx[:, -1] = img[:, -1] - img[:, -2]
     gy = np.empty_like(img)
-    for g, axis in ((gy, 0), (gx, 1)):
-        n = img.shape[axis]
-        take = lambda a, b: np.take(img, np.arange(a, b), axis=axis)  # noqa: E731
-        put = [slice(None)] * img.ndim
-        if n < 2:
-            g[...] = 0.0
-            continue
-        put[axis] = slice(1, n - 1)
-        g[tuple(put)] = 0.5 * (take(2, n) - take(0, n - 2))
-        put[axis] = slice(0, 1)
-        g[tuple(put)] = take(1, 2) - take(0, 1)
-        put[axis] = slice(n - 1, n)
-        g[tuple(put)] = take(n - 1, n) - take(n - 2, n - 1)
+    gy[1:-1] = 0.5 * (img[2:] - img[:-2])
+    gy[0] = img[1] - img[0]
+    gy[-1] = img[-1] - img[-2]
     return gx, gy
 
 
@@ -340,20 +338,14 @@ def describe_scale_torch(
         r = len(g) // 2
         x = F.conv2d(_replicate_pad(x, r, 0), g.view(1, 1, -1, 1))
         x = F.conv2d(_replicate_pad(x, 0, r), g.view(1, 1, 1, -1))
-    x = x[:, 0]
-    if w > 1:
-        gx = torch.cat(
-            [x[..., 1:2] - x[..., :1], 0.5 * (x[..., 2:] - x[..., :-2]), x[..., -1:] - x[..., -2:-1]],
-            dim=-1,
-        )
-    else:
-        gx = torch.zeros_like(x)
-    if h > 1:
-        gy = torch.cat(
-            [x[:, 1:2] - x[:, :1], 0.5 * (x[:, 2:] - x[:, :-2]), x[:, -1:] - x[:, -2:-1]], dim=1
-        )
-    else:
-        gy = torch.zeros_like(x)
+    x = x[:, 0]  # central differences, one-sided on the border; H, W >= 4 here
+    gx = torch.cat(
+        [x[..., 1:2] - x[..., :1], 0.5 * (x[..., 2:] - x[..., :-2]), x[..., -1:] - x[..., -2:-1]],
+        dim=-1,
+    )
+    gy = torch.cat(
+        [x[:, 1:2] - x[:, :1], 0.5 * (x[:, 2:] - x[:, :-2]), x[:, -1:] - x[:, -2:-1]], dim=1
+    )
     mod = torch.sqrt(gx * gx + gy * gy)
     nt = torch.remainder(torch.atan2(gy, gx), 2 * math.pi) * (NUM_ORIENTATIONS / (2 * math.pi))
     t = torch.arange(NUM_ORIENTATIONS, dtype=dt, device=dev).view(1, -1, 1, 1)
@@ -361,7 +353,9 @@ def describe_scale_torch(
     d = torch.minimum(d, NUM_ORIENTATIONS - d)
     maps = torch.clamp(1.0 - d, min=0.0) * mod[:, None]  # (n, 8, H, W)
     maps = _replicate_pad(maps.reshape(n * NUM_ORIENTATIONS, 1, h, w), b - 1, b - 1)
-    k = torch.as_tensor(pooling_kernels(b, settings.window, settings.window_size), dtype=dt, device=dev)
+    k = torch.as_tensor(
+        pooling_kernels(b, settings.window, settings.window_size), dtype=dt, device=dev
+    )
     span_y, span_x = (ny - 1) * step + 2 * b - 1, (nx - 1) * step + 2 * b - 1
     # padded index = image index + b - 1, so the 2b - 1 taps around row r start at padded row r
     by_row = torch.cat(

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 IMAGE_SIDE = 16  # px: enough for a real JPEG, small enough for hundreds per test
+PARENT_WNID = "n00000001"  # a non-leaf synset in the label files; never a class (fakes are n9...)
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,15 @@ def write_devkit_tree(
     synsets = np.zeros((n_classes + 1,), dtype=[(f, object) for f in fields])
     for w in ordered:
         synsets[ids[w] - 1] = (ids[w], w, names[w], f"gloss of {w}", 0, np.zeros((0,), np.uint8))
-    parent = (n_classes + 1, "n99999999", "synthetic entity", "every class", n_classes, None)
-    synsets[n_classes] = (*parent[:5], np.arange(1, n_classes + 1, dtype=np.uint16))
+    children = np.arange(1, n_classes + 1, dtype=np.uint16)
+    synsets[n_classes] = (
+        n_classes + 1,
+        PARENT_WNID,
+        "synthetic entity",
+        "all",
+        n_classes,
+        children,
+    )
     data = root / devkit_dir
     data.mkdir(parents=True, exist_ok=True)
     savemat(data / "meta.mat", {"synsets": synsets.reshape(-1, 1)})
@@ -266,13 +274,19 @@ def write_imagenette_tree(
     rng = np.random.default_rng(seed)
     wnids = _fake_wnids(n_classes, rng)
     truth = _class_folder_tree(root, wnids, train_per_class, val_per_class, rng)
-    lines = ["path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,noisy_labels_50,is_valid"]
+    lines = [
+        "path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,noisy_labels_50,is_valid"
+    ]
     for w in sorted(wnids):
-        lines += [f"train/{w}/{w}_{k}.JPEG" + f",{w}" * 5 + ",False" for k in range(train_per_class)]
+        lines += [
+            f"train/{w}/{w}_{k}.JPEG" + f",{w}" * 5 + ",False" for k in range(train_per_class)
+        ]
     lines += [f"{p}" + f",{w}" * 5 + ",True" for p, w in sorted(truth.items())]
     _write_text(root / marker, "\n".join(lines) + "\n", "utf-8")
     ordered = tuple(sorted(wnids))
-    return SyntheticTree(root, "imagenette", ordered, {w: w for w in ordered}, truth, train_per_class)
+    return SyntheticTree(
+        root, "imagenette", ordered, {w: w for w in ordered}, truth, train_per_class
+    )
 
 
 def write_imagefolder_tree(
@@ -296,7 +310,9 @@ def write_imagefolder_tree(
         root, classes, train_per_class, val_per_class, rng, val_name=lambda j: f"val_{j:04d}.jpg"
     )
     ordered = tuple(sorted(classes))
-    return SyntheticTree(root, "imagefolder", ordered, {c: c for c in ordered}, truth, train_per_class)
+    return SyntheticTree(
+        root, "imagefolder", ordered, {c: c for c in ordered}, truth, train_per_class
+    )
 
 
 def write_tiny_imagenet_tree(
@@ -324,7 +340,9 @@ def write_tiny_imagenet_tree(
         truth[f"val/images/{name}"] = w
         ann.append(f"{name}\t{w}\t0\t0\t15\t15\n")
     _write_text(root / "wnids.txt", "".join(f"{w}\n" for w in wnids), encoding)
-    words = "n99999999\tsynthetic entity\n" + "".join(f"{w}\t{names[w]}\n" for w in sorted(wnids))
+    words = f"{PARENT_WNID}\tsynthetic entity\n" + "".join(
+        f"{w}\t{names[w]}\n" for w in sorted(wnids)
+    )
     _write_text(root / "words.txt", words, encoding)
     _write_text(root / "val" / "val_annotations.txt", "".join(ann), encoding)
     return SyntheticTree(root, "tiny-imagenet", tuple(sorted(wnids)), names, truth, train_per_class)

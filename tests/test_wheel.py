@@ -1,0 +1,89 @@
+"""The wheel: built from the checkout, installed outside it, run from an empty folder.
+
+The suites, subsets and history tables must ship inside the package and be
+found through importlib.resources, not through the checkout's folders.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    dist = tmp_path_factory.mktemp("dist")
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--quiet",
+            "-w",
+            str(dist),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if build.returncode != 0:
+        pytest.fail(f"pip wheel failed: {build.stderr[-2000:]}")
+    (wheel,) = dist.glob("ilsvrc_harness-*.whl")
+    target = tmp_path_factory.mktemp("site")
+    inst = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(target)]
+        + [str(wheel)],
+        capture_output=True,
+        text=True,
+    )
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    # The installed copy comes first on the path, ahead of the checkout's editable install.
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_DATA"}
+    return wheel, env | {"PYTHONPATH": str(target), "_TARGET": str(target)}
+
+
+def test_the_wheel_ships_the_suites_and_subsets(installed) -> None:
+    wheel, _ = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for suite in ("demo", "tiny-imagenet", "ilsvrc2012-100", "ilsvrc2012"):
+        assert f"harness/configs/{suite}.toml" in names
+    assert "harness/data/subsets/ilsvrc2012-100.txt" in names
+    assert "harness/history/ilsvrc_history.csv" in names
+
+
+def _harness(env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess:
+    code = "import sys, harness.cli; sys.exit(harness.cli.main(sys.argv[1:]))"
+    return subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+
+
+def test_installed_package_lists_and_runs_from_an_empty_folder(installed, tmp_path) -> None:
+    _, env = installed
+    target = env["_TARGET"]
+    where = subprocess.run(
+        [sys.executable, "-c", "import harness; print(harness.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert where.stdout.strip().startswith(target), where.stdout + where.stderr
+    listed = _harness(env, tmp_path, "list")
+    assert listed.returncode == 0, listed.stderr
+    for suite in ("demo", "tiny-imagenet", "ilsvrc2012-100", "ilsvrc2012"):
+        assert suite in listed.stdout
+    run = _harness(env, tmp_path, "run", "--methods", "random", "--quiet", "--jobs", "1")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "results" / "leaderboard.csv").is_file()
+    assert (tmp_path / "results" / "report.md").is_file()
