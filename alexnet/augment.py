@@ -109,9 +109,12 @@ def colour_statistics(
     device: str | torch.device = "cpu",
     batch_size: int = 256,
     progress: Callable[[Iterable[int]], Iterable[int]] | None = None,
+    rows: np.ndarray | None = None,
 ) -> ColourStatistics:
     """Per-pixel mean image and RGB covariance of ``images`` (N, S, S, 3) uint8, streamed in batches.
 
+    ``rows`` (sorted indices) restricts the statistics to those images, e.g.
+    the fit rows, so the harness's monitor stays out of them; default: all.
     Accumulates in float64 around a fixed shift of 128 so that sums over
     hundreds of millions of pixels keep their precision.
     """
@@ -119,7 +122,8 @@ def colour_statistics(
         raise ValueError(
             f"colour_statistics expects (N, S, S, 3) uint8 images, got {images.shape} {images.dtype}"
         )
-    n = len(images)
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(rows)
     if n == 0:
         raise ValueError("colour_statistics: no training images")
     device = torch.device(device)
@@ -130,8 +134,8 @@ def colour_statistics(
     if progress is not None:
         starts = progress(starts)
     for start in starts:
-        # a copy: the cache is a read-only memory map, which torch.from_numpy warns about
-        batch = torch.from_numpy(np.array(images[start : start + batch_size]))
+        # a copy (np.take): the cache is a read-only memory map, which torch.from_numpy warns about
+        batch = torch.from_numpy(np.take(images, rows[start : start + batch_size], axis=0))
         x = batch.to(device, non_blocking=True).to(torch.float64) - 128.0
         sum_image += x.sum(dim=0)
         flat = x.reshape(-1, 3)

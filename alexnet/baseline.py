@@ -2,7 +2,8 @@
 
 One run trains ``ensemble`` networks that differ only in their seed (member 0
 uses the run's seed, so ``ensemble=1`` and the first member of a larger
-ensemble are the same network), each through the shared trainer
+ensemble are the same network; the others get
+``derive_seed(seed, MEMBER, member=i)``), each through the shared trainer
 (:mod:`baselines.cnn.trainer`) with its own checkpoint folder
 ``work_dir/member<i>``, so a killed run resumes every member where it stopped.
 
@@ -14,11 +15,27 @@ Rows it produces (the harness records each variant as ``alexnet[<variant>]``):
 * ``alexnet[ensemble-N]``  (``ensemble=N > 1``) the N members' ten-crop
                            softmax outputs averaged, as the paper's 5-CNN row.
 
+**What it trains on.** The fit rows of the training split
+(``ctx.fit_and_monitor``): the harness's monitor, a held-out slice of train,
+stays out of training, of the mean image and of the PCA colour statistics.
+The monitor's centre-crop top-1 error drives the plateau rule and the
+learning curve; the val split is never seen before it is scored.
+
+**Profiles by device** (:mod:`alexnet.recipe`): ``profile="auto"`` (default)
+is ``"paper"`` on CUDA and ``"cpu"`` elsewhere. The parameters a profile
+sets (``stem``, ``width``, ``init``, ``epochs``, ``batch_size``, ``lr``)
+default to ``None`` = "the profile's"; an explicit value overrides it. The
+runner calls :meth:`AlexNetBaseline.resolve_profile` with the device before
+:meth:`~AlexNetBaseline.display_tag`, whose tag names every departure from
+the paper, and :meth:`~AlexNetBaseline.preflight` before any work, which
+refuses a CPU training estimated to take more than 12 hours (the paper
+network: days) unless ``allow_slow_cpu=True``.
+
 Input handling, by ``stem``: ``"paper"`` resizes the cache to 256x256 on the
 device (a no-op for ImageNet's 256px cache; Tiny ImageNet's 64px images are
 upsampled) and trains on 224 crops, the network unchanged; ``"small"`` is the
 adapted-stem variant for 64px images (see :mod:`alexnet.model`), 56 crops of
-64x64, recorded in the params so it never passes for the paper network.
+64x64, named in the row so it never passes for the paper network.
 
 Multi-GPU: ``python -m alexnet.train_ddp`` (see there) trains the members
 data-parallel under ``torchrun``; ``ddp_world_size`` and ``batch_scaling``
@@ -29,6 +46,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +57,43 @@ from torch import nn
 
 from alexnet.augment import AlexNetAugment, ColourStatistics, colour_statistics
 from alexnet.lrn import LRN_IMPLS
-from alexnet.model import INITS, STEMS, build_alexnet
-from alexnet.recipe import BATCH_SCALINGS, PAPER, data_parallel_batch_and_lr
+from alexnet.model import INITS, STEMS, build_alexnet, count_parameters
+from alexnet.recipe import (
+    BATCH_SCALINGS,
+    LR_SCHEDULES,
+    PAPER,
+    PROFILES,
+    Settings,
+    data_parallel_batch_and_lr,
+    departures,
+    profile_for_device,
+)
+from baselines.cnn.distributed import barrier, rank_and_world
+from baselines.cnn.reproducibility import SeedStream, derive_seed
 from harness.api import BaselineBase, MethodError, RunContext, Split
+from harness.params import Interval, Options
 from harness.registry import register_baseline
 
-__all__ = ["DDP_DONE_MARKER", "AlexNetBaseline"]
+__all__ = ["DDP_DONE_MARKER", "AlexNetBaseline", "member_seed"]
 
 #: written into ``work_dir`` by :mod:`alexnet.train_ddp` once every member is trained
 DDP_DONE_MARKER = "ddp_training_done.json"
-_COLOUR_STATS = "colour_stats.npz"
+log = logging.getLogger("alexnet")
+
+#: the parameters a profile sets when they are left at None
+PROFILE_PARAMS = ("stem", "width", "init", "epochs", "batch_size", "lr")
 
 
-def _member_seed(seed: int, member: int) -> int:
+def member_seed(seed: int, member: int) -> int:
     """Member 0 keeps the run's seed; the others get independent derived seeds."""
     if member == 0:
         return seed
-    return int(np.random.SeedSequence([seed, member, 2012]).generate_state(1)[0])
+    return derive_seed(seed, SeedStream.MEMBER, member=member)
 
 
-def _distributed() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+def _default_device() -> str:
+    """The device ``--device auto`` would pick (used only if resolve_profile was not called)."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 @register_baseline("alexnet")
@@ -75,17 +108,39 @@ class AlexNetBaseline(BaselineBase):
     )
     description = "AlexNet: 5 conv + 3 FC, ReLU, LRN, overlapping pooling, dropout, 10-crop test"
     family = "cnn"
+    parameter_constraints = {
+        "profile": Options("auto", *PROFILES),
+        "epochs": Interval(int, 1, None),
+        "batch_size": Interval(int, 1, None),
+        "lr": Interval(float, 0, None),
+        "momentum": Interval(float, 0, 1),
+        "weight_decay": Interval(float, 0, None),
+        "lr_schedule": Options(*LR_SCHEDULES),
+        "plateau_patience": Interval(int, 1, None),
+        "max_lr_drops": Interval(int, 0, None),
+        "stem": Options(*STEMS),
+        "width": Interval(float, 0, 1),
+        "init": Options(*INITS),
+        "mean": Options("pixel", "channel"),
+        "pca_std": Interval(float, 0, None),
+        "ensemble": Interval(int, 1, None),
+        "lrn_impl": Options(*LRN_IMPLS),
+        "ddp_world_size": Interval(int, 1, None),
+        "batch_scaling": Options(*BATCH_SCALINGS),
+    }
 
     def __init__(
         self,
-        epochs: int = PAPER.epochs,
-        batch_size: int = PAPER.batch_size,
-        lr: float = PAPER.lr,
+        profile: str = "auto",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
         momentum: float = PAPER.momentum,
         weight_decay: float = PAPER.weight_decay,
-        plateau_patience: int = 4,
+        lr_schedule: str = "plateau",
+        plateau_patience: int = PAPER.plateau_patience,
         max_lr_drops: int = PAPER.max_lr_drops,
-        stem: str = "paper",
+        stem: str | None = None,
         mean: str = "pixel",
         pca_std: float = PAPER.pca_alpha_std,
         ensemble: int = 1,
@@ -96,17 +151,20 @@ class AlexNetBaseline(BaselineBase):
         lrn_impl: str = "fast",
         ddp_world_size: int = 1,
         batch_scaling: str = "global",
-        init: str = "paper",
-        width: float = 1.0,
+        init: str | None = None,
+        width: float | None = None,
+        allow_slow_cpu: bool = False,
     ) -> None:
-        self.epochs = epochs  # upper bound; the plateau rule drops the lr up to max_lr_drops times
-        self.batch_size = batch_size  # global batch (see batch_scaling)
-        self.lr = lr  # initial learning rate
+        self.profile = profile  # "auto" (paper on cuda, cpu otherwise) | "paper" | "cpu"
+        self.epochs = epochs  # None: the profile's (paper 90, cpu 8); an upper bound for plateau
+        self.batch_size = batch_size  # global batch (see batch_scaling); None: paper 128, cpu 64
+        self.lr = lr  # initial learning rate; None: paper 0.01, cpu 0.003
         self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.plateau_patience = plateau_patience  # epochs without a lower monitor error
+        self.weight_decay = weight_decay  # on weights only, never biases (as cuda-convnet)
+        self.lr_schedule = lr_schedule  # "plateau" (paper) | "cosine" | "constant"
+        self.plateau_patience = plateau_patience  # epochs in a row without a lower monitor error
         self.max_lr_drops = max_lr_drops
-        self.stem = stem  # "paper" (224 crops of 256) | "small" (56 crops of 64, adapted conv1)
+        self.stem = stem  # "paper" (224 crops of 256) | "small" (56 of 64); None: the profile's
         self.mean = mean  # "pixel" (paper: mean image) | "channel"
         self.pca_std = pca_std  # std of the PCA colour-noise coefficients (0 disables)
         self.ensemble = ensemble  # members with different seeds
@@ -117,43 +175,133 @@ class AlexNetBaseline(BaselineBase):
         self.lrn_impl = lrn_impl  # "fast" | "shifted" | "torch" (same function, alexnet.lrn)
         self.ddp_world_size = ddp_world_size  # processes the members were trained on
         self.batch_scaling = batch_scaling  # "global" | "linear" (alexnet.recipe)
-        self.init = init  # "paper" | "caffe" | "kaiming" (+ standardised inputs); alexnet.model
-        self.width = width  # layer-width multiplier; 1 = the paper, < 1 only for CPU tests/demos
+        self.init = init  # "paper" | "caffe" | "kaiming" (+ standardised inputs); None: profile's
+        self.width = width  # layer-width multiplier, 1 = the paper; None: the profile's
+        self.allow_slow_cpu = allow_slow_cpu  # train even when preflight estimates > 12 h on CPU
+
+    # -------------------------------------------------------------- profiles
+
+    def resolve_profile(self, device: str) -> None:
+        """Fix ``profile="auto"`` for ``device`` ("paper" on CUDA, "cpu" otherwise).
+
+        The runner calls this before :meth:`display_tag` (which cannot know the
+        device) and :meth:`fit` calls it again with ``ctx.device``.
+        """
+        try:
+            self.profile_ = profile_for_device(self.profile, device)
+        except ValueError as exc:
+            raise MethodError(f"alexnet: {exc}") from None
+
+    def _profile_name(self) -> str:
+        resolved = getattr(self, "profile_", None)
+        if resolved is None:
+            self.resolve_profile(_default_device())
+            resolved = self.profile_
+        return resolved
+
+    def settings(self) -> Settings:
+        """The resolved recipe: the profile's values where a parameter is None."""
+        profile = PROFILES[self._profile_name()]
+
+        def pick(name: str) -> Any:
+            value = getattr(self, name)
+            return getattr(profile, name) if value is None else value
+
+        stem = pick("stem")
+        if stem not in STEMS:
+            raise MethodError(f"alexnet: stem must be one of {sorted(STEMS)}, got {stem!r}")
+        return Settings(
+            stem=stem,
+            crop=STEMS[stem].crop,
+            width=float(pick("width")),
+            init=pick("init"),
+            epochs=int(pick("epochs")),
+            batch_size=int(pick("batch_size")),
+            lr=float(pick("lr")),
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            lr_schedule=self.lr_schedule,
+            plateau_patience=self.plateau_patience,
+            max_lr_drops=self.max_lr_drops,
+            mean=self.mean,
+            pca_std=self.pca_std,
+            batch_scaling=self.batch_scaling,
+            world_size=self.ddp_world_size,
+        )
+
+    def resolved_params(self) -> dict[str, Any]:
+        """:meth:`get_params` with the profile's values filled in and the profile named."""
+        params = self.get_params()
+        s = self.settings()
+        params.update({name: getattr(s, name) for name in PROFILE_PARAMS})
+        params["profile"] = self._profile_name()
+        return params
 
     def display_tag(self) -> str | None:
-        """Departures from the paper network, for the row's name; ``None`` for the paper's.
+        """Every departure from the paper, for the row's name; ``None`` for the paper's recipe.
 
-        An adapted stem, a narrower net or another initialisation is a different
-        model; its row says so (``alexnet (small stem, width 0.5, kaiming init)``)
-        so that no reader takes it for the 2012 network.
+        ``"cpu profile: small stem, 56px crops, width 0.5, kaiming init, 8 epochs,
+        batch 64, lr 0.003"``: a different model or recipe never passes for the
+        2012 network. Call :meth:`resolve_profile` first (else ``auto`` is
+        resolved for the device ``--device auto`` would pick).
         """
-        tags = []
-        if self.stem != "paper":
-            tags.append(f"{self.stem} stem")
-        if self.width != 1.0:
-            tags.append(f"width {self.width:g}")
-        if self.init != "paper":
-            tags.append(f"{self.init} init")
-        return ", ".join(tags) or None
+        parts = departures(self.settings())
+        if not parts:
+            return None
+        profile = self._profile_name()
+        return (f"{profile} profile: " if profile != "paper" else "") + ", ".join(parts)
+
+    def preflight(self, n_train: int, device: str, allow_slow_cpu: bool | None = None) -> None:
+        """Refuse, before any work, a CPU training estimated to take over 12 hours.
+
+        The estimate times two SGD steps of the configured network on this CPU
+        (:mod:`alexnet.preflight`) and multiplies by epochs x ``n_train`` x
+        members. ``allow_slow_cpu`` (this call's, or the parameter) lets it run.
+        """
+        from alexnet.preflight import CPU_LIMIT_SECONDS, cpu_images_per_s, format_duration
+
+        self.resolve_profile(device)
+        if str(device).startswith("cuda") or self.allow_slow_cpu or allow_slow_cpu:
+            return
+        s = self.settings()
+        rate = cpu_images_per_s(s.stem, s.width, s.init, self.lrn_impl)
+        images = s.epochs * n_train * self.ensemble
+        seconds = images / rate
+        if seconds <= CPU_LIMIT_SECONDS:
+            if seconds > 3600:
+                log.warning(
+                    "alexnet: about %s of training on this CPU (%.1f images/s measured)",
+                    format_duration(seconds),
+                    rate,
+                )
+            return
+        what = self.display_tag() or "the paper network and recipe"
+        raise MethodError(
+            f"alexnet ({what}) would train for about {format_duration(seconds)} on this CPU: "
+            f"{rate:.1f} images/s measured over 2 SGD steps x {s.epochs} epochs x "
+            f"{n_train:,} images x {self.ensemble} member(s). Train it on a GPU "
+            f'(--device cuda), use the CPU settings (profile="cpu"), or pass '
+            f"allow_slow_cpu=true to train anyway"
+        )
 
     # ---------------------------------------------------------------- checks
 
-    def _validate(self, train: Split) -> None:
+    def _validate(self, train: Split, s: Settings) -> None:
         problems = []
-        if self.stem not in STEMS:
-            problems.append(f"stem must be one of {sorted(STEMS)}, got {self.stem!r}")
         if self.mean not in ("pixel", "channel"):
             problems.append(f"mean must be 'pixel' or 'channel', got {self.mean!r}")
         if self.ensemble < 1:
             problems.append(f"ensemble must be >= 1, got {self.ensemble}")
-        if self.init not in INITS:
-            problems.append(f"init must be one of {INITS}, got {self.init!r}")
-        if not 0 < self.width <= 1:
-            problems.append(f"width must be in (0, 1], got {self.width}")
+        if s.init not in INITS:
+            problems.append(f"init must be one of {INITS}, got {s.init!r}")
+        if not 0 < s.width <= 1:
+            problems.append(f"width must be in (0, 1], got {s.width}")
         if self.lrn_impl not in LRN_IMPLS:
             problems.append(f"lrn_impl must be one of {LRN_IMPLS}, got {self.lrn_impl!r}")
         if self.batch_scaling not in BATCH_SCALINGS:
             problems.append(f"batch_scaling must be one of {BATCH_SCALINGS}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if problems:
             raise MethodError("alexnet: " + "; ".join(problems))
         if train.n_classes < 2 or len(np.unique(train.labels)) < 2:
@@ -161,57 +309,8 @@ class AlexNetBaseline(BaselineBase):
                 f"alexnet: the training split {train.name!r} has fewer than 2 classes with images"
             )
 
-    # ------------------------------------------------------------------- fit
-
-    def _colour_statistics(self, train: Split, ctx: RunContext) -> ColourStatistics:
-        """Training-set mean image and RGB PCA, cached in the run's work folder."""
-        path = Path(ctx.work_dir) / _COLOUR_STATS
-        rank, world = _distributed()
-        if rank == 0:
-            stats = None
-            if path.exists():
-                stats = ColourStatistics.load(path)
-                if stats.n_images != len(train) or stats.mean_image.shape != train.images.shape[1:]:
-                    stats = None
-            if stats is None:
-                stats = colour_statistics(train.images, device=ctx.device)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                stats.save(path)
-        if world > 1:
-            torch.distributed.barrier()
-        if rank != 0:
-            stats = ColourStatistics.load(path)
-        return stats
-
-    def _train_config(self, n_train: int, cuda: bool) -> Any:
-        from baselines.cnn.trainer import TrainConfig
-
-        per_rank, lr = data_parallel_batch_and_lr(
-            self.batch_size, self.lr, self.ddp_world_size, self.batch_scaling
-        )
-        rows_per_rank = n_train // self.ddp_world_size
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=per_rank,
-            lr=lr,
-            momentum=self.momentum,
-            weight_decay=self.weight_decay,
-            lr_schedule="plateau",
-            lr_drop_factor=PAPER.lr_drop_factor,
-            plateau_patience=self.plateau_patience,
-            max_lr_drops=self.max_lr_drops,
-            # With >= 10 full batches per epoch the ragged last one is dropped: a
-            # second batch shape would make torch.compile recompile; < 10% of an epoch.
-            drop_last=rows_per_rank >= 10 * per_rank,
-            amp=cuda if self.amp is None else self.amp,
-            amp_dtype="bfloat16",
-            channels_last=cuda if self.channels_last is None else self.channels_last,
-            compile=cuda if self.compile is None else self.compile,
-            eval_batch_size=self.eval_batch_size or (128 if cuda else 8),
-        )
-
     def _check_world(self, ctx: RunContext) -> int:
-        _, world = _distributed()
+        _, world = rank_and_world()
         if world > 1 and world != self.ddp_world_size:
             raise MethodError(
                 f"alexnet: running on {world} processes but ddp_world_size={self.ddp_world_size}; "
@@ -227,15 +326,72 @@ class AlexNetBaseline(BaselineBase):
             )
         return world
 
+    # ------------------------------------------------------------------- fit
+
+    def _colour_statistics(
+        self, train: Split, rows: np.ndarray, ctx: RunContext
+    ) -> ColourStatistics:
+        """Mean image and RGB PCA of the fit rows, cached in the run's work folder."""
+        from baselines.cnn.resume import rows_digest
+
+        path = Path(ctx.work_dir) / f"colour_stats-{rows_digest(rows)}.npz"
+        rank, _ = rank_and_world()
+        if rank == 0:
+            stats = None
+            if path.exists():
+                stats = ColourStatistics.load(path)
+                if stats.n_images != len(rows) or stats.mean_image.shape != train.images.shape[1:]:
+                    stats = None
+            if stats is None:
+                stats = colour_statistics(train.images, device=ctx.device, rows=rows)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                stats.save(path)
+        barrier()  # the other ranks read what rank 0 wrote
+        if rank != 0:
+            stats = ColourStatistics.load(path)
+        return stats
+
+    def _train_config(self, n_fit: int, cuda: bool, s: Settings) -> Any:
+        from baselines.cnn.trainer import TrainConfig
+
+        per_rank, lr = data_parallel_batch_and_lr(
+            s.batch_size, s.lr, self.ddp_world_size, self.batch_scaling
+        )
+        rows_per_rank = n_fit // self.ddp_world_size
+        return TrainConfig(
+            epochs=s.epochs,
+            batch_size=per_rank,
+            lr=lr,
+            momentum=s.momentum,
+            weight_decay=s.weight_decay,
+            bias_decay=False,  # cuda-convnet and bvlc_alexnet decay weights only
+            lr_schedule=s.lr_schedule,
+            lr_drop_factor=PAPER.lr_drop_factor,
+            plateau_patience=s.plateau_patience,
+            max_lr_drops=s.max_lr_drops,
+            # With >= 10 full batches per epoch the ragged last one is dropped: a
+            # second batch shape would make torch.compile recompile; < 10% of an epoch.
+            drop_last=rows_per_rank >= 10 * per_rank,
+            amp=cuda if self.amp is None else self.amp,
+            amp_dtype="bfloat16",
+            channels_last=cuda if self.channels_last is None else self.channels_last,
+            compile=cuda if self.compile is None else self.compile,
+            eval_batch_size=self.eval_batch_size or (128 if cuda else 8),
+        )
+
     def fit(self, train: Split, ctx: RunContext) -> AlexNetBaseline:
         from baselines.cnn.trainer import Trainer
 
-        self._validate(train)
+        start = time.perf_counter()
+        self.resolve_profile(ctx.device)
+        s = self.settings()
+        self._validate(train, s)
         world = self._check_world(ctx)
         device = torch.device(ctx.device)
         cuda = device.type == "cuda"
-        spec = STEMS[self.stem]
-        stats = self._colour_statistics(train, ctx)
+        spec = STEMS[s.stem]
+        fit_rows, _ = ctx.fit_and_monitor(train)  # the monitor stays out of training
+        stats = self._colour_statistics(train, fit_rows, ctx)
         augment = AlexNetAugment(
             stats,
             crop=spec.crop,
@@ -243,9 +399,9 @@ class AlexNetBaseline(BaselineBase):
             mean=self.mean,
             pca_std=self.pca_std,
             device=device,
-            standardise=self.init == "kaiming",
+            standardise=s.init == "kaiming",
         )
-        config = self._train_config(len(train), cuda)
+        config = self._train_config(len(fit_rows), cuda, s)
         n_classes = train.n_classes
 
         def wrap(model: nn.Module) -> nn.Module:
@@ -259,35 +415,31 @@ class AlexNetBaseline(BaselineBase):
             # Only member 0's learning curve is the run's; the others keep their own.
             member_ctx = ctx if member == 0 else dataclasses.replace(ctx, epoch_log=[])
             trainer = Trainer(
-                lambda: build_alexnet(
-                    n_classes, self.stem, self.lrn_impl, width=self.width, init=self.init
-                ),
+                lambda: build_alexnet(n_classes, s.stem, self.lrn_impl, width=s.width, init=s.init),
                 config,
                 member_ctx,
                 train_transform=augment.train,
                 # the plateau rule watches the centre crop: ten crops cost 10x per epoch
                 eval_transform=augment.centre_crop,
                 run_name=f"member{member}",
-                seed=_member_seed(ctx.seed, member),
+                seed=member_seed(ctx.seed, member),
                 wrap_model=wrap if world > 1 else None,
             )
-            models.append(trainer.fit(train))
+            models.append(trainer.fit(train, monitor=ctx.monitor, rows=fit_rows))
             trainers.append(trainer)
-            if member == 0:
-                self._note_throughput(ctx, trainer.curve_)
 
-        ctx.notes.update(
-            stem=self.stem,
-            input=(
-                f"cache {train.size}px -> {spec.base}px on the device, {spec.crop}px crops"
-                if train.size != spec.base
-                else f"cache {train.size}px, {spec.crop}px crops"
-            ),
-            colour_eigvals=[round(float(v), 3) for v in stats.eigvals],
-            per_process_batch=config.batch_size,
-            per_process_lr=config.lr,
-            trained_on_processes=self.ddp_world_size,
+        self._report(ctx, trainers, models[0], spec.crop, time.perf_counter() - start)
+        ctx.note("stem", s.stem)
+        ctx.note(
+            "input",
+            f"cache {train.size}px -> {spec.base}px on the device, {spec.crop}px crops"
+            if train.size != spec.base
+            else f"cache {train.size}px, {spec.crop}px crops",
         )
+        ctx.note("colour_eigvals", [round(float(v), 3) for v in stats.eigvals])
+        ctx.note("per_process_batch", config.batch_size)
+        ctx.note("per_process_lr", config.lr)
+        ctx.note("trained_on_processes", self.ddp_world_size)
         self.n_classes_ = n_classes
         self.colour_stats_ = stats
         self.augment_ = augment
@@ -296,14 +448,30 @@ class AlexNetBaseline(BaselineBase):
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
         return self
 
-    @staticmethod
-    def _note_throughput(ctx: RunContext, curve: list[dict[str, Any]]) -> None:
-        if not curve:
-            return
-        ctx.notes["train_images_per_s"] = round(
-            float(np.mean([row["images_per_s"] for row in curve])), 2
+    def _report(
+        self, ctx: RunContext, trainers: list[Any], model: nn.Module, crop: int, seconds: float
+    ) -> None:
+        """Training facts over every member: images over the whole fit's seconds."""
+        summaries = [t.summary_ for t in trainers]
+        first = summaries[0]
+        before = sum(x.seconds_before_resume for x in summaries)
+        images = sum(x.images_seen for x in summaries)
+        ctx.report_training(
+            epochs=first.epochs,
+            images_seen=images,
+            images_per_s=round(images / max(seconds + before, 1e-9), 2),
+            lr_drops=first.lr_drops,
+            param_count=count_parameters(model),
+            crop=crop,
+            profile=self.profile_,
+            fit_split=first.fit_split,
+            monitor_use=first.monitor_use,
+            resumed_from_epoch=first.resumed_from_epoch,
+            seconds_before_resume=round(before, 3),
         )
-        ctx.notes["epochs_trained"] = len(curve)
+        if len(summaries) > 1:
+            ctx.note("members_resumed_from_epoch", [x.resumed_from_epoch for x in summaries])
+            ctx.note("members_lr_drops", [list(x.lr_drops) for x in summaries])
 
     # --------------------------------------------------------------- predict
 

@@ -9,7 +9,14 @@ of conv2, conv4 and conv5; conv3 and the FC layers connect across GPUs)::
     conv3  384@3x3 pad 1            -> 384x13x13, ReLU
     conv4  384@3x3 pad 1, groups 2  -> 384x13x13, ReLU
     conv5  256@3x3 pad 1, groups 2  -> 256x13x13, ReLU, maxpool 3/2 -> 6x6
-    dropout 0.5, fc6 9216->4096, ReLU, dropout 0.5, fc7 4096->4096, ReLU, fc8 4096->n_classes
+    fc6 9216->4096, ReLU, dropout 0.5, fc7 4096->4096, ReLU, dropout 0.5, fc8 4096->n_classes
+
+**Dropout** sits where the paper puts it, "in the first two fully-connected
+layers", i.e. on the outputs of fc6 and fc7 (Caffe's bvlc_alexnet: drop6
+after relu6, drop7 after relu7). torchvision's AlexNet instead drops pool5's
+output and fc6's output; this network used that layout until checkpoint
+format 2 (:mod:`baselines.cnn.resume`), which is why a format-1 checkpoint
+is refused rather than loaded into shifted layers.
 
 **224 vs 227.** The paper says 224x224 inputs and draws 55x55 conv1 maps, but
 ``(224 - 11) / 4 + 1`` is not an integer; 227 inputs with no padding give
@@ -142,12 +149,12 @@ class AlexNet(nn.Module):
         )
         fc_in = c5 * spec.fc_in_side * spec.fc_in_side
         self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
             nn.Linear(fc_in, fc),  # fc6
             nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
+            nn.Dropout(dropout),  # drop6, on fc6's output
             nn.Linear(fc, fc),  # fc7
             nn.ReLU(inplace=True),
+            nn.Dropout(dropout),  # drop7, on fc7's output
             nn.Linear(fc, n_classes),  # fc8
         )
         self.reset_parameters()

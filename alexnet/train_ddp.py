@@ -5,13 +5,19 @@
 
 Takes the same flags as ``harness run`` (suite, data, subset, ``--param``
 overrides, cache, results, ...) and runs only the suite's ``alexnet`` entry.
-Every process builds the same manifest and memory-maps the same decoded
-cache (rank 0 decodes it first; the others then find it), then trains every
-ensemble member with :class:`alexnet.baseline.AlexNetBaseline` wrapped in
-``DistributedDataParallel``: each rank takes every ``world_size``-th row of
-the epoch's shared permutation (the ``DistributedSampler`` rule, done by the
-shared trainer), gradients are averaged across ranks, rank 0 checkpoints.
-NCCL on CUDA, gloo on CPU.
+Every process builds the same manifest, memory-maps the same decoded cache
+and the same monitor (rank 0 prepares them first through
+:func:`harness.runner.prepare_data`; the others then find them) and gets
+its context from :func:`harness.runner.method_context`, the runner's own, so
+the work folder, holdout and monitor are exactly those ``harness run`` uses.
+Rank 0 runs the method's pre-flight check (a CPU training estimated in days
+stops here, before any work, unless ``allow_slow_cpu``), then every rank
+trains every ensemble member with :class:`alexnet.baseline.AlexNetBaseline`
+wrapped in ``DistributedDataParallel``: each rank takes every
+``world_size``-th fit row of the epoch's shared permutation (the
+``DistributedSampler`` rule, done by the shared trainer) and draws its own
+crops, flips, colour noise and dropout masks; gradients are averaged across
+ranks, rank 0 checkpoints. NCCL on CUDA, gloo on CPU.
 
 Effective batch and lr (see :mod:`alexnet.recipe`): by default
 (``batch_scaling="global"``) the recipe's 128 is the global batch, i.e.
@@ -31,10 +37,12 @@ when started again with the same flags.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import logging
 import os
+import shlex
 import shutil
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -42,8 +50,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from harness.api import RunContext
-from harness.cli import _add_run_flags, build_config
+from harness.api import MethodError
 from harness.config import ConfigError, MethodSpec, RunConfig
 
 log = logging.getLogger("alexnet.train_ddp")
@@ -61,17 +68,30 @@ def alexnet_spec(cfg: RunConfig, world_size: int) -> MethodSpec:
     return MethodSpec("alexnet", tuple(sorted(params.items())))
 
 
+def _preflight_on_rank0(method: object, n_train: int, device: str, cfg: RunConfig) -> None:
+    """Rank 0 estimates the training time; every rank raises the same error, or none."""
+    problem = [None]
+    if dist.get_rank() == 0:
+        try:
+            method.preflight(n_train, device, allow_slow_cpu=cfg.allow_slow_cpu)  # type: ignore[attr-defined]
+        except MethodError as exc:
+            problem[0] = str(exc)
+    dist.broadcast_object_list(problem, src=0)
+    if problem[0] is not None:
+        raise MethodError(problem[0])
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="torchrun ... -m alexnet.train_ddp", description=__doc__.split("\n\n")[0]
-    )
-    _add_run_flags(parser)
-    args = parser.parse_args(argv)
+    from harness.cli import build_config, make_parser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = make_parser().parse_args(["run", *argv])  # the flags of `harness run`
+    args.command_line = "torchrun ... -m alexnet.train_ddp " + shlex.join(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from alexnet.baseline import AlexNetBaseline
     from harness.results import write_leaderboard
-    from harness.runner import prepare_data, resolve_device, run_id_for, run_method
+    from harness.runner import method_context, prepare_data, resolve_device, run_id_for, run_method
 
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -92,29 +112,27 @@ def main(argv: list[str] | None = None) -> int:
         dist.barrier()
         if rank != 0:
             data = prepare_data(cfg, results_dir)
-        run_id = run_id_for(data.subset.name, spec, cfg.seed, data.manifest.hash)
-        ctx = RunContext(
-            device=device,
-            seed=cfg.seed,
-            cache_dir=Path(cfg.cache) / "methods" / spec.name,
-            work_dir=Path(cfg.cache) / "work" / run_id,
-            quiet=cfg.quiet,
-            deterministic=cfg.deterministic,
-            monitor=data.val,
-            manifest_hash=data.manifest.hash,
-            logger=logging.getLogger(f"harness.method.alexnet.rank{rank}"),
-        )
+        method = AlexNetBaseline(**spec.kwargs)
+        _preflight_on_rank0(method, len(data.train), device, cfg)
+        # the same id, folder, holdout and monitor as `harness run` (run_method below)
+        run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash)
+        ctx = method_context(cfg, data, spec, device, run_id)
+        ctx.logger = logging.getLogger(f"harness.method.alexnet.rank{rank}")
+        dist.barrier()  # every rank has its context before rank 0 may clear the folder
         if cfg.fresh and rank == 0:  # retrain from scratch: drop the old checkpoints first
             shutil.rmtree(ctx.work_dir, ignore_errors=True)
         dist.barrier()
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
-        method = AlexNetBaseline(**spec.kwargs)
         method.fit(data.train, ctx)
         dist.barrier()
         if rank == 0:
             method.write_ddp_marker(
                 ctx,
-                {"world_size": world, "backend": backend, "notes": ctx.notes},
+                {
+                    "world_size": world,
+                    "backend": backend,
+                    "training": dataclasses.asdict(ctx.training),
+                },
             )
     finally:
         dist.destroy_process_group()

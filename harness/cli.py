@@ -263,10 +263,21 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"  {name:<16} {getattr(cls, 'year', '?')!s:<5} {getattr(cls, 'source', '')}")
         except ImportError as exc:
             print(f"  {name:<16} (cannot load: {exc})")
-    print("\nsubsets:")
+    print("\nsubsets (newest version; older ones stay usable as name@N):")
     for name in SUBSETS.names():
+        if "@" in name:  # name@N entries are the versions of a name listed once below
+            continue
         s = get_subset(name)
-        print(f"  {name:<16} v{s.version}  {s.size}px  {getattr(s, 'description', '')}")
+        older = sorted(
+            int(n.split("@", 1)[1])
+            for n in SUBSETS.names()
+            if n.startswith(f"{name}@") and n != s.key
+        )
+        also = f" (also {', '.join(f'@{v}' for v in older)})" if older else ""
+        print(f"  {name:<16} v{s.version}{also}  {s.size}px  {getattr(s, 'description', '')}")
+    print(
+        "  (no suite or subset: `harness run --data PATH` runs on every class a copy holds)"
+    )
     print("\nsuites:")
     for name in suite_names():
         print(f"  {name}")
@@ -276,10 +287,24 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from harness.results import leaderboard_frame, load_records, write_leaderboard
 
-    out = write_leaderboard(Path(args.results), Path(args.out) if args.out else None)
-    df = leaderboard_frame(load_records(Path(args.results)))
-    cols = ["rank", "method", "subset", "top1_err", "top5_err", "train_seconds", "device"]
-    print(df[cols].to_string(index=False) if len(df) else "(no records)")
+    records = load_records(Path(args.results))  # a bad record: one warning, then skipped
+    out = write_leaderboard(
+        Path(args.results),
+        Path(args.out) if args.out else None,
+        all_records=args.all,
+        records=records,
+    )
+    df = leaderboard_frame(records, all_records=args.all)
+    cols = ["rank", "display", "family", "top1_err", "top5_err", "monitor", "train_seconds"]
+    if not len(df):
+        print("(no records)")
+    for manifest, group in df.groupby("manifest_hash", sort=False):
+        first = group.iloc[0]
+        print(
+            f"\n{first['subset']} · manifest {str(manifest)[:12]} · {first['n_classes']} classes, "
+            f"{first['n_train']} train / {first['n_val']} val images"
+        )
+        print(group[cols].to_string(index=False, na_rep="–"))
     print(f"\nwrote {out}")
     return 0
 
@@ -363,6 +388,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="write leaderboard.csv from the run records")
     p.add_argument("--results", default="results", help="results folder (default: results)")
     p.add_argument("--out", help="output CSV (default: RESULTS/leaderboard.csv)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="every record (default: the newest successful one per manifest, method, variant)",
+    )
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("report", help="write report.md, report.html and plots from the records")

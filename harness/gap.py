@@ -1,45 +1,27 @@
-"""The 2012 gap: which family a method belongs to, and how far CNNs lead.
+"""The 2012 gap: how far the best CNN leads the best hand-crafted method.
 
 The gap is the top-5 error of the best hand-crafted method minus that of the
 best CNN, in percentage points, and as a reduction relative to the
 hand-crafted error (ILSVRC-2012: ISI 26.2% vs SuperVision 15.3%, about 10.9
 points or 41%). It is computed the same way for historical rows, measured
 records and every cell of a sweep.
+
+A method's family is what its record says (``RunRecord.family``, declared by
+the baseline class and checked by the registry); nothing is guessed from a
+name. Measured gaps compare methods scored on the same images only: rows of
+one manifest (:func:`gaps_by_manifest`); :func:`best_gap` refuses rows that
+span several manifests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
-__all__ = ["FAMILIES", "Gap", "best_gap", "family_of"]
+from harness.api import FAMILIES
 
-FAMILIES = ("cnn", "hand-crafted", "reference")
-
-# Methods known to be CNNs when a record carries no ``family`` field.
-_CNN_NAME_PREFIXES = ("alexnet", "lenet")
-# Methods that are references (chance), never part of the gap.
-_REFERENCE_NAMES = ("random",)
-
-
-def family_of(record: dict[str, Any]) -> str:
-    """``"cnn"``, ``"hand-crafted"`` or ``"reference"`` for a run record.
-
-    Order of evidence: the record's ``family`` field, then ``notes["family"]``,
-    then the method name (``alexnet*`` / ``lenet*`` are CNNs, ``random`` is the
-    chance reference); any other method counts as hand-crafted.
-    """
-    for value in (record.get("family"), (record.get("notes") or {}).get("family")):
-        if isinstance(value, str) and value in FAMILIES:
-            return value
-    method = str(record.get("method", "")).lower()
-    if method.startswith(_CNN_NAME_PREFIXES):
-        return "cnn"
-    if method in _REFERENCE_NAMES:
-        return "reference"
-    return "hand-crafted"
+__all__ = ["FAMILIES", "Gap", "best_gap", "gaps_by_manifest"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +55,15 @@ def best_gap(
 ) -> Gap | None:
     """The gap over ``rows`` (one result per row), or None without both families.
 
-    Rows with a missing error (failed runs) are ignored; ties go to the first row.
+    Rows with a missing error (failed runs) are ignored; ties go to the first
+    row. Rows with a ``manifest_hash`` column must all share one manifest.
     """
     valid = rows[rows[err_col].notna()]
+    if "manifest_hash" in valid and valid["manifest_hash"].nunique() > 1:
+        raise ValueError(
+            f"best_gap: rows of {valid['manifest_hash'].nunique()} manifests; a gap compares "
+            "methods scored on the same images (use gaps_by_manifest)"
+        )
     best = {}
     for family in ("hand-crafted", "cnn"):
         fam = valid[valid[family_col] == family]
@@ -84,3 +72,12 @@ def best_gap(
         best[family] = fam.loc[fam[err_col].astype(float).idxmin()]
     hc, cnn = best["hand-crafted"], best["cnn"]
     return Gap(str(hc[name_col]), float(hc[err_col]), str(cnn[name_col]), float(cnn[err_col]))
+
+
+def gaps_by_manifest(frame: pd.DataFrame, *, name_col: str = "display") -> dict[str, Gap | None]:
+    """The gap of each manifest of a records frame (successful rows only), by manifest hash."""
+    ok = frame[frame["ok"].astype(bool)] if "ok" in frame else frame
+    return {
+        str(manifest): best_gap(ok[ok["manifest_hash"] == manifest], name_col=name_col)
+        for manifest in frame["manifest_hash"].drop_duplicates()
+    }

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from harness.protocol import MAX_LABELS
 from harness.report_document import fmt_duration, fmt_err, fmt_rate
+from harness.results import ensure_folder, write_error
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FAMILY_COLOURS",
     "FAMILY_LABELS",
+    "TOP_K",
     "chance_top5_err",
     "cost_chart",
     "learning_curves_chart",
@@ -28,15 +31,26 @@ __all__ = [
     "top5_bar_chart",
 ]
 
-FAMILY_COLOURS = {"cnn": "#c8553d", "hand-crafted": "#2f6690", "reference": "#a0a8b0"}
-FAMILY_LABELS = {"cnn": "CNN", "hand-crafted": "hand-crafted features", "reference": "reference"}
+FAMILY_COLOURS = {
+    "cnn": "#c8553d",
+    "hand-crafted": "#2f6690",
+    "reference": "#a0a8b0",
+    "other": "#8a6fb0",
+}
+FAMILY_LABELS = {
+    "cnn": "CNN",
+    "hand-crafted": "hand-crafted features",
+    "reference": "reference",
+    "other": "other",
+}
+TOP_K = MAX_LABELS  # the k of the ILSVRC top-5 protocol
 ILSVRC_CLASSES = 1000  # classes of the ILSVRC classification task (for its chance line)
 DPI = 110
 
 
 def chance_top5_err(n_classes: int) -> float:
-    """Top-5 error of guessing, in percent: 1 - 5 / n_classes."""
-    return 100.0 * max(0.0, 1.0 - min(5, n_classes) / n_classes)
+    """Top-5 error of guessing, in percent: 1 - 5 / n_classes (0 for 5 classes or fewer)."""
+    return 100.0 * max(0.0, 1.0 - min(TOP_K, n_classes) / n_classes)
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -51,10 +65,13 @@ def new_figure(width: float, height: float) -> Figure:
 
 def save_figure(fig: Figure, path: Path) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(path.parent)
     # PNG metadata carries the matplotlib version and no date, so re-running the
     # report on the same records gives the same bytes.
-    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    try:
+        fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     return path
 
 
@@ -77,7 +94,7 @@ def _family_legend(ax: Any, families: list[str]) -> None:
 
     handles = [
         Patch(color=FAMILY_COLOURS[f], label=FAMILY_LABELS[f])
-        for f in ("cnn", "hand-crafted", "reference")
+        for f in FAMILY_COLOURS
         if f in families
     ]
     # Below the chance line, above the bars of the 2012 results (all under 30%).
@@ -177,16 +194,14 @@ def learning_curves_chart(
         colour = palette(i % 10)
         if "train_loss" in df and df["train_loss"].notna().any():
             ax_loss.plot(df["epoch"], df["train_loss"], color=colour, label=name, marker=".")
-        if "val_top5_err" in df and df["val_top5_err"].notna().any():
-            ax_err.plot(
-                df["epoch"], df["val_top5_err"], color=colour, marker=".", label=f"{name} top-5"
-            )
-        if "val_top1_err" in df and df["val_top1_err"].notna().any():
-            ax_err.plot(
-                df["epoch"], df["val_top1_err"], color=colour, linestyle="--", label=f"{name} top-1"
-            )
+        for k, style in ((5, {"marker": "."}), (1, {"linestyle": "--"})):
+            # Curves name the split they were measured on: monitor_* (held out of
+            # train) in schema 2, val_* in schema-1 records (the monitor was val).
+            col = next((c for c in (f"monitor_top{k}_err", f"val_top{k}_err") if c in df), None)
+            if col is not None and df[col].notna().any():
+                ax_err.plot(df["epoch"], df[col], color=colour, label=f"{name} top-{k}", **style)
     ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="Training loss")
-    ax_err.set(xlabel="epoch", ylabel="validation error (%)", title="Validation error")
+    ax_err.set(xlabel="epoch", ylabel="error on the monitor split (%)", title="Monitor error")
     from matplotlib.ticker import MaxNLocator
 
     handles, labels = [], []

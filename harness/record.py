@@ -73,6 +73,20 @@ class RecordError(ValueError):
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def __getitem__(self, key: str) -> Any:
+        """``record["top5_err"]``, ``record["monitor"]["split"]``: fields read like dict keys."""
+        cls = type(self)
+        if key in cls.model_fields or key in cls.model_computed_fields:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """A field's value, or ``default`` for a name that is not a field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
 
 class MonitorInfo(_Frozen):
     """The split a method tuned on (``harness.data.holdout.Holdout.describe()``).
@@ -241,19 +255,6 @@ class RunRecord(_Frozen):
     def ok(self) -> bool:
         """A successful run with both errors."""
         return self.status == "ok"
-
-    def __getitem__(self, key: str) -> Any:
-        """``record["top5_err"]``: fields read like the keys of a schema-1 dict."""
-        if key == "display_name" or key in type(self).model_fields:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """``record.get("top5_err")``: a field's value, or ``default`` for an unknown name."""
-        try:
-            return self[key]
-        except KeyError:
-            return default
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON values, ``display_name`` included (what the file holds)."""

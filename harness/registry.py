@@ -5,6 +5,12 @@ strings imported on first use. Baselines also come from the entry-point group
 ``harness.baselines`` (built-ins are declared there too, in pyproject.toml), so
 the harness never imports a concrete method by name. An unknown name fails
 with the list of known names and the closest match.
+
+A registry refuses a second, different object under a name it holds, naming
+both. The baseline registry also checks the contract when a class is
+registered or first loaded: it must declare its ``family`` (one of
+``harness.api.FAMILIES``) itself or through a base class of its own;
+``BaselineBase``'s placeholder does not count, so no family is ever guessed.
 """
 
 from __future__ import annotations
@@ -31,6 +37,32 @@ class PluginLoadError(ImportError):
     """A lazy entry could not be imported."""
 
 
+class RegistrationError(PluginLoadError):
+    """An entry refused: a duplicate name, or a baseline that breaks the contract."""
+
+
+def _describe(obj: Any) -> str:
+    """``module.Class`` of a registered object (its repr when it has no name)."""
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    module = getattr(obj, "__module__", None)
+    return f"{module}.{name}" if name and module else repr(obj)
+
+
+def check_baseline(name: str, cls: Any) -> None:
+    """Refuse a baseline class without a declared ``family`` in ``harness.api.FAMILIES``."""
+    from harness.api import FAMILIES, BaselineBase  # lazy: harness.api imports harness.data
+
+    family = getattr(cls, "family", None)
+    mro = getattr(cls, "__mro__", (type(cls),))
+    declared = any("family" in vars(k) for k in mro if k is not BaselineBase)
+    if not declared or family not in FAMILIES:
+        got = f"family = {family!r}" if declared else "no family"
+        raise RegistrationError(
+            f"baseline {name!r} ({_describe(cls)}) has {got}; declare the class attribute "
+            f"family, one of: {', '.join(repr(f) for f in FAMILIES)}"
+        )
+
+
 def import_object(spec: str) -> Any:
     """Import ``"package.module:attr"`` (``attr`` may be dotted)."""
     if ":" not in spec:
@@ -53,9 +85,15 @@ def import_object(spec: str) -> Any:
 class Registry(Generic[T]):
     """Name -> object, with lazy "module:attr" entries and entry-point discovery."""
 
-    def __init__(self, kind: str, entry_point_group: str | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        entry_point_group: str | None = None,
+        check: Callable[[str, Any], None] | None = None,
+    ) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
+        self.check = check  # raises for an object that may not be registered
         self._objects: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._discovered = False
@@ -64,18 +102,32 @@ class Registry(Generic[T]):
         """Decorator: ``@BASELINES.register("hog-svm")``."""
 
         def decorate(obj: T) -> T:
-            self._objects[name] = obj
-            self._lazy.pop(name, None)
+            self.add(name, obj)
             return obj
 
         return decorate
 
     def add(self, name: str, obj: T) -> None:
+        """Register ``obj`` under ``name``; a different object already there is refused."""
+        held = self._objects.get(name)
+        if held is not None and held is not obj and held != obj:
+            raise RegistrationError(
+                f"{self.kind} name {name!r} is taken by {_describe(held)}; cannot register "
+                f"{_describe(obj)} under it too (choose another name)"
+            )
+        if self.check is not None:
+            self.check(name, obj)
         self._objects[name] = obj
         self._lazy.pop(name, None)
 
     def add_lazy(self, name: str, spec: str) -> None:
         """Register ``"module:attr"``, imported only when ``get(name)`` is called."""
+        held = self._lazy.get(name)
+        if held is not None and held != spec:
+            raise RegistrationError(
+                f"{self.kind} name {name!r} is taken by {held!r}; cannot register {spec!r} "
+                "under it too (two plugins declare the same entry-point name)"
+            )
         if name not in self._objects:
             self._lazy[name] = spec
 
@@ -108,8 +160,11 @@ class Registry(Generic[T]):
             return self._objects[name]
         if name in self._lazy:
             obj = import_object(self._lazy[name])
-            # importing may have registered it by decorator already
-            self._objects[name] = self._objects.get(name, obj)
+            # importing may have registered it by decorator already (checked then)
+            if name not in self._objects:
+                if self.check is not None:
+                    self.check(name, obj)
+                self._objects[name] = obj
             self._lazy.pop(name, None)
             return self._objects[name]
         known = self.names()
@@ -121,7 +176,7 @@ class Registry(Generic[T]):
 
 
 #: Every baseline the harness can run; populated from entry points and decorators.
-BASELINES: Registry[Any] = Registry("baseline", BASELINE_GROUP)
+BASELINES: Registry[Any] = Registry("baseline", BASELINE_GROUP, check=check_baseline)
 
 
 def register_baseline(name: str) -> Callable[[T], T]:

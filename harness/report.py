@@ -4,17 +4,23 @@ Reads the records under ``results_dir/runs`` (never writes them) and the
 historical numbers (``harness.history``), and writes ``report.md``, a
 self-contained ``report.html`` and the PNG figures it shows:
 
-1. per subset, the measured table (method, year, top-1/top-5 error, time,
-   images/s, device; failed runs with their error);
+1. per manifest (the exact images scored; the heading names the subset and a
+   short manifest hash), the measured table: rank, method, family, year,
+   top-1/top-5 error, the monitor split each method tuned on, time, images/s,
+   memory, device; failed runs with their error;
 2. the 2012-gap table: historical rows with their sources beside the measured
-   rows, and the gap between the best hand-crafted method and the best CNN in
-   points and as a relative reduction, historical versus measured;
+   rows, and the gap between the best hand-crafted method and the best CNN of
+   each manifest (never across manifests), in points and as a relative
+   reduction;
 3. a top-5 bar chart in the style of the 2012 results slide, CNN learning
-   curves and a cost chart;
-4. under every table, the manifest hash, hardware and versions.
+   curves and a cost chart per manifest;
+4. under every table, the manifest hash, hardware and versions; at the end the
+   commands that made the records.
 
-Records of a gap-versus-scale sweep (``config["sweep"]`` set) are shown in a
-sweep section rather than as one table per grid cell.
+Rows come from :func:`harness.results.records_frame` (the one flattening of
+records), one per (manifest, method, variant): the newest successful record,
+as in the leaderboard. Records of a gap-versus-scale sweep (``config["sweep"]``
+set) are shown in a sweep section rather than as one table per grid cell.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ from typing import Any
 
 import pandas as pd
 
-from harness.gap import Gap, best_gap, family_of
+from harness.gap import Gap, best_gap
 from harness.history import historical_gaps, load_history
+from harness.record import RunRecord, command_from_config
 from harness.report_document import (
     Block,
     Code,
@@ -45,7 +52,16 @@ from harness.report_document import (
     render_html,
     render_markdown,
 )
-from harness.results import atomic_write_text, load_records, records_dir
+from harness.results import (
+    atomic_write_text,
+    ensure_folder,
+    is_demo_subset,
+    latest_rows,
+    load_records,
+    rank_rows,
+    records_dir,
+    records_frame,
+)
 from harness.sweep_plots import write_sweep_report
 
 __all__ = [
@@ -55,121 +71,47 @@ __all__ = [
     "is_sweep_record",
     "measured_frame",
     "provenance_note",
+    "reproduce_commands",
+    "settings_note",
     "write_report",
     "write_sweep_report",
 ]
 
+#: What to run for real numbers (a hint next to demo results, not how a record was made).
 REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
 
-_MEASURED_COLUMNS = [
-    "subset",
-    "subset_version",
-    "name",
-    "method",
-    "family",
-    "year",
-    "ok",
-    "error",
-    "top1_err",
-    "top5_err",
-    "train_seconds",
-    "eval_seconds",
-    "train_images_per_s",
-    "peak_rss_mib",
-    "device",
-    "manifest_hash",
-    "n_classes",
-    "n_train",
-    "n_val",
-    "image_size",
-    "versions",
-    "git_commit",
-    "date",
-    "run_id",
-    "learning_curve",
-    "overrides",
-]
+SHORT_HASH = 12  # characters of a manifest hash in headings
 
 
-def method_overrides(record: dict[str, Any]) -> dict[str, Any]:
-    """The settings a run changed from the method's defaults (suite file or ``--param``)."""
-    for spec in (record.get("config") or {}).get("methods") or []:
-        if spec.get("name") == record.get("method"):
-            return dict(spec.get("params") or {})
-    return {}
+def is_sweep_record(record: RunRecord) -> bool:
+    """A record written by ``harness sweep`` (its config names the grid cell)."""
+    return bool(record.config.get("sweep"))
+
+
+def measured_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """The report's measured rows: the records frame less sweep records, newest per
+    (manifest, method, variant), ranked within each manifest."""
+    frame = records_frame(records)
+    return rank_rows(latest_rows(frame[~frame["is_sweep"]]))
+
+
+def _base_name(row: Any) -> str:
+    """A row's method with its tag, without the variant (a variant shares its run's settings)."""
+    return f"{row.method} ({row.tag})" if isinstance(row.tag, str) and row.tag else str(row.method)
 
 
 def settings_note(rows: pd.DataFrame) -> str:
     """One line naming every method's non-default settings, or "" when all ran on defaults."""
-    parts = []
-    for name, overrides in zip(rows["name"], rows["overrides"], strict=True):
-        row = name.split("[", 1)[0]  # a variant row shares its run's settings
-        if overrides and not any(p.startswith(f"**{row}**:") for p in parts):
-            values = ", ".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-            parts.append(f"**{row}**: {values}")
+    parts: dict[str, str] = {}
+    for r in rows.itertuples():
+        name = _base_name(r)
+        if r.overrides and name not in parts:
+            parts[name] = ", ".join(f"{k}={v}" for k, v in sorted(r.overrides.items()))
     if not parts:
         return ""
     return "Settings changed from each method's defaults (suite file or --param): " + "; ".join(
-        parts
+        f"**{name}**: {values}" for name, values in parts.items()
     )
-
-
-def is_demo_subset(subset: str) -> bool:
-    """The built-in generated ``demo`` data (numbers that say nothing about ImageNet)."""
-    return str(subset).startswith("demo")
-
-
-def is_sweep_record(record: dict[str, Any]) -> bool:
-    """A record written by ``harness sweep`` (its config names the grid cell)."""
-    config = record.get("config")
-    return isinstance(config, dict) and bool(config.get("sweep"))
-
-
-def _float(x: Any) -> float:
-    try:
-        return float(x) if x is not None else float("nan")
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def measured_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record, with the family resolved and ``ok`` for usable results."""
-    rows = []
-    for r in records:
-        ok = r.get("status") == "ok" and r.get("top5_err") is not None
-        rows.append(
-            {
-                "subset": r["subset"],
-                "subset_version": r.get("subset_version"),
-                "name": r.get("display_name") or r["method"],
-                "method": r["method"],
-                "family": family_of(r),
-                "year": r.get("year"),
-                "ok": ok,
-                "error": None if ok else (r.get("error") or f"status {r.get('status')!r}"),
-                "top1_err": _float(r.get("top1_err")) if ok else float("nan"),
-                "top5_err": _float(r.get("top5_err")) if ok else float("nan"),
-                "train_seconds": _float(r.get("train_seconds")),
-                "eval_seconds": _float(r.get("eval_seconds")),
-                "train_images_per_s": _float(r.get("train_images_per_s")),
-                "peak_rss_mib": _float(r.get("peak_rss_mib")),
-                "device": r.get("device") or "unknown device",
-                "manifest_hash": r.get("manifest_hash"),
-                "n_classes": r.get("n_classes"),
-                "n_train": r.get("n_train"),
-                "n_val": r.get("n_val"),
-                "image_size": r.get("image_size"),
-                "versions": r.get("versions") or {},
-                "git_commit": r.get("git_commit"),
-                "date": r.get("date"),
-                "run_id": r["run_id"],
-                "learning_curve": r.get("learning_curve") or [],
-                "overrides": method_overrides(r),
-            }
-        )
-    df = pd.DataFrame(rows, columns=_MEASURED_COLUMNS)
-    df["ok"] = df["ok"].astype(bool)
-    return df.sort_values(["subset", "ok", "top5_err", "name"], ascending=[True, False, True, True])
 
 
 def _unique(values: Any) -> list[str]:
@@ -187,16 +129,16 @@ def provenance_note(rows: pd.DataFrame) -> str:
     parts.append(
         "manifest " + ", ".join(f"`{h}`" for h in hashes) if hashes else "manifest unknown"
     )
-    sizes = rows[["n_classes", "n_train", "n_val", "image_size"]].drop_duplicates()
+    sizes = rows[["n_classes", "n_train", "n_val", "img_size"]].drop_duplicates()
     for _, s in sizes.iterrows():
         if pd.notna(s["n_classes"]):
             size = f"{int(s['n_classes'])} classes"
             if pd.notna(s["n_train"]) and pd.notna(s["n_val"]):
                 size += f", {int(s['n_train']):,} train / {int(s['n_val']):,} val images"
-            if pd.notna(s["image_size"]):
-                size += f" stored at {int(s['image_size'])} px"
+            if pd.notna(s["img_size"]):
+                size += f" stored at {int(s['img_size'])} px"
             parts.append(size)
-    parts.append("hardware: " + "; ".join(_unique(rows["device"])))
+    parts.append("hardware: " + ("; ".join(_unique(rows["device"])) or "not recorded"))
     parts.append("versions: " + fmt_versions(rows["versions"]))
     commits = _unique(rows["git_commit"])
     if commits:
@@ -208,6 +150,19 @@ def provenance_note(rows: pd.DataFrame) -> str:
             + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else "")
         )
     return " · ".join(parts)
+
+
+def monitor_note(rows: pd.DataFrame) -> str:
+    """A warning line when some rows tuned on the validation split they were scored on."""
+    val = _unique(rows.loc[rows["monitor"] == "val", "display"])
+    if not val:
+        return ""
+    return (
+        f"Monitor `val`: {', '.join(val)} chose learning-rate drops or stopping points on the "
+        "validation split they are scored on (records written before the held-out monitor, "
+        "schema 1); their errors are optimistic. `train-holdout` rows tuned on images held out "
+        "of train; `none`: nothing was tuned on held-out images."
+    )
 
 
 def _display_path(path: Path, base: Path) -> str:
@@ -255,11 +210,41 @@ _GAP_COLUMNS = [
     "source",
 ]
 
+MISSING_GAP = "–"
 
-def _subset_label(rows: pd.DataFrame) -> str:
-    subset = rows["subset"].iloc[0]
-    n = rows["n_classes"].dropna()
-    return f"{subset} val" + (f", {int(n.iloc[0])} classes" if len(n) else "")
+
+class _Group:
+    """The rows of one manifest, with the names the report gives them."""
+
+    def __init__(self, rows: pd.DataFrame, slug: str) -> None:
+        self.rows = rows
+        self.slug = slug  # file-name part of its figures
+        self.subset = str(rows["subset"].iloc[0])
+        self.manifest = str(rows["manifest_hash"].iloc[0])
+        self.short = self.manifest[:SHORT_HASH]
+        self.is_demo = bool(rows["is_demo"].any())
+        n = rows["n_classes"].dropna()
+        self.n_classes = int(n.iloc[0]) if len(n) else None
+
+    @property
+    def label(self) -> str:
+        """E.g. ``tiny-imagenet val, 100 classes, manifest 5ad3afeaf604``."""
+        classes = f", {self.n_classes} classes" if self.n_classes is not None else ""
+        return f"{self.subset} val{classes}, manifest {self.short}"
+
+
+def _groups(measured: pd.DataFrame) -> list[_Group]:
+    """One group per manifest, in the ranked frame's order (real data first)."""
+    manifests = list(measured["manifest_hash"].drop_duplicates())
+    subsets = measured.drop_duplicates("manifest_hash")["subset"]
+    shared = set(subsets[subsets.duplicated()])  # one subset name, several manifests
+    groups = []
+    for manifest in manifests:
+        rows = measured[measured["manifest_hash"] == manifest]
+        subset = str(rows["subset"].iloc[0])
+        slug = _slug(subset) + (f"-{str(manifest)[:8]}" if subset in shared else "")
+        groups.append(_Group(rows, slug))
+    return groups
 
 
 def _provenance_notes(notes: list[str]) -> list[Block]:
@@ -268,7 +253,7 @@ def _provenance_notes(notes: list[str]) -> list[Block]:
 
 
 def _gap_section(
-    history: pd.DataFrame, measured: pd.DataFrame, subsets: list[str], out_dir: Path
+    history: pd.DataFrame, groups: list[_Group], out_dir: Path
 ) -> tuple[list[Block], dict[str, Path]]:
     from harness.plots import top5_bar_chart
 
@@ -285,16 +270,24 @@ def _gap_section(
                 f"{fmt_relative(second.gap.relative)} relative."
             )
         blocks.append(Paragraph(text))
+    if len(groups) > 1:
+        blocks.append(
+            Paragraph(
+                "Each measured gap compares methods scored on the same images (one manifest); "
+                "gaps of different manifests are not compared with each other here."
+            )
+        )
 
     rows = [_gap_row(f"historical: {h.label}", h.gap, h.source) for h in hist_gaps]
     notes = []
-    for subset in subsets:
-        sub = measured[measured["subset"] == subset]
-        gap = best_gap(sub[sub["ok"]], name_col="name")
-        label = f"measured: {_subset_label(sub)}"
+    for g in groups:
+        sub = g.rows
+        ok = sub[sub["ok"]]
+        gap = best_gap(ok, name_col="display")
+        label = f"measured: {g.label}"
         if gap is None:
             rows.append([label, MISSING_GAP, MISSING_GAP, MISSING_GAP, MISSING_GAP, "this harness"])
-            done = set(sub.loc[sub["ok"], "family"])
+            done = set(ok["family"])
             missing = " and ".join(
                 f"a successful {f if f == 'hand-crafted' else 'CNN'} run"
                 for f in ("hand-crafted", "cnn")
@@ -302,28 +295,36 @@ def _gap_section(
             )
             blocks.append(
                 Paragraph(
-                    f"Measured on **{_subset_label(sub)}**: no gap yet; it needs {missing} "
-                    "(the `random` reference never counts)."
+                    f"Measured on **{g.label}**: no gap yet; it needs {missing} "
+                    "(references such as `random` never count)."
                 )
             )
         else:
             rows.append(_gap_row(label, gap, "this harness"))
-            text = f"Measured on **{_subset_label(sub)}**: {_gap_sentence(gap)}."
-            modified = sorted(set(sub.loc[sub["ok"] & (sub["family"] == "cnn"), "name"]))
-            modified = [n for n in modified if " (" in n and "[" not in n]
+            text = f"Measured on **{g.label}**: {_gap_sentence(gap)}."
+            cnn = ok[ok["family"] == "cnn"]
+            modified = sorted({_base_name(r) for r in cnn.itertuples() if isinstance(r.tag, str)})
             if modified:
                 text += (
                     f" Not the published model: {', '.join(modified)} (the part in parentheses "
                     "names what differs; the settings are listed under the measured table)."
                 )
+            compared = ok[ok["display"].isin([gap.cnn, gap.handcrafted])]
+            on_val = list(compared.loc[compared["monitor"] == "val", "display"])
+            if on_val:
+                text += (
+                    f" Monitor: {', '.join(on_val)} tuned on the validation split it is scored on "
+                    "(monitor `val`), so this gap may flatter it."
+                )
             blocks.append(Paragraph(text))
-        notes.append(f"{subset}: {provenance_note(sub)}")
+        notes.append(f"{g.label}: {provenance_note(sub)}")
     blocks.append(
         Table(
             _GAP_COLUMNS,
             rows,
             numeric=frozenset({"gap", "relative reduction"}),
-            caption="Gap = best hand-crafted minus best CNN top-5 error; relative = gap / hand-crafted error.",
+            caption="Gap = best hand-crafted minus best CNN top-5 error of one manifest; "
+            "relative = gap / hand-crafted error.",
         )
     )
     blocks += _provenance_notes(notes)
@@ -333,23 +334,20 @@ def _gap_section(
         & (history["split"] == "test")
         & (history["kind"] == "competition")
     ].sort_values("top5_err")
-    for subset in subsets:
-        sub = measured[measured["subset"] == subset]
-        n_classes = sub["n_classes"].dropna()
+    for g in groups:
         path = top5_bar_chart(
             entries,
-            sub[["name", "family", "top5_err"]],
-            n_classes=int(n_classes.iloc[0]) if len(n_classes) else 1000,
-            measured_label=_subset_label(sub)
-            + ("\n(generated demo data, not ImageNet)" if is_demo_subset(subset) else ""),
-            path=out_dir / f"top5_{_slug(subset)}.png",
+            g.rows[["display", "family", "top5_err"]].rename(columns={"display": "name"}),
+            n_classes=g.n_classes or 1000,
+            measured_label=g.label + ("\n(generated demo data, not ImageNet)" if g.is_demo else ""),
+            path=out_dir / f"top5_{g.slug}.png",
         )
         files[path.name] = path
         blocks.append(
             Figure(
                 path,
                 f"Top-5 error: the ILSVRC-2012 test results (left) and the methods measured on "
-                f"{_subset_label(sub)} (right); dashed: chance.",
+                f"{g.label} (right); dashed: chance.",
             )
         )
     blocks.append(Heading("The 2012 results beside the measured ones", 3))
@@ -364,18 +362,17 @@ def _gap_section(
         ]
         for r in entries.itertuples()
     ]
-    for subset in subsets:
-        sub = measured[measured["subset"] == subset]
+    for g in groups:
         table_rows += [
             [
-                f"{subset} val",
-                r.name,
+                f"{g.subset} val ({g.short})",
+                r.display,
                 r.family,
                 fmt_err(r.top1_err),
                 fmt_err(r.top5_err) if r.ok else "failed",
-                f"this harness ({str(r.date)[:10]})" if r.date else "this harness",
+                f"this harness ({str(r.date)[:10]})" if isinstance(r.date, str) else "this harness",
             ]
-            for r in sub.itertuples()
+            for r in g.rows.itertuples()
         ]
     blocks.append(
         Table(
@@ -383,62 +380,60 @@ def _gap_section(
             table_rows,
             numeric=frozenset({"top-1 (%)", "top-5 (%)"}),
             nowrap=frozenset({"evaluated on", "family"}),
-            caption="Top-1 / top-5 error in percent; the 2012 results page gives top-5 only.",
+            caption="Top-1 / top-5 error in percent; the 2012 results page gives top-5 only. "
+            "Measured rows: subset (manifest).",
         )
     )
     blocks += _provenance_notes(notes)
     return blocks, files
 
 
-MISSING_GAP = "–"
+_MEASURED_COLUMNS = [
+    "rank",
+    "method",
+    "family",
+    "year",
+    "top-1 (%)",
+    "top-5 (%)",
+    "monitor",
+    "train time",
+    "eval time",
+    "train images/s",
+    "peak memory",
+    "device",
+]
 
 
-def _measured_section(
-    subset: str, sub: pd.DataFrame, out_dir: Path
-) -> tuple[list[Block], dict[str, Path]]:
+def _measured_section(g: _Group, out_dir: Path) -> tuple[list[Block], dict[str, Path]]:
     from harness.plots import cost_chart, learning_curves_chart
 
+    sub = g.rows
     files: dict[str, Path] = {}
-    blocks: list[Block] = [Heading(f"Measured: {subset}")]
-    if is_demo_subset(subset):
+    blocks: list[Block] = [Heading(f"Measured: {g.subset} · manifest {g.short}")]
+    if g.is_demo:
         blocks.append(demo_warning())
-    columns = [
-        "rank",
-        "method",
-        "family",
-        "year",
-        "top-1 (%)",
-        "top-5 (%)",
-        "train time",
-        "eval time",
-        "train images/s",
-        "peak memory",
-        "device",
-    ]
     rows = []
-    rank = 0
     for r in sub.itertuples():
-        if r.ok:
-            rank += 1
         rows.append(
             [
-                str(rank) if r.ok else "failed",
-                r.name,
+                str(int(r.rank)) if r.ok else "failed",
+                r.display,
                 r.family,
                 str(int(r.year)) if pd.notna(r.year) and r.year else "–",
                 fmt_err(r.top1_err),
                 fmt_err(r.top5_err),
+                r.monitor,
                 fmt_duration(r.train_seconds),
                 fmt_duration(r.eval_seconds),
                 # Below 10 ms, n_train / seconds measures the timer, not the method.
                 fmt_rate(r.train_images_per_s) if r.train_seconds >= 0.01 else "–",
                 fmt_mib(r.peak_rss_mib),
-                r.device,
+                r.device if isinstance(r.device, str) else "unknown device",
             ]
         )
     blocks.append(
         Table(
-            columns,
+            _MEASURED_COLUMNS,
             rows,
             numeric=frozenset(
                 {
@@ -452,25 +447,26 @@ def _measured_section(
                     "peak memory",
                 }
             ),
-            nowrap=frozenset({"family"}),
-            caption=f"{_subset_label(sub)}; ILSVRC flat top-k error on the validation split, lower is better.",
+            nowrap=frozenset({"family", "monitor"}),
+            caption=f"{g.label}; ILSVRC flat top-k error on the validation split, lower is "
+            "better; monitor = the split each method tuned on.",
         )
     )
-    settings = settings_note(sub)
-    if settings:
-        blocks.append(Paragraph(settings, "note"))
-    blocks.append(Paragraph(provenance_note(sub), "note"))
+    for note in (settings_note(sub), monitor_note(sub), provenance_note(sub)):
+        if note:
+            blocks.append(Paragraph(note, "note"))
     failed = sub[~sub["ok"]]
     if not failed.empty:
         blocks.append(Paragraph(f"{len(failed)} run(s) failed:"))
         for r in failed.itertuples():
-            blocks.append(Paragraph(f"**{r.name}** (`{r.run_id}`): {r.error}"))
+            blocks.append(Paragraph(f"**{r.display}** (`{r.run_id}`): {r.error}"))
 
-    title = f"{_subset_label(sub)}\n{'; '.join(_unique(sub['device']))}"
+    devices = "; ".join(_unique(sub["device"])) or "unknown device"
+    title = f"{g.label}\n{devices}"
     path = cost_chart(
-        sub[sub["train_seconds"].notna()],
+        sub[sub["train_seconds"].notna()].rename(columns={"display": "name"}),
         title=f"Cost on {title}",
-        path=out_dir / f"cost_{_slug(subset)}.png",
+        path=out_dir / f"cost_{g.slug}.png",
     )
     if path is not None:
         files[path.name] = path
@@ -482,16 +478,18 @@ def _measured_section(
         )
     cnn = sub[(sub["family"] == "cnn") & sub["ok"]]
     path = learning_curves_chart(
-        dict(zip(cnn["name"], cnn["learning_curve"], strict=True)),
+        dict(zip(cnn["display"], cnn["learning_curve"], strict=True)),
         title=f"CNN learning curves on {title}",
-        path=out_dir / f"learning_curves_{_slug(subset)}.png",
+        path=out_dir / f"learning_curves_{g.slug}.png",
     )
     if path is not None:
         files[path.name] = path
+        splits = ", ".join(sorted(set(cnn["monitor"]))) or "none"
         blocks.append(
             Figure(
                 path,
-                "Per-epoch training loss and validation error of the CNNs, as logged during training.",
+                "Per-epoch training loss and the error on each CNN's monitor split "
+                f"({splits}), as logged during training.",
             )
         )
     return blocks, files
@@ -504,6 +502,31 @@ def demo_warning() -> Paragraph:
         f"method runs end to end. For real data run `{REAL_DATA_COMMAND}`.",
         "warning",
     )
+
+
+def reproduce_commands(records: list[RunRecord]) -> list[str]:
+    """The commands that made ``records``, each once, in order.
+
+    A record's own ``command`` when it has one; otherwise one rebuilt from its
+    configuration: ``harness run ...`` for a run, one ``harness sweep ...``
+    over the grid cells found for the records of a sweep.
+    """
+    commands: dict[str, None] = {}
+    grids: dict[str, tuple[dict[str, Any], set[int], set[int]]] = {}
+    for r in records:
+        if r.command or r.config.get("command") or not is_sweep_record(r):
+            commands[r.command_line()] = None
+            continue
+        base = {k: v for k, v in r.config.items() if k not in ("classes", "train_per_class")}
+        _, classes, per_class = grids.setdefault(command_from_config(base), (base, set(), set()))
+        cell = r.config["sweep"]
+        if isinstance(cell, dict):
+            classes.add(int(cell.get("classes") or r.n_classes or 0))
+            per_class.add(int(cell.get("train_per_class") or 0))
+    for base, classes, per_class in grids.values():
+        grid = (sorted(c for c in classes if c), sorted(m for m in per_class if m))
+        commands[command_from_config(base, grid=grid)] = None
+    return list(commands)
 
 
 def _history_section(history: pd.DataFrame) -> list[Block]:
@@ -559,13 +582,13 @@ def write_report(
 
     ``out_dir`` defaults to ``results_dir``. Records are read only. Sweep
     records are taken from ``results_dir/runs`` and from ``sweep_results_dir``
-    (default ``results_dir/sweep`` when it holds records).
+    (default ``results_dir/sweep`` when it holds records). An unwritable
+    ``out_dir`` raises :class:`harness.results.ResultsWriteError`.
     """
     from harness.sweep_plots import sweep_blocks
 
     results_dir = Path(results_dir)
-    out_dir = Path(out_dir) if out_dir is not None else results_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_folder(Path(out_dir) if out_dir is not None else results_dir)
     history = load_history()
     records = load_records(results_dir)
     if sweep_results_dir is None and records_dir(results_dir / "sweep").is_dir():
@@ -573,9 +596,10 @@ def write_report(
     sweep_records = [r for r in records if is_sweep_record(r)]
     if sweep_results_dir is not None and Path(sweep_results_dir).resolve() != results_dir.resolve():
         sweep_records += [r for r in load_records(Path(sweep_results_dir)) if is_sweep_record(r)]
-    measured = measured_frame([r for r in records if not is_sweep_record(r)])
-    # Real subsets first: the demo is a smoke test, not a result.
-    subsets = sorted(measured["subset"].unique(), key=lambda s: (is_demo_subset(s), s))
+    run_records = [r for r in records if not is_sweep_record(r)]
+    measured = measured_frame(run_records)
+    groups = _groups(measured)
+    hidden = len(run_records) - len(measured)
 
     files: dict[str, Path] = {}
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -583,11 +607,21 @@ def write_report(
         Heading("ILSVRC harness: the 2012 gap, replayed", 1),
         Paragraph(
             f"Generated {now} by `harness report` from {len(records)} run record(s) in "
-            f"`{_display_path(records_dir(results_dir), out_dir)}` and the historical results; regenerate it rather than editing it. "
-            "Errors are ILSVRC flat top-1 / top-5 error in percent (lower is better)."
+            f"`{_display_path(records_dir(results_dir), out_dir)}` and the historical results; "
+            "regenerate it rather than editing it. Errors are ILSVRC flat top-1 / top-5 error in "
+            "percent (lower is better). Tables are grouped by manifest: the exact images scored."
         ),
     ]
-    if any(is_demo_subset(s) for s in subsets):
+    if hidden:
+        blocks.append(
+            Paragraph(
+                f"{hidden} older record(s) of a method already shown for the same manifest are "
+                "not in the tables (the newest successful record wins); "
+                "`harness leaderboard --all` lists every record.",
+                "note",
+            )
+        )
+    if any(g.is_demo for g in groups):
         blocks.append(demo_warning())
     if measured.empty:
         blocks.append(
@@ -597,13 +631,11 @@ def write_report(
                 "warning",
             )
         )
-    gap_blocks, gap_files = _gap_section(history, measured, subsets, out_dir)
+    gap_blocks, gap_files = _gap_section(history, groups, out_dir)
     blocks += gap_blocks
     files.update(gap_files)
-    for subset in subsets:
-        section, section_files = _measured_section(
-            subset, measured[measured["subset"] == subset], out_dir
-        )
+    for g in groups:
+        section, section_files = _measured_section(g, out_dir)
         blocks += section
         files.update(section_files)
     if sweep_records:
@@ -611,9 +643,16 @@ def write_report(
         blocks += [Heading("Gap versus scale (sweep)"), *section]
         files.update(section_files)
     blocks += _history_section(history)
+    commands = reproduce_commands([*run_records, *sweep_records])
     blocks += [
         Heading("Reproduce"),
-        Code(f"{REAL_DATA_COMMAND}\nharness report"),
+        Paragraph(
+            "The commands that made these records (each record keeps its own; older records: "
+            "rebuilt from their resolved configuration), then the report:"
+            if commands
+            else "No records yet; after `harness run`, regenerate this report with:"
+        ),
+        Code("\n".join([*commands, "harness report"])),
     ]
 
     md_path = out_dir / "report.md"

@@ -1,149 +1,288 @@
-"""Run records (one JSON file per run) and the leaderboard derived from them.
+"""Records on disk, the one frame every view is made from, and the leaderboard.
 
-A record is the single source of truth for a result; ``leaderboard.csv`` and
-the report are views regenerated from records, never edited by hand. Records
-are written atomically (temporary file in the same folder, fsync, rename), so a
-reader sees either no record or a complete one, and concurrent runs writing
-different records into one folder lose nothing.
+A record (:class:`harness.record.RunRecord`, one JSON file per run under
+``runs/``) is the single source of truth for a result. :func:`records_frame`
+is the one flattening of records into a table: the leaderboard, the report,
+the sweep tables and the gap all select from it, so a column means the same
+everywhere. Files are written atomically (temporary file in the same folder,
+fsync, rename) with the user's umask, so a reader sees either no file or a
+complete one, and concurrent runs writing different records into one folder
+lose nothing.
 
-Record schema (``SCHEMA_VERSION`` 1); errors are percentages, times seconds:
-
-======================  =====================================================
-run_id                  ``<subset>__<method>__<config hash>`` (file name stem)
-status                  ``"ok"`` or ``"error"``
-error                   message of the failure (``null`` when ok)
-method, variant         registry name; variant of the method (``null``) e.g.
-                        ``"centre-crop"``, ``"ensemble-5"``
-display_name            ``method``, ``method (tag)`` when the method names its
-                        departures from the published model
-                        (``display_tag``), plus ``[variant]`` for variants
-year, source            the era and the citation of the method
-params                  the method's parameters
-subset, subset_version  the named subset and its version
-manifest_hash           identifies the exact images (see harness.data)
-layout                  the dataset layout that was read
-label_space             always ``"sorted-wnid-index"`` (never devkit IDs)
-n_classes, n_train,     counts of the evaluated subset
-n_val, image_size
-top1_err, top5_err      ILSVRC flat error in percent (devkit semantics)
-train_seconds,          wall time of ``fit`` and of ``decision_function``; a
-                        resumed CNN's ``train_seconds`` adds the epochs trained
-                        before the kill (``notes.train_seconds_before_resume``)
-eval_seconds
-train_images_per_s,     images per second of training (n_train * passes is not
-eval_images_per_s       known to the harness: n_train / train_seconds)
-peak_rss_mib            peak resident memory (MiB): the sum of the RSS of the
-                        harness process and its workers during fit +
-                        decision_function, sampled every 0.25 s (shared and
-                        resident memory-mapped pages count per process: an
-                        upper bound); also recorded for a failed run
-device                  the device name (GPU model or CPU model and cores)
-versions                python, harness and library versions
-git_commit              commit of the harness checkout (or null)
-seed, date              seed of the run; UTC ISO date of the record
-bad_images              images excluded with --skip-bad-images: [path, reason]
-learning_curve          per-epoch rows logged by the method (may be empty)
-notes                   free-form facts the method reported
-config                  the full resolved run configuration
-======================  =====================================================
+The leaderboard (timm style: settings as columns) groups rows by manifest, the
+exact images scored, never by subset name alone: two ad-hoc subsets of one name
+but different classes are two groups. Within a group rows are ranked by top-5
+then top-1 error. By default a group shows one row per (method, variant): the
+newest successful record, or the newest failed one when none succeeded;
+``all_records=True`` (``harness leaderboard --all``) shows every record.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import errno
 import logging
-import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
-
-REQUIRED_FIELDS = (
-    "run_id",
-    "status",
-    "method",
-    "subset",
-    "manifest_hash",
-    "top1_err",
-    "top5_err",
+from harness.record import (
+    SCHEMA_VERSION,
+    RecordError,
+    RunRecord,
+    parse_record,
+    read_record,
+    write_record,
 )
 
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "LEADERBOARD_COLUMNS",
+    "RECORD_COLUMNS",
+    "SCHEMA_VERSION",
+    "RecordError",
+    "ResultsWriteError",
+    "RunRecord",
+    "atomic_write_text",
+    "ensure_folder",
+    "existing_ok_record",
+    "is_demo_subset",
+    "latest_rows",
+    "leaderboard_frame",
+    "load_records",
+    "method_overrides",
+    "rank_rows",
+    "read_record",
+    "record_path",
+    "records_dir",
+    "records_frame",
+    "write_error",
+    "write_leaderboard",
+    "write_record",
+]
+
+#: The leaderboard's columns, in order (``leaderboard.csv``). ``method`` is the
+#: plain registry name; ``tag`` and ``variant`` say how a row departs from it;
+#: ``display`` joins them for people ("alexnet (small stem)[centre-crop]").
 LEADERBOARD_COLUMNS = [
     "rank",
     "method",
+    "variant",
+    "tag",
+    "family",
     "year",
     "subset",
+    "manifest_hash",
     "n_classes",
     "n_train",
     "n_val",
+    "img_size",
+    "crop",
+    "param_count",
+    "seed",
     "top1_err",
     "top5_err",
+    "top1_acc",
+    "top5_acc",
+    "monitor",
     "device",
     "train_seconds",
     "eval_seconds",
     "train_images_per_s",
     "peak_rss_mib",
-    "manifest_hash",
     "date",
     "run_id",
     "error",
+    "display",
 ]
 
+#: Every column of :func:`records_frame` (one row per record).
+RECORD_COLUMNS = [
+    "run_id",
+    "status",
+    "ok",  # status "ok": both errors are known
+    "error",  # the failure's message (None when ok)
+    "method",
+    "variant",
+    "tag",
+    "display",  # method (tag)[variant]
+    "family",
+    "year",
+    "source",
+    "subset",
+    "subset_version",
+    "manifest_hash",
+    "layout",
+    "n_classes",
+    "n_train",
+    "n_val",
+    "img_size",  # stored side of the cached images, px
+    "crop",  # side the model sees, px
+    "param_count",
+    "seed",
+    "top1_err",  # percent; NaN for a failed run
+    "top5_err",
+    "top1_acc",  # 100 - top1_err
+    "top5_acc",
+    "monitor",  # the split the method tuned on: "train-holdout", "val" or "none"
+    "monitor_images",
+    "train_seconds",
+    "eval_seconds",
+    "train_images_per_s",
+    "eval_images_per_s",
+    "peak_rss_mib",
+    "device",
+    "versions",  # dict
+    "git_commit",
+    "date",
+    "command",  # the command that made the record (or one rebuilt from its config)
+    "overrides",  # dict: the method's settings given by the suite file or --param
+    "learning_curve",  # list of per-epoch dicts
+    "is_sweep",  # written by `harness sweep` (config["sweep"] names the grid cell)
+    "sweep_classes",
+    "sweep_train_per_class",
+    "is_demo",  # the generated demo data, not ImageNet
+]
 
-class RecordError(ValueError):
-    """A record file that is not a complete, valid record."""
+_INT_COLUMNS = (
+    "year",
+    "subset_version",
+    "n_classes",
+    "n_train",
+    "n_val",
+    "img_size",
+    "crop",
+    "param_count",
+    "seed",
+    "monitor_images",
+    "sweep_classes",
+    "sweep_train_per_class",
+)
+_FLOAT_COLUMNS = (
+    "top1_err",
+    "top5_err",
+    "top1_acc",
+    "top5_acc",
+    "train_seconds",
+    "eval_seconds",
+    "train_images_per_s",
+    "eval_images_per_s",
+    "peak_rss_mib",
+)
+#: Groups: real data before the demo, then by subset and size; one group per manifest.
+_GROUP_ORDER = ["is_demo", "subset", "n_classes", "n_train", "manifest_hash"]
+
+
+# ----------------------------------------------------------------- writing files
+
+
+class ResultsWriteError(OSError):
+    """A results file that cannot be written; the message names the path and what to do.
+
+    ``errno`` and ``filename`` are those of the underlying OSError (its ``__cause__``).
+    """
+
+    def __str__(self) -> str:  # the one-line message, not "[Errno N] ..."
+        return str(self.args[0]) if self.args else super().__str__()
+
+
+_WHAT_TO_DO = "point --results (or --out) at a writable folder"
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The nearest existing ancestor of ``folder`` (itself included) when it is not a folder."""
+    for p in (folder, *folder.parents):
+        if p.exists() or p.is_symlink():
+            return None if p.is_dir() else p
+    return None
+
+
+def write_error(path: Path, exc: OSError, folder: Path | None = None) -> ResultsWriteError:
+    """``exc`` from writing ``path`` (or creating ``folder``) as one line: what, and what to do."""
+    path = Path(path)
+    folder = Path(folder) if folder is not None else path.parent
+    if isinstance(exc, ResultsWriteError):
+        return exc
+    blocker = _blocking_file(folder)
+    if blocker is not None:
+        what = f"{blocker} is a file, not a folder"
+    elif exc.errno == errno.ENOSPC:
+        what = exc.strerror or "No space left on device"
+        return _with_errno(
+            ResultsWriteError(
+                f"cannot write {path}: {what}; free some space or point --results at another disk"
+            ),
+            exc,
+        )
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = f"{folder} is not writable ({exc.strerror})"
+    else:
+        what = exc.strerror or str(exc)
+    return _with_errno(ResultsWriteError(f"cannot write {path}: {what}; {_WHAT_TO_DO}"), exc)
+
+
+def _with_errno(err: ResultsWriteError, cause: OSError) -> ResultsWriteError:
+    err.errno = cause.errno
+    err.filename = getattr(cause, "filename", None)
+    return err
+
+
+def ensure_folder(folder: Path) -> Path:
+    """Create ``folder`` (and its parents) for results; ResultsWriteError when impossible."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(folder, exc, folder) from exc
+    return folder
+
+
+def _umask() -> int:
+    """The process's umask, without changing it where /proc says it (no window for threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    old = os.umask(0)
+    os.umask(old)
+    return old
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers never see a partial file.
 
-    On any failure (disk full included) the temporary file is removed and the
-    previous content of ``path``, if any, is left untouched.
+    The file gets the mode an ordinary ``open`` would give it (``0o666`` less
+    the umask; ``mkstemp`` alone would make it ``0o600``). On any failure (disk
+    full included) the temporary file is removed, the previous content of
+    ``path``, if any, is left untouched, and :class:`ResultsWriteError` names
+    the path and what to do.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    ensure_folder(path.parent)
+    tmp: str | None = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from exc
         raise
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):  # numpy scalars
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, set | frozenset | tuple):
-        return list(obj)
-    return repr(obj)
-
-
-def _clean_floats(obj: Any) -> Any:
-    """JSON has no NaN/inf: they become null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean_floats(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean_floats(v) for v in obj]
-    return obj
+# ----------------------------------------------------------------- reading records
 
 
 def records_dir(results_dir: Path) -> Path:
@@ -154,45 +293,19 @@ def record_path(results_dir: Path, run_id: str) -> Path:
     return records_dir(results_dir) / f"{run_id}.json"
 
 
-def write_record(results_dir: Path, record: dict[str, Any]) -> Path:
-    """Write one record atomically as ``runs/<run_id>.json``; returns its path."""
-    missing = [f for f in REQUIRED_FIELDS if f not in record]
-    if missing:
-        raise RecordError(f"record {record.get('run_id')!r} lacks fields {missing}")
-    record = {"schema_version": SCHEMA_VERSION, **record}
-    text = json.dumps(_clean_floats(record), indent=2, default=_json_default, sort_keys=False)
-    path = record_path(results_dir, record["run_id"])
-    # Temporaries of this record left by a killed writer: one run id has one writer at a
-    # time (the runner holds its lock), so any that exist are dead.
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    atomic_write_text(path, text + "\n")
-    return path
+def load_records(results_dir: Path, *, strict: bool = False) -> list[RunRecord]:
+    """All valid records under ``results_dir/runs`` (temporary files ignored), by file name.
 
-
-def read_record(path: Path) -> dict[str, Any]:
-    """Read one record; raise RecordError naming the file when it is not valid."""
-    try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{path}: not a readable JSON record ({exc})") from exc
-    if not isinstance(record, dict):
-        raise RecordError(f"{path}: a record must be a JSON object")
-    missing = [f for f in REQUIRED_FIELDS if f not in record]
-    if missing:
-        raise RecordError(f"{path}: incomplete record, missing {missing}")
-    return record
-
-
-def load_records(results_dir: Path, *, strict: bool = False) -> list[dict[str, Any]]:
-    """All complete records under ``results_dir/runs`` (temporary files ignored).
-
-    A damaged record is skipped with a warning naming it (``strict`` raises).
+    A damaged, incomplete or mistyped record, or one of a newer schema, is
+    skipped with one warning naming the file and its first bad field
+    (``strict`` raises :class:`RecordError` instead).
     """
-    records = []
     folder = records_dir(results_dir)
     if not folder.is_dir():
-        return records
+        if folder.exists():
+            log.warning("%s is a file, not a folder of records: no records read", folder)
+        return []
+    records = []
     for path in sorted(folder.glob("*.json")):
         if path.name.startswith("."):
             continue  # a temporary file of a writer in progress
@@ -205,8 +318,8 @@ def load_records(results_dir: Path, *, strict: bool = False) -> list[dict[str, A
     return records
 
 
-def existing_ok_record(results_dir: Path, run_id: str) -> dict[str, Any] | None:
-    """The record of ``run_id`` if it exists and succeeded, else None."""
+def existing_ok_record(results_dir: Path, run_id: str) -> RunRecord | None:
+    """The record of ``run_id`` if it exists, is valid and succeeded, else None."""
     path = record_path(results_dir, run_id)
     if not path.exists():
         return None
@@ -214,62 +327,175 @@ def existing_ok_record(results_dir: Path, run_id: str) -> dict[str, Any] | None:
         record = read_record(path)
     except RecordError:
         return None
-    return record if record.get("status") == "ok" else None
+    return record if record.ok else None
 
 
-def leaderboard_frame(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per record, ranked by top-5 error within each subset.
+# ----------------------------------------------------------------- the records frame
 
-    Failed runs stay as rows with their error and no rank, after the ranked ones.
+
+def is_demo_subset(subset: str) -> bool:
+    """The built-in generated ``demo`` data (numbers that say nothing about ImageNet)."""
+    return str(subset).startswith("demo")
+
+
+def method_overrides(record: RunRecord) -> dict[str, Any]:
+    """The settings a run gave its method (suite file or ``--param``), not its defaults."""
+    for spec in record.config.get("methods") or []:
+        if isinstance(spec, Mapping) and spec.get("name") == record.method:
+            return dict(spec.get("params") or {})
+    return {}
+
+
+def _int_or_none(x: Any) -> int | None:
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _row(r: RunRecord) -> dict[str, Any]:
+    cell = r.config.get("sweep")
+    cell = cell if isinstance(cell, Mapping) and cell else None
+    top1 = r.top1_err if r.ok else None
+    top5 = r.top5_err if r.ok else None
+    return {
+        "run_id": r.run_id,
+        "status": r.status,
+        "ok": r.ok,
+        "error": None if r.ok else r.error,
+        "method": r.method,
+        "variant": r.variant,
+        "tag": r.tag,
+        "display": r.display_name,
+        "family": r.family,
+        "year": r.year,
+        "source": r.source,
+        "subset": r.subset,
+        "subset_version": r.subset_version,
+        "manifest_hash": r.manifest_hash,
+        "layout": r.layout,
+        "n_classes": r.n_classes,
+        "n_train": r.n_train,
+        "n_val": r.n_val,
+        "img_size": r.image_size,
+        "crop": r.crop,
+        "param_count": r.param_count,
+        "seed": r.seed,
+        "top1_err": top1,
+        "top5_err": top5,
+        "top1_acc": None if top1 is None else 100.0 - top1,
+        "top5_acc": None if top5 is None else 100.0 - top5,
+        "monitor": r.monitor.split,
+        "monitor_images": r.monitor.n_images,
+        "train_seconds": r.train_seconds,
+        "eval_seconds": r.eval_seconds,
+        "train_images_per_s": r.train_images_per_s,
+        "eval_images_per_s": r.eval_images_per_s,
+        "peak_rss_mib": r.peak_rss_mib,
+        "device": r.device,
+        "versions": dict(r.versions),
+        "git_commit": r.git_commit,
+        "date": r.date,
+        "command": r.command_line(),
+        "overrides": method_overrides(r),
+        "learning_curve": list(r.learning_curve),
+        "is_sweep": cell is not None,
+        "sweep_classes": _int_or_none(cell.get("classes")) if cell else None,
+        "sweep_train_per_class": _int_or_none(cell.get("train_per_class")) if cell else None,
+        "is_demo": is_demo_subset(r.subset) or r.config.get("data") == "demo",
+    }
+
+
+def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per record, every column of :data:`RECORD_COLUMNS`, in the records' order.
+
+    This is the one flattening of records; views select rows and columns of it
+    (:func:`leaderboard_frame`, the report, the sweep). Dicts are validated as
+    records first (RecordError names the bad field). Counts are nullable
+    integers, errors and times floats (NaN when unknown or failed).
     """
-    rows = []
-    for r in records:
-        rows.append(
-            {
-                "method": r.get("display_name") or r["method"],
-                "year": r.get("year"),
-                "subset": r["subset"],
-                "n_classes": r.get("n_classes"),
-                "n_train": r.get("n_train"),
-                "n_val": r.get("n_val"),
-                "top1_err": r.get("top1_err"),
-                "top5_err": r.get("top5_err"),
-                "device": r.get("device"),
-                "train_seconds": r.get("train_seconds"),
-                "eval_seconds": r.get("eval_seconds"),
-                "train_images_per_s": r.get("train_images_per_s"),
-                "peak_rss_mib": r.get("peak_rss_mib"),
-                "manifest_hash": r.get("manifest_hash"),
-                "date": r.get("date"),
-                "run_id": r["run_id"],
-                "error": r.get("error"),
-            }
-        )
-    df = pd.DataFrame(rows, columns=[c for c in LEADERBOARD_COLUMNS if c != "rank"])
-    if df.empty:
-        return pd.DataFrame(columns=LEADERBOARD_COLUMNS)
-    ok = df["error"].isna() & df["top5_err"].notna()
-    df["_failed"] = ~ok
-    df = df.sort_values(["subset", "_failed", "top5_err", "top1_err", "method"], kind="stable")
-    df["rank"] = pd.array([pd.NA] * len(df), dtype="Int64")
-    ranked = df.loc[ok.reindex(df.index)]
-    df.loc[ranked.index, "rank"] = ranked.groupby("subset").cumcount().to_numpy() + 1
-    df = df.drop(columns="_failed")
-    for col in (
-        "top1_err",
-        "top5_err",
-        "train_seconds",
-        "eval_seconds",
-        "train_images_per_s",
-        "peak_rss_mib",
-    ):
-        df[col] = pd.to_numeric(df[col], errors="coerce").round(2)
-    return df[LEADERBOARD_COLUMNS].reset_index(drop=True)
+    rows = [_row(parse_record(r)) for r in records]
+    df = pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    for col in _INT_COLUMNS:
+        df[col] = pd.array([None if pd.isna(v) else int(v) for v in df[col]], dtype="Int64")
+    for col in _FLOAT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    for col in ("ok", "is_sweep", "is_demo"):
+        df[col] = df[col].astype(bool)
+    return df
 
 
-def write_leaderboard(results_dir: Path, out: Path | None = None) -> Path:
-    """Regenerate ``leaderboard.csv`` from the records; returns its path."""
+def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (manifest, method, variant): the newest successful record, else the newest.
+
+    "Newest" is the record's ``date`` (then ``run_id``); a failed run stays only
+    when no successful record exists for its key.
+    """
+    if frame.empty:
+        return frame
+    key = [frame["manifest_hash"], frame["method"], frame["variant"].fillna("")]
+    any_ok = frame.groupby(key)["ok"].transform("any")
+    keep = frame[frame["ok"] | ~any_ok]
+    when = pd.to_datetime(keep["date"], utc=True, errors="coerce", format="ISO8601")
+    ordered = keep.assign(_when=when).sort_values(
+        ["_when", "run_id"], na_position="first", kind="stable"
+    )
+    key = [ordered["manifest_hash"], ordered["method"], ordered["variant"].fillna("")]
+    newest = ordered.groupby(key, sort=False).tail(1).drop(columns="_when")
+    return frame.loc[frame.index.isin(newest.index)]
+
+
+def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by group (one manifest), ranked within it by top-5 then top-1 error.
+
+    Adds ``rank`` (nullable integer, 1 = best): successful rows are ranked,
+    failed ones follow them unranked.
+    """
+    df = frame.assign(_failed=~frame["ok"].astype(bool))
+    df = df.sort_values(
+        [*_GROUP_ORDER, "_failed", "top5_err", "top1_err", "display"],
+        kind="stable",
+        na_position="last",
+    )
+    rank = pd.Series(pd.NA, index=df.index, dtype="Int64")
+    ok = df[~df["_failed"]]
+    if len(ok):
+        rank.loc[ok.index] = ok.groupby("manifest_hash", sort=False).cumcount().to_numpy() + 1
+    df.insert(0, "rank", rank)
+    return df.drop(columns="_failed").reset_index(drop=True)
+
+
+def leaderboard_frame(
+    records: Iterable[RunRecord | Mapping[str, Any]], *, all_records: bool = False
+) -> pd.DataFrame:
+    """The leaderboard: :data:`LEADERBOARD_COLUMNS`, grouped by manifest, ranked within it.
+
+    One row per (manifest, method, variant) unless ``all_records``.
+    """
+    frame = records_frame(records)
+    if not all_records:
+        frame = latest_rows(frame)
+    df = rank_rows(frame)
+    for col in _FLOAT_COLUMNS:
+        df[col] = df[col].round(2)
+    return df[LEADERBOARD_COLUMNS]
+
+
+def write_leaderboard(
+    results_dir: Path,
+    out: Path | None = None,
+    *,
+    all_records: bool = False,
+    records: Iterable[RunRecord] | None = None,
+) -> Path:
+    """Regenerate ``leaderboard.csv`` from the records; returns its path.
+
+    ``records`` defaults to :func:`load_records` of ``results_dir`` (a bad
+    record: skipped with a warning). An unwritable destination raises
+    :class:`ResultsWriteError`.
+    """
     out = Path(out) if out else Path(results_dir) / "leaderboard.csv"
-    df = leaderboard_frame(load_records(results_dir))
+    records = load_records(results_dir) if records is None else records
+    df = leaderboard_frame(records, all_records=all_records)
     atomic_write_text(out, df.to_csv(index=False))
     return out

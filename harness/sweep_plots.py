@@ -3,23 +3,28 @@
 A sweep runs the same methods over a grid of subset sizes (classes x training
 images per class). Each record's ``config["sweep"]`` names its grid cell
 (``{"classes": C, "train_per_class": M}``); ``n_train`` and ``n_classes`` are
-record fields. From those records this module draws top-5 error against
-training-set size (one panel per class count, log x) and the gap (best
-hand-crafted minus best CNN top-5 error) against training-set size, and writes
-``sweep.csv`` (one row per record) and ``sweep.md``. The 2012 lesson it is
-built to show or refute: at small scale CNNs have no clear edge over
-hand-crafted features + SVMs; at large scale they do.
+record fields. From those records (through :func:`harness.results.records_frame`,
+newest record per manifest, method and variant) this module draws top-5 error
+against training-set size (one panel per class count, log x) and the gap (best
+hand-crafted minus best CNN top-5 error, within one manifest) against
+training-set size, and writes ``sweep.csv`` (one row per record shown) and
+``sweep.md``. The 2012 lesson it is built to show or refute: at small scale
+CNNs have no clear edge over hand-crafted features + SVMs; at large scale they
+do.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from harness.gap import best_gap, family_of
+from harness.gap import best_gap
+from harness.plots import TOP_K
+from harness.record import RunRecord
 from harness.report_document import (
     Block,
     Figure,
@@ -32,12 +37,12 @@ from harness.report_document import (
     fmt_versions,
     render_markdown,
 )
-from harness.results import atomic_write_text
-
-TOP_K = 5  # the ILSVRC protocol's k
+from harness.results import atomic_write_text, ensure_folder, latest_rows, records_frame
 
 __all__ = ["SWEEP_COLUMNS", "sweep_blocks", "sweep_frame", "sweep_gaps", "write_sweep_report"]
 
+#: Columns of ``sweep.csv``: the grid cell, then a selection of the records frame
+#: (``method`` the registry name, ``display`` with its tag and variant).
 SWEEP_COLUMNS = [
     "classes",
     "train_per_class",
@@ -45,10 +50,13 @@ SWEEP_COLUMNS = [
     "n_train",
     "n_val",
     "method",
+    "variant",
+    "display",
     "family",
     "status",
     "top1_err",
     "top5_err",
+    "monitor",
     "train_seconds",
     "train_images_per_s",
     "device",
@@ -56,71 +64,50 @@ SWEEP_COLUMNS = [
     "manifest_hash",
     "run_id",
     "error",
+    "is_demo",
+    "versions",
 ]
+_CSV_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("is_demo", "versions")]
 
 
-def _int_or_none(x: Any) -> int | None:
-    try:
-        return int(x)
-    except (TypeError, ValueError):
-        return None
-
-
-def sweep_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """One row per sweep record (failed runs included, with their error)."""
-    rows = []
-    for r in records:
-        cell = (r.get("config") or {}).get("sweep") or {}
-        n_classes = _int_or_none(r.get("n_classes"))
-        n_train = _int_or_none(r.get("n_train"))
-        classes = _int_or_none(cell.get("classes")) or n_classes
-        per_class = _int_or_none(cell.get("train_per_class"))
-        if per_class is None and n_train and n_classes:
-            per_class = n_train // n_classes
-        if classes is None:
-            raise ValueError(
-                f"sweep record {r.get('run_id')!r} names no class count "
-                "(config.sweep.classes or n_classes)"
-            )
-        ok = r.get("status") == "ok" and r.get("top5_err") is not None
-        rows.append(
-            {
-                "classes": classes,
-                "train_per_class": per_class,
-                "n_classes": n_classes,
-                "n_train": n_train if n_train is not None else classes * (per_class or 0),
-                "n_val": _int_or_none(r.get("n_val")),
-                "method": r.get("display_name") or r["method"],
-                "family": family_of(r),
-                "status": "ok" if ok else "error",
-                "top1_err": r.get("top1_err") if ok else None,
-                "top5_err": r.get("top5_err") if ok else None,
-                "train_seconds": r.get("train_seconds"),
-                "train_images_per_s": r.get("train_images_per_s"),
-                "device": r.get("device"),
-                "subset": r.get("subset"),
-                "manifest_hash": r.get("manifest_hash"),
-                "run_id": r.get("run_id"),
-                "error": None if ok else (r.get("error") or f"status {r.get('status')!r}"),
-            }
+def sweep_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (manifest, method, variant) of the sweep records (failed runs included)."""
+    frame = latest_rows(records_frame(records))
+    classes = frame["sweep_classes"].fillna(frame["n_classes"])
+    per_class = frame["sweep_train_per_class"]
+    derived = (frame["n_train"] // frame["n_classes"].where(frame["n_classes"] > 0)).astype("Int64")
+    per_class = per_class.fillna(derived)
+    missing = frame.loc[classes.isna(), "run_id"].tolist()
+    if missing:
+        raise ValueError(
+            f"sweep record {missing[0]!r} names no class count (config.sweep.classes or n_classes)"
         )
-    df = pd.DataFrame(rows, columns=SWEEP_COLUMNS)
-    for col in ("top1_err", "top5_err", "train_seconds", "train_images_per_s"):
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
-    return df.sort_values(["classes", "train_per_class", "method"]).reset_index(drop=True)
+    df = frame.assign(
+        classes=classes.astype(int),
+        train_per_class=per_class,
+        n_train=frame["n_train"].fillna(classes * per_class.fillna(0)),
+    )
+    return (
+        df[SWEEP_COLUMNS]
+        .sort_values(["classes", "train_per_class", "display"])
+        .reset_index(drop=True)
+    )
 
 
 def sweep_gaps(frame: pd.DataFrame) -> pd.DataFrame:
-    """The gap per grid cell: best hand-crafted minus best CNN top-5 error (points)."""
+    """The gap per grid cell and manifest: best hand-crafted minus best CNN top-5 error."""
     rows = []
-    for (classes, per_class), cell in frame.groupby(["classes", "train_per_class"], sort=True):
+    cells = frame.groupby(["classes", "train_per_class", "manifest_hash"], sort=True, dropna=False)
+    for (classes, per_class, manifest), cell in cells:
         # With 5 classes or fewer every guess list holds the truth: no top-5 gap exists.
         trivial = classes <= TOP_K
-        gap = None if trivial else best_gap(cell[cell["status"] == "ok"], name_col="method")
+        ok = cell[cell["status"] == "ok"]
+        gap = None if trivial else best_gap(ok, name_col="display")
         rows.append(
             {
                 "classes": classes,
                 "train_per_class": per_class,
+                "manifest_hash": manifest,
                 "n_train": int(cell["n_train"].max()),
                 "best_handcrafted": gap.handcrafted if gap else None,
                 "handcrafted_top5": gap.handcrafted_top5 if gap else float("nan"),
@@ -180,19 +167,19 @@ def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
 
     ok = frame[frame["status"] == "ok"]
     class_counts = sorted(frame["classes"].unique())
-    methods = sorted(frame["method"].unique())
+    methods = sorted(frame["display"].unique())
     palette = colormaps["tab10"]
     colour = {m: palette(i % 10) for i, m in enumerate(methods)}
-    family = dict(zip(frame["method"], frame["family"], strict=True))
-    marker = {"cnn": "o", "hand-crafted": "s", "reference": "x"}
-    line = {"cnn": "-", "hand-crafted": "-", "reference": ":"}
+    family = dict(zip(frame["display"], frame["family"], strict=True))
+    marker = {"cnn": "o", "hand-crafted": "s", "reference": "x", "other": "^"}
+    line = {"cnn": "-", "hand-crafted": "-", "reference": ":", "other": "--"}
 
     fig = new_figure(max(6.0, 3.4 * len(class_counts) + 0.8), 4.8)
     axes = fig.subplots(1, len(class_counts), sharey=True, squeeze=False)[0]
     for ax, classes in zip(axes, class_counts, strict=True):
         panel = ok[ok["classes"] == classes]
         for m in methods:
-            pts = panel[panel["method"] == m].sort_values("n_train")
+            pts = panel[panel["display"] == m].sort_values("n_train")
             if pts.empty:
                 continue
             ax.plot(
@@ -289,7 +276,7 @@ def _trend_sentences(gaps: pd.DataFrame) -> list[str]:
 
 
 def sweep_blocks(
-    records: list[dict[str, Any]], out_dir: Path
+    records: list[RunRecord | Mapping[str, Any]], out_dir: Path
 ) -> tuple[list[Block], dict[str, Path]]:
     """The sweep's figures (written to ``out_dir``) and the blocks that show them."""
     out_dir = Path(out_dir)
@@ -299,14 +286,16 @@ def sweep_blocks(
     top5 = sweep_top5_chart(frame, title=context, path=out_dir / "sweep_top5.png")
     gap_png = sweep_gap_chart(gaps, title=context, path=out_dir / "sweep_gap.png")
 
-    methods = sorted(frame["method"].unique())
+    methods = sorted(frame["display"].unique())
     rows = []
     for g in gaps.itertuples():
         cell = frame[
-            (frame["classes"] == g.classes) & (frame["train_per_class"] == g.train_per_class)
+            (frame["classes"] == g.classes)
+            & (frame["train_per_class"] == g.train_per_class)
+            & (frame["manifest_hash"] == g.manifest_hash)
         ]
-        errs = dict(zip(cell["method"], cell["top5_err"], strict=True))
-        status = dict(zip(cell["method"], cell["status"], strict=True))
+        errs = dict(zip(cell["display"], cell["top5_err"], strict=True))
+        status = dict(zip(cell["display"], cell["status"], strict=True))
         rows.append(
             [
                 str(g.classes),
@@ -322,9 +311,10 @@ def sweep_blocks(
         )
     columns = ["classes", "train / class", "train images", *methods, "gap", "relative"]
     blocks: list[Block] = []
-    if any(str(x).startswith("demo") for x in frame["subset"].dropna()):
-        from harness.report import demo_warning  # lazy: harness.report imports this module
+    # lazy: harness.report imports this module
+    from harness.report import demo_warning, monitor_note
 
+    if frame["is_demo"].any():
         blocks.append(demo_warning())
     blocks += [
         Paragraph(
@@ -336,16 +326,18 @@ def sweep_blocks(
             columns,
             rows,
             numeric=frozenset(columns),
-            caption="Top-5 error (%) on the validation split per grid cell; gap = best hand-crafted minus best CNN.",
+            caption="Top-5 error (%) on the validation split per grid cell; gap = best "
+            "hand-crafted minus best CNN of the cell's manifest.",
         ),
         Paragraph(
             f"Data and hardware: {context}. Manifests: "
             + ", ".join(f"`{h}`" for h in frame["manifest_hash"].dropna().astype(str).unique())
             + ". Versions: "
-            + fmt_versions(r.get("versions") for r in records)
+            + fmt_versions(frame["versions"])
             + ".",
             "note",
         ),
+        *([Paragraph(note, "note")] if (note := monitor_note(frame)) else []),
         *[Paragraph(s) for s in _trend_sentences(gaps)],
         Figure(
             top5,
@@ -359,24 +351,25 @@ def sweep_blocks(
     for r in failed.itertuples():
         blocks.append(
             Paragraph(
-                f"**{r.method}** failed at {r.classes} classes x {r.train_per_class}/class: {r.error}"
+                f"**{r.display}** failed at {r.classes} classes x {r.train_per_class}/class: {r.error}"
             )
         )
     return blocks, {top5.name: top5, gap_png.name: gap_png}
 
 
-def write_sweep_report(records: list[dict[str, Any]], out_dir: Path) -> dict[str, Path]:
+def write_sweep_report(
+    records: list[RunRecord | Mapping[str, Any]], out_dir: Path
+) -> dict[str, Path]:
     """Write ``sweep.csv``, ``sweep.md`` and the sweep PNGs into ``out_dir``.
 
     Returns ``{"csv": sweep.csv, "md": sweep.md, <png file name>: path, ...}``.
     """
     if not records:
         raise ValueError("write_sweep_report: no sweep records to plot")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = ensure_folder(Path(out_dir))
     blocks, files = sweep_blocks(records, out_dir)
     csv_path = out_dir / "sweep.csv"
-    atomic_write_text(csv_path, sweep_frame(records).to_csv(index=False))
+    atomic_write_text(csv_path, sweep_frame(records)[_CSV_COLUMNS].to_csv(index=False))
     md_path = out_dir / "sweep.md"
     atomic_write_text(md_path, render_markdown([Heading("Gap versus scale", 1), *blocks], out_dir))
     return {"csv": csv_path, "md": md_path, **files}

@@ -129,3 +129,26 @@ def test_malformed_files_are_rejected_with_a_line_number(
         score_submission(pred, gt)
     assert main(["evaluate", "--predictions", str(pred), "--ground-truth", str(gt)]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "cp1252"])
+def test_files_saved_with_a_bom_or_in_utf16_are_scored(tmp_path, capsys, encoding: str) -> None:
+    """Excel/Notepad re-saves: the BOM used to make the first label '\\ufeff1', a bad token."""
+    pred = tmp_path / "p.txt"
+    gt = tmp_path / "g.txt"
+    pred.write_bytes("1 2\r\n2\r\n3 1\r\n".encode(encoding))
+    gt.write_bytes("1\n1\n1\n".encode(encoding))
+    res = score_submission(pred, gt)
+    assert res["n_images"] == 3
+    assert res["top1_err"] == pytest.approx(200 / 3)
+    assert res["top5_err"] == pytest.approx(100 / 3)
+    assert main(["evaluate", "--predictions", str(pred), "--ground-truth", str(gt)]) == 0
+
+
+def test_an_unreadable_predictions_file_is_a_format_error(tmp_path) -> None:
+    gt = tmp_path / "g.txt"
+    gt.write_text("1\n")
+    folder = tmp_path / "pred.txt"
+    folder.mkdir()
+    with pytest.raises(SubmissionFormatError, match=r"the predictions file .*pred.txt is a folder"):
+        score_submission(folder, gt)

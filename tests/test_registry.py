@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.api import FAMILIES, BaselineBase
 from harness.config import (
     ConfigError,
     apply_param_overrides,
@@ -14,7 +15,15 @@ from harness.config import (
     parse_override,
     suite_names,
 )
-from harness.registry import BASELINES, PluginLoadError, Registry, UnknownNameError, import_object
+from harness.registry import (
+    BASELINES,
+    PluginLoadError,
+    RegistrationError,
+    Registry,
+    UnknownNameError,
+    check_baseline,
+    import_object,
+)
 
 BUILT_INS = {"random", "hog-svm", "sift-bovw-svm", "sift-fv-svm", "lenet5", "alexnet"}
 
@@ -76,7 +85,7 @@ def test_config_is_frozen_and_overrides_are_parsed_as_toml() -> None:
     assert parse_override("alexnet.stem=small") == ("alexnet", "stem", "small")
     methods = apply_param_overrides(cfg.methods, ["random.foo=1"])
     assert dict(next(m for m in methods if m.name == "random").params) == {"foo": 1}
-    with pytest.raises(ConfigError, match="not in this run"):
+    with pytest.raises(ConfigError, match="is not a method of this run"):
         apply_param_overrides(cfg.methods, ["nope.x=1"])
     with pytest.raises(ConfigError, match="METHOD.PARAM=VALUE"):
         parse_override("epochs=5")
@@ -89,3 +98,75 @@ def test_a_bad_suite_file_is_named(tmp_path: Path) -> None:
         load_suite(str(bad))
     with pytest.raises(ConfigError, match="unknown suite 'dem0'.*Did you mean 'demo'"):
         load_suite("dem0")
+
+
+# The baseline contract: a declared family; one object per name.
+
+
+class _NoFamily(BaselineBase):
+    name = "no-family"
+    year = 2000
+
+
+class _BadFamily(BaselineBase):
+    name = "bad-family"
+    year = 2000
+    family = "convnet"
+
+
+class _Cnn(BaselineBase):
+    name = "a-cnn"
+    year = 2000
+    family = "cnn"
+
+
+class _CnnChild(_Cnn):  # inherits its family from a base class of its own
+    name = "a-cnn-child"
+
+
+def _baselines() -> Registry[object]:
+    return Registry("baseline", check=check_baseline)
+
+
+def test_a_baseline_without_a_family_is_refused_naming_it_and_the_families() -> None:
+    reg = _baselines()
+    with pytest.raises(RegistrationError) as info:
+        reg.add("no-family", _NoFamily)
+    msg = str(info.value)
+    assert "'no-family'" in msg and "_NoFamily" in msg and "no family" in msg
+    assert all(repr(f) in msg for f in FAMILIES)
+    with pytest.raises(RegistrationError, match="family = 'convnet'"):
+        reg.register("bad-family")(_BadFamily)
+    reg.add("a-cnn", _Cnn)
+    reg.add("a-cnn-child", _CnnChild)
+    assert reg.names() == ["a-cnn", "a-cnn-child"]
+    assert isinstance(RegistrationError("x"), PluginLoadError)  # the CLI reports it, no traceback
+
+
+def test_a_lazy_baseline_is_checked_when_first_loaded() -> None:
+    reg = _baselines()
+    reg.add_lazy("late", f"{__name__}:_NoFamily")
+    reg.add_lazy("fine", f"{__name__}:_Cnn")
+    assert reg.get("fine") is _Cnn
+    with pytest.raises(RegistrationError, match="no family"):
+        reg.get("late")
+
+
+def test_every_built_in_declares_a_family() -> None:
+    for name in sorted(BUILT_INS):
+        check_baseline(name, BASELINES.get(name))
+
+
+def test_a_name_holds_one_object() -> None:
+    reg = _baselines()
+    reg.add("a-cnn", _Cnn)
+    reg.add("a-cnn", _Cnn)  # the same object again (a module imported twice): fine
+    with pytest.raises(RegistrationError) as info:
+        reg.add("a-cnn", _CnnChild)
+    msg = str(info.value)
+    assert "_Cnn" in msg and "_CnnChild" in msg and "'a-cnn'" in msg
+    assert reg.get("a-cnn") is _Cnn
+    reg.add_lazy("x", "pkg:A")
+    reg.add_lazy("x", "pkg:A")
+    with pytest.raises(RegistrationError, match="'pkg:A'.*'pkg:B'"):
+        reg.add_lazy("x", "pkg:B")

@@ -1,8 +1,11 @@
-"""`harness report` and the sweep report: files, gaps computed from the records, demo warning,
-failures, self-contained HTML, records left untouched, sweep.csv matching the records."""
+"""`harness report` and the sweep report: files, gaps computed from the records within one
+manifest, demo warning, failures, monitor splits, self-contained HTML, records left untouched,
+sweep.csv matching the records, the reproduce commands."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from harness.gap import family_of
+from harness.gap import best_gap
 from harness.report import REAL_DATA_COMMAND, write_report
 from harness.report_document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
 from harness.results import load_records, write_record
@@ -28,7 +31,7 @@ def make_record(
     *,
     top1: float | None = None,
     year: int = 2012,
-    family: str | None = None,
+    family: str = "hand-crafted",
     status: str = "ok",
     error: str | None = None,
     n_classes: int = 100,
@@ -38,15 +41,22 @@ def make_record(
     device: str = "cpu: Test CPU (2 cores)",
     curve: list[dict[str, Any]] | None = None,
     sweep: dict[str, int] | None = None,
-    manifest_hash: str = "0123456789abcdef0123",
+    manifest_hash: str | None = None,
+    tag: str | None = None,
+    variant: str | None = None,
+    monitor: str = "train-holdout",
+    command: str | None = None,
 ) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "run_id": f"{subset}__{method}__cfg0001",
+    manifest_hash = manifest_hash or manifest_of(subset)
+    return {
+        # the config hash of a run id covers the manifest: one id per manifest
+        "run_id": f"{subset}__{method}__{manifest_hash[:8]}" + (f"__{variant}" if variant else ""),
         "status": status,
         "error": error,
         "method": method,
-        "variant": None,
-        "display_name": method,
+        "variant": variant,
+        "tag": tag,
+        "family": family,
         "year": year,
         "source": "test citation",
         "params": {},
@@ -71,13 +81,19 @@ def make_record(
         "seed": 0,
         "date": "2026-11-23T12:00:00+00:00",
         "bad_images": [],
+        "monitor": {"split": monitor},
         "learning_curve": curve or [],
         "notes": {},
         "config": {"sweep": sweep} if sweep else {"suite": "test"},
+        "command": command,
     }
-    if family is not None:
-        record["family"] = family
-    return record
+
+
+def manifest_of(subset: str) -> str:
+    """Each subset of these tests is its own set of images: its own manifest."""
+    if subset == SUBSET:
+        return "0123456789abcdef0123"
+    return hashlib.sha256(subset.encode()).hexdigest()[:20]
 
 
 def write_records(results_dir: Path, records: list[dict[str, Any]]) -> list[Path]:
@@ -110,12 +126,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     paths = write_records(
         results,
         [
-            make_record("random", SUBSET, 95.0, family="reference"),
+            make_record("random", SUBSET, 95.0, family="reference", monitor="none"),
             make_record("hog-svm", SUBSET, 45.0, year=2005),
             make_record("sift-fv-svm", SUBSET, 40.0, year=2011),
-            make_record("lenet5", SUBSET, 50.0, year=1998, curve=curve(4)),
-            # No family field: alexnet* counts as a CNN by name.
-            make_record("alexnet", SUBSET, 30.0, curve=curve(5), device="cuda: Test GPU"),
+            make_record("lenet5", SUBSET, 50.0, year=1998, family="cnn", curve=curve(4)),
+            make_record(
+                "alexnet", SUBSET, 30.0, family="cnn", curve=curve(5), device="cuda: Test GPU"
+            ),
             make_record(
                 "sift-bovw-svm",
                 SUBSET,
@@ -170,7 +187,9 @@ def test_historical_gap_is_shown(report: dict) -> None:
     assert "image-net.org/challenges/LSVRC/2012/results.html" in md
     # Historical rows beside measured rows in one table.
     assert re.search(r"\| ILSVRC-2012 test \| ISI \| hand-crafted \| – \| 26\.2 \|", md)
-    assert re.search(rf"\| {SUBSET} val \| alexnet \| cnn \| 50\.0 \| 30\.0 \|", md)
+    assert re.search(
+        rf"\| {SUBSET} val \(0123456789ab\) \| alexnet \| cnn \| 50\.0 \| 30\.0 \|", md
+    )
 
 
 def test_demo_subset_carries_the_warning_and_the_real_data_command(report: dict) -> None:
@@ -212,6 +231,7 @@ def test_no_demo_warning_without_demo_and_gap_needs_both_families(tmp_path: Path
         [
             make_record("hog-svm", SUBSET, 45.0),
             make_record("my-convnet", SUBSET, 20.0, family="hand-crafted"),
+            make_record("plugin", SUBSET, 10.0, family="other"),
         ],
     )
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
@@ -227,13 +247,18 @@ def test_empty_results_still_give_the_historical_report(tmp_path: Path) -> None:
     assert "10.9 points" in md
 
 
-def test_family_resolution() -> None:
-    assert family_of({"method": "alexnet", "family": "hand-crafted"}) == "hand-crafted"
-    assert family_of({"method": "x", "notes": {"family": "cnn"}}) == "cnn"
-    assert family_of({"method": "alexnet-ensemble"}) == "cnn"
-    assert family_of({"method": "lenet5"}) == "cnn"
-    assert family_of({"method": "random"}) == "reference"
-    assert family_of({"method": "sift-fv-svm"}) == "hand-crafted"
+def test_the_family_is_the_records_never_the_names(tmp_path: Path) -> None:
+    write_records(
+        tmp_path,
+        [
+            make_record("alexnet-lookalike", SUBSET, 20.0, family="hand-crafted"),
+            make_record("my-net", SUBSET, 30.0, family="cnn"),
+        ],
+    )
+    md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
+    assert "| 1 | alexnet-lookalike | hand-crafted |" in md
+    row = next(line for line in md.splitlines() if line.startswith(f"| measured: {SUBSET}"))
+    assert "alexnet-lookalike (20.0)" in row and "my-net (30.0)" in row
 
 
 def test_number_formats() -> None:
@@ -270,6 +295,7 @@ def _sweep_records() -> list[dict]:
                     method,
                     f"sweep-c{classes}-m{per_class}",
                     err,
+                    family="hand-crafted" if method == "hog-svm" else "cnn",
                     n_classes=classes,
                     n_train=classes * per_class,
                     n_val=classes * 5,
@@ -351,6 +377,7 @@ def test_five_classes_or_fewer_have_no_top5_gap() -> None:
             method,
             "sweep-c5-m10",
             0.0,
+            family="hand-crafted" if method == "hog-svm" else "cnn",
             n_classes=5,
             n_train=50,
             sweep={"classes": 5, "train_per_class": 10},
@@ -367,7 +394,8 @@ def test_non_default_settings_are_named_under_the_table() -> None:
     def rec(method: str, params: dict) -> dict:
         config = {"methods": [{"name": method, "params": params}]}
         return {"run_id": method, "subset": "s", "method": method, "status": "ok",
-                "top1_err": 50.0, "top5_err": 20.0, "config": config}  # fmt: skip
+                "family": "cnn", "manifest_hash": "m", "top1_err": 50.0, "top5_err": 20.0,
+                "config": config}  # fmt: skip
 
     frame = measured_frame([rec("alexnet", {"epochs": 4, "stem": "small"}), rec("hog-svm", {})])
     assert settings_note(frame) == (
@@ -378,15 +406,113 @@ def test_non_default_settings_are_named_under_the_table() -> None:
 
 
 def test_a_modified_cnn_is_flagged_in_the_gap_sentence(tmp_path: Path) -> None:
-    small = make_record("alexnet", SUBSET, 60.0, family="cnn")
-    small["display_name"] = "alexnet (small stem, width 0.5)"
-    crop = {**small, "display_name": "alexnet (small stem, width 0.5)[centre-crop]"}
-    crop["run_id"] += "__centre-crop"
+    small = make_record("alexnet", SUBSET, 60.0, family="cnn", tag="small stem, width 0.5")
+    crop = make_record(
+        "alexnet", SUBSET, 61.0, family="cnn", tag="small stem, width 0.5", variant="centre-crop"
+    )
     write_records(tmp_path, [make_record("hog-svm", SUBSET, 45.0), small, crop])
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
     assert "Not the published model: alexnet (small stem, width 0.5) (the part in parentheses" in md
     clean = tmp_path / "clean"
     write_records(
-        clean, [make_record("hog-svm", SUBSET, 45.0), make_record("lenet5", SUBSET, 50.0)]
+        clean,
+        [make_record("hog-svm", SUBSET, 45.0), make_record("lenet5", SUBSET, 50.0, family="cnn")],
     )
     assert "Not the published model" not in write_report(clean)["md"].read_text(encoding="utf-8")
+
+
+# Grouping by manifest, the monitor split, the reproduce commands.
+
+
+def test_two_manifests_of_one_subset_name_are_two_tables_and_two_gaps(tmp_path: Path) -> None:
+    # An 8-class and a 12-class ad-hoc run that share the subset name.
+    small, large = "aaaaaaaaaaaa0000", "bbbbbbbbbbbb1111"
+    write_records(
+        tmp_path,
+        [
+            make_record("hog-svm", "adhoc", 40.0, manifest_hash=small, n_classes=8),
+            make_record("alexnet", "adhoc", 30.0, manifest_hash=small, n_classes=8, family="cnn"),
+            make_record("hog-svm", "adhoc", 50.0, manifest_hash=large, n_classes=12),
+            make_record("alexnet", "adhoc", 55.0, manifest_hash=large, n_classes=12, family="cnn"),
+        ],
+    )
+    files = write_report(tmp_path)
+    md = files["md"].read_text(encoding="utf-8")
+    assert "## Measured: adhoc · manifest aaaaaaaaaaaa" in md
+    assert "## Measured: adhoc · manifest bbbbbbbbbbbb" in md
+    gaps = [line for line in md.splitlines() if line.startswith("| measured: adhoc")]
+    assert len(gaps) == 2
+    eight = next(g for g in gaps if "8 classes" in g)
+    twelve = next(g for g in gaps if "12 classes" in g)
+    assert "10.0 points" in eight and "-5.0 points" in twelve
+    # figures of the two groups do not overwrite each other
+    assert files["top5_adhoc-aaaaaaaa.png"] != files["top5_adhoc-bbbbbbbb.png"]
+
+
+def test_no_gap_across_manifests(tmp_path: Path) -> None:
+    # a CNN on one manifest, a hand-crafted method on another: nothing to compare
+    write_records(
+        tmp_path,
+        [
+            make_record("hog-svm", "a", 40.0),
+            make_record("alexnet", "b", 30.0, family="cnn"),
+        ],
+    )
+    md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
+    assert md.count("no gap yet") == 2
+    frame = pd.DataFrame(
+        {
+            "display": ["hog-svm", "alexnet"],
+            "family": ["hand-crafted", "cnn"],
+            "top5_err": [40.0, 30.0],
+            "manifest_hash": ["a", "b"],
+        }
+    )
+    with pytest.raises(ValueError, match="2 manifests"):
+        best_gap(frame, name_col="display")
+
+
+def test_v1_records_show_that_their_monitor_was_val(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for method, family, top5 in (("lenet5", "cnn", 50.0), ("hog-svm", "hand-crafted", 45.0)):
+        v1 = make_record(method, SUBSET, top5, family=family)
+        for key in ("tag", "monitor", "command"):
+            del v1[key]
+        v1.update(schema_version=1, display_name=method)
+        (runs / f"{v1['run_id']}.json").write_text(json.dumps(v1))
+    md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
+    lenet_row = next(line for line in md.splitlines() if line.startswith("| 2 | lenet5 |"))
+    assert "| val |" in lenet_row
+    hog_row = next(line for line in md.splitlines() if line.startswith("| 1 | hog-svm |"))
+    assert "| none |" in hog_row
+    assert "Monitor `val`: lenet5" in md and "optimistic" in md
+
+
+def test_reproduce_names_the_commands_that_made_the_records(tmp_path: Path) -> None:
+    made = "harness run --suite tiny-imagenet --data /data/ti --methods hog-svm"
+    rebuilt = make_record("alexnet", SUBSET, 30.0, family="cnn")
+    rebuilt["config"] = {
+        "suite": "demo",
+        "data": "demo",
+        "methods": [{"name": "alexnet", "params": {"epochs": 2}}],
+        "classes": 8,
+    }
+    write_records(tmp_path, [make_record("hog-svm", SUBSET, 40.0, command=made), rebuilt])
+    md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
+    reproduce = md.split("## Reproduce", 1)[1]
+    assert made in reproduce
+    assert (
+        "harness run --suite demo --data demo --methods alexnet --classes 8 "
+        "--param alexnet.epochs=2" in reproduce
+    )
+    assert REAL_DATA_COMMAND not in reproduce
+
+
+def test_older_records_of_a_method_are_counted_not_shown(tmp_path: Path) -> None:
+    old = make_record("hog-svm", SUBSET, 60.0)
+    old.update(run_id="old", date="2026-11-01T00:00:00+00:00")
+    write_records(tmp_path, [old, make_record("hog-svm", SUBSET, 45.0)])
+    md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
+    assert "| 1 | hog-svm |" in md and "| 2 | hog-svm |" not in md
+    assert "1 older record(s)" in md and "--all" in md

@@ -1,4 +1,4 @@
-"""Records and the leaderboard: atomic, complete, ranked, regenerated."""
+"""Records and the leaderboard: atomic, complete, ranked per manifest, regenerated."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ import pytest
 
 from harness import results
 from harness.cli import main
+from harness.record import parse_record
 from harness.results import (
     LEADERBOARD_COLUMNS,
+    RECORD_COLUMNS,
     RecordError,
+    ResultsWriteError,
     atomic_write_text,
     leaderboard_frame,
     load_records,
+    records_frame,
     write_leaderboard,
     write_record,
 )
@@ -29,9 +33,10 @@ def make_record(run_id: str, method: str, top5: float | None, subset: str = "s",
         "status": "ok" if top5 is not None else "error",
         "error": None if top5 is not None else "ValueError: boom",
         "method": method,
+        "family": "hand-crafted",
         "year": 2012,
         "subset": subset,
-        "manifest_hash": "abc",
+        "manifest_hash": f"manifest-of-{subset}",
         "n_classes": 10,
         "n_train": 100,
         "n_val": 50,
@@ -68,7 +73,7 @@ def test_damaged_or_partial_records_are_skipped_with_their_name(tmp_path: Path, 
     recs = load_records(tmp_path)
     assert [r["run_id"] for r in recs] == ["good"]
     assert "torn.json" in caplog.text and "partial.json" in caplog.text
-    with pytest.raises(RecordError, match="partial.json: incomplete record"):
+    with pytest.raises(RecordError, match="partial.json: field status: missing"):
         load_records(tmp_path, strict=True)
 
 
@@ -152,3 +157,190 @@ def test_sigkill_while_writing_a_record_leaves_a_complete_one(tmp_path: Path) ->
     assert leaderboard_frame([rec]).method.tolist() == ["hog"]
     write_record(tmp_path, make_record("r", "hog", 50.0))  # the rerun of that run
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r.json"]  # temporaries swept
+
+
+# Grouping by manifest; one row per (manifest, method, variant).
+
+
+def test_two_manifests_of_one_subset_name_are_two_groups(tmp_path: Path) -> None:
+    # An 8-class and a 12-class ad-hoc run of one subset name scored different images.
+    write_record(tmp_path, make_record("a8", "hog", 30.0, manifest_hash="m8", n_classes=8))
+    write_record(tmp_path, make_record("b8", "fv", 20.0, manifest_hash="m8", n_classes=8))
+    write_record(tmp_path, make_record("a12", "hog", 40.0, manifest_hash="m12", n_classes=12))
+    write_record(tmp_path, make_record("b12", "fv", 50.0, manifest_hash="m12", n_classes=12))
+    df = pd.read_csv(write_leaderboard(tmp_path))
+    assert set(df.subset) == {"s"}
+    by = {m: g for m, g in df.groupby("manifest_hash")}
+    assert by["m8"].method.tolist() == ["fv", "hog"] and by["m8"]["rank"].tolist() == [1, 2]
+    assert by["m12"].method.tolist() == ["hog", "fv"] and by["m12"]["rank"].tolist() == [1, 2]
+    assert df.manifest_hash.tolist() == ["m8", "m8", "m12", "m12"]  # groups stay together
+
+
+def test_ties_on_top5_are_ranked_by_top1(tmp_path: Path) -> None:
+    recs = [
+        make_record("a", "hog", 30.0, top1_err=60.0),
+        make_record("b", "fv", 30.0, top1_err=55.0),
+    ]
+    assert leaderboard_frame(recs).method.tolist() == ["fv", "hog"]
+
+
+def _dated(run_id: str, top5: float | None, date: str, **kw) -> dict:
+    return make_record(run_id, "hog", top5, date=f"2026-11-{date}T12:00:00+00:00", **kw)
+
+
+def test_newest_complete_record_wins_per_manifest_method_variant() -> None:
+    recs = [
+        _dated("old", 50.0, "01", seed=0),
+        _dated("new", 40.0, "03", seed=1),
+        _dated("newer-but-failed", None, "05", seed=2),
+        _dated("crop", 45.0, "02", variant="centre-crop"),
+        make_record("broken-only", "fv", None, date="2026-11-02T00:00:00+00:00"),
+        make_record("broken-older", "fv", None, date="2020-01-01T00:00:00+00:00"),
+        make_record("undated", "fv", None),  # no date: older than any dated record
+    ]
+    df = leaderboard_frame(recs)
+    assert df.run_id.tolist() == ["new", "crop", "broken-only"]
+    assert df["rank"].tolist()[:2] == [1, 2] and pd.isna(df["rank"].iloc[2])
+    assert df.method.tolist() == ["hog", "hog", "fv"]  # the plain registry name
+    assert df.variant.isna().tolist() == [True, False, True]
+    assert df.display.tolist() == ["hog", "hog[centre-crop]", "fv"]
+    every = leaderboard_frame(recs, all_records=True)
+    assert sorted(every.run_id) == sorted(r["run_id"] for r in recs)
+    assert every["rank"].notna().sum() == 3  # every successful record ranked
+
+
+def test_leaderboard_all_flag(tmp_path: Path) -> None:
+    for rec in (_dated("old", 50.0, "01", seed=0), _dated("new", 40.0, "03", seed=1)):
+        write_record(tmp_path, rec)
+    out = tmp_path / "lb.csv"
+    assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
+    assert pd.read_csv(out).run_id.tolist() == ["new"]
+    assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out), "--all"]) == 0
+    assert pd.read_csv(out).run_id.tolist() == ["new", "old"]
+
+
+def test_leaderboard_columns_are_settings_not_names(tmp_path: Path) -> None:
+    rec = make_record(
+        "a",
+        "alexnet",
+        30.0,
+        family="cnn",
+        tag="small stem",
+        variant="centre-crop",
+        image_size=64,
+        crop=56,
+        param_count=1234,
+        top1_err=60.0,
+        monitor={"split": "train-holdout", "n_images": 10},
+    )
+    (row,) = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(rec)])).itertuples()
+    assert (row.method, row.variant, row.tag) == ("alexnet", "centre-crop", "small stem")
+    assert row.display == "alexnet (small stem)[centre-crop]"
+    assert (row.img_size, row.crop, row.param_count) == (64, 56, 1234)
+    assert (row.top1_acc, row.top5_acc, row.monitor) == (40.0, 70.0, "train-holdout")
+
+
+def test_records_frame_is_one_row_per_record_with_every_column() -> None:
+    df = records_frame([make_record("a", "hog", 30.0), make_record("b", "x", None)])
+    assert list(df.columns) == RECORD_COLUMNS
+    assert df.ok.tolist() == [True, False]
+    assert df.top5_acc.iloc[0] == 70.0 and pd.isna(df.top5_err.iloc[1])
+    assert str(df.n_classes.dtype) == "Int64"
+
+
+# Bad record files: skipped with one warning; strict reading raises.
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"top5_err": "abc"}, "top5_err"),
+        ({"n_classes": "x"}, "n_classes"),
+        ({"schema_version": 99}, "schema_version"),
+        ({"family": "convnet"}, "family"),
+    ],
+)
+def test_a_mistyped_or_newer_record_is_skipped_with_one_warning(
+    tmp_path: Path, caplog, change: dict, field: str
+) -> None:
+    write_record(tmp_path, make_record("good", "fv", 40.0))
+    bad = tmp_path / "runs" / "bad.json"
+    bad.write_text(json.dumps({**make_record("bad", "hog", 30.0), "schema_version": 2, **change}))
+    caplog.set_level("WARNING")
+    assert [r.run_id for r in load_records(tmp_path)] == ["good"]
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "bad.json" in warning.getMessage() and field in warning.getMessage()
+    assert "\n" not in warning.getMessage()
+    with pytest.raises(RecordError, match=f"bad.json: .*{field}") as info:
+        load_records(tmp_path, strict=True)
+    assert "\n" not in str(info.value)
+    caplog.clear()
+    out = tmp_path / "lb.csv"
+    assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
+    assert pd.read_csv(out).run_id.tolist() == ["good"]
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
+
+
+# File modes and unwritable destinations.
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "x.txt", "x")
+        path = write_record(tmp_path, make_record("r", "fv", 40.0))
+        board = write_leaderboard(tmp_path)
+    finally:
+        os.umask(old)
+    for p in (tmp_path / "x.txt", path, board):
+        assert p.stat().st_mode & 0o777 == mode, p
+
+
+def test_results_that_are_a_file_raise_one_clear_error(tmp_path: Path) -> None:
+    file = tmp_path / "results.txt"
+    file.write_text("not a folder")
+    with pytest.raises(ResultsWriteError, match="results.txt is a file, not a folder") as info:
+        write_record(file, make_record("r", "fv", 40.0))
+    assert "--results" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(ResultsWriteError, match="results.txt is a file"):
+        write_leaderboard(file)
+    from harness.report import write_report
+
+    with pytest.raises(ResultsWriteError, match="results.txt is a file"):
+        write_report(file)
+    runs_file = tmp_path / "res"
+    runs_file.mkdir()
+    (runs_file / "runs").write_text("")
+    with pytest.raises(ResultsWriteError, match="runs is a file, not a folder"):
+        write_record(runs_file, make_record("r", "fv", 40.0))
+    assert isinstance(info.value, OSError)
+
+
+def test_a_read_only_folder_raises_one_clear_error(tmp_path: Path, monkeypatch) -> None:
+    def refused(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(results.tempfile, "mkstemp", refused)
+    with pytest.raises(ResultsWriteError, match="is not writable .Permission denied.") as info:
+        write_leaderboard(tmp_path)
+    assert str(tmp_path) in str(info.value) and "writable folder" in str(info.value)
+
+
+def test_a_read_only_folder_for_real(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        probe = folder / "probe"
+        try:
+            probe.write_text("")
+        except PermissionError:
+            pass
+        else:
+            probe.unlink()
+            pytest.skip("this user (root?) writes into a read-only folder")
+        with pytest.raises(ResultsWriteError, match="not writable"):
+            write_leaderboard(folder)
+    finally:
+        folder.chmod(0o755)

@@ -5,7 +5,9 @@ from baselines.cnn.trainer import (
     OptimizerFactory,
     TrainConfig,
     Trainer,
+    TrainingSummary,
     TrainTransform,
+    parameter_groups,
     sgd_optimizer,
 )
 
@@ -15,5 +17,7 @@ __all__ = [
     "TrainConfig",
     "TrainTransform",
     "Trainer",
+    "TrainingSummary",
+    "parameter_groups",
     "sgd_optimizer",
 ]

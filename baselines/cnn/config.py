@@ -31,7 +31,9 @@ class TrainConfig:
     lr_schedule: str = "constant"  # one of LR_SCHEDULES
     lr_milestones: tuple[int, ...] = ()  # "step": epochs after which lr *= lr_drop_factor
     lr_drop_factor: float = 0.1  # "step"/"plateau": multiplier at each drop
-    plateau_patience: int = 2  # "plateau": the lr drops after this many epochs in a row without improvement
+    plateau_patience: int = (
+        2  # "plateau": the lr drops after this many epochs in a row without improvement
+    )
     plateau_threshold: float = 0.0  # "plateau": error decrease (percent points) that counts
     max_lr_drops: int = 3  # "plateau": at most this many drops (AlexNet: three)
     onecycle_pct_start: float = 0.25  # "onecycle": fraction of steps spent warming up

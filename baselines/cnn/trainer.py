@@ -1,217 +1,154 @@
-"""The CNN training loop shared by LeNet-5 and AlexNet.
+"""The CNN trainer shared by LeNet-5 and AlexNet: builds, resumes, runs the epochs, reports.
 
-Public interface
-----------------
-``TrainConfig``  a frozen dataclass of hyper-parameters (one comment each).
+The pieces, one idea each:
+
+=================  =====================================================
+``config``         :class:`TrainConfig`, the hyper-parameters
+``optim``          SGD, weight decay on weights only (:func:`parameter_groups`)
+``schedule``       the learning-rate schedules (plateau, step, cosine, ...)
+``loop``           :func:`~baselines.cnn.loop.train_epoch` / :func:`~baselines.cnn.loop.evaluate`
+``evaluation``     :func:`~baselines.cnn.evaluation.predict_proba`, the curve's top-k errors
+``resume``         what a checkpoint holds and when it may be resumed
+``distributed``    the rank helper and the DDP collectives
+``reproducibility``  the one seed derivation, RNG state, deterministic mode
+``batches``        uint8 cache -> device batches without per-image Python
+=================  =====================================================
+
 ``Trainer(model_factory, config, ctx, *, train_transform, eval_transform,
 optimizer_factory=None, run_name="model", seed=None, wrap_model=None,
 on_epoch_end=None)``
 
-* ``model_factory() -> nn.Module``  builds a fresh model on the CPU; called
-  after seeding, so the initialisation is a function of the seed.
+* ``model_factory() -> nn.Module``  a fresh model on the CPU; called after
+  seeding with the run seed, so the initialisation is a function of it.
 * ``train_transform(images, generator) -> x``  ``images`` is a uint8 NHWC
-  batch already on ``ctx.device``; returns float NCHW. Augmentation and
-  normalisation happen here, on the device, drawing randomness only from
-  ``generator`` (a ``torch.Generator`` on that device, reseeded every epoch
-  from ``(seed, epoch)``).
-* ``eval_transform(images) -> x``  same input; returns ``(B, C, H, W)`` or
-  ``(B, n_crops, C, H, W)``. With crops the softmax is averaged over them.
-* ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`.
-* ``fit(train, monitor=None) -> nn.Module``  trains ``config.epochs`` epochs
-  and returns the (unwrapped, uncompiled) model. ``monitor`` defaults to
-  ``ctx.monitor``; when given, its top-1/top-5 error go into the learning
-  curve every epoch and drive the ``plateau`` schedule (otherwise the
-  training loss does). Resumes from ``ctx.work_dir/run_name/last.pt``.
+  batch on ``ctx.device``; returns float NCHW, drawing randomness only from
+  ``generator`` (reseeded every epoch, per rank, see below).
+* ``eval_transform(images) -> x``  ``(B, C, H, W)`` or ``(B, n_crops, C, H,
+  W)`` (softmax averaged over the crops).
+* ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`;
+  ``params`` are :func:`parameter_groups` (no decay on biases).
+* ``fit(train, monitor=None, rows=None) -> nn.Module``  trains
+  ``config.epochs`` epochs on ``rows`` of ``train`` (default: the fit rows of
+  ``ctx.fit_and_monitor(train)``, so the monitor never enters training)
+  and watches ``monitor`` (default ``ctx.monitor``, the held-out slice of
+  train): its top-1/top-5 error go into the learning curve every epoch and
+  drive the ``plateau`` schedule (the training loss does without a
+  monitor). Resumes from ``ctx.work_dir/run_name/last.pt``
+  (:mod:`baselines.cnn.resume`). Afterwards ``model_``, ``curve_`` and
+  ``summary_`` (:class:`TrainingSummary`: epochs, images seen, whole-fit
+  seconds, lr drops, ...) are set; methods report ``summary_`` through
+  ``ctx.report_training``.
 * ``predict_proba(split, model=None) -> np.ndarray``  ``(N, n_classes)``
   float32 softmax probabilities in row order.
 
-Data path: ``split.images`` (the uint8 memory-mapped cache) -> one NumPy
-gather per batch in a background thread (pinned memory on CUDA) ->
-``non_blocking`` copy to the device -> the transforms. The shuffle is a
-``torch.randperm`` seeded from ``(seed, epoch)``; no per-image Python runs.
+Randomness: the epoch's shuffle, the transform's generator and torch's
+global generator (dropout) are reseeded at the start of every epoch from
+:func:`~baselines.cnn.reproducibility.derive_seed` ``(seed, stream, epoch,
+rank)``: one permutation shared by all ranks, augmentation and dropout
+different on every rank, all of it replayed exactly by a resumed run.
 
-Checkpoints: after every epoch, ``last.pt`` is replaced atomically
-(:mod:`baselines.cnn.checkpoint`). It holds the model, optimizer, schedule,
-AMP scaler, the number of finished epochs, every global RNG state (Python,
-NumPy, torch, CUDA; :mod:`baselines.cnn.reproducibility`), the best monitored
-error and its epoch, and the learning curve so far. The shuffle and
-augmentation generators are reseeded from ``(seed, epoch)`` at the start of
-each epoch, so their state is a function of the saved epoch number. A run
-killed at any point resumes at the first unfinished epoch, replays the saved
-curve rows into ``ctx.log_epoch`` and, in deterministic mode, ends with the
-same weights and predictions as an uninterrupted run; ``ctx.notes`` get
-``<run_name>_train_images_per_s`` and ``<run_name>_train_seconds_all_epochs``
-over all epochs, those before the kill included. A checkpoint written
-with a different config raises :class:`~harness.api.MethodError` rather than
-mixing two runs; an unreadable one is set aside and training restarts.
-Everything is loaded with ``torch.load(weights_only=True)``.
-
-Learning curve rows (``ctx.log_epoch``): ``epoch`` (1-based), ``train_loss``,
-``train_top1_err`` (percent, on the augmented training batches as seen),
-``val_top1_err``/``val_top5_err`` (percent on ``monitor``, ``None`` without
-one), ``lr`` (at the start of the epoch), ``images_per_s`` (training images
-only), ``seconds`` (the whole epoch, evaluation included).
+Learning-curve rows (``ctx.log_epoch``): ``epoch`` (1-based),
+``train_loss``, ``train_top1_err`` (percent, on the augmented batches as
+seen), ``monitor_top1_err``/``monitor_top5_err`` (percent on the monitor,
+``None`` without one), ``lr`` (at the start of the epoch), ``images_per_s``
+(that epoch's training images over its training time, for the curve only:
+the run's throughput is :attr:`TrainingSummary.images_per_s`, images over
+the whole fit's seconds), ``seconds`` (the whole epoch, evaluation included).
 
 Speed switches, CUDA only: ``amp`` (bf16 autocast; fp16 with a GradScaler if
 ``amp_dtype="float16"``), ``channels_last``; ``compile`` (``torch.compile``,
-falling back to eager with a warning if compilation fails) on any device.
-On CPU, ``cpu_threads`` (default ``ctx.n_jobs``) sets torch's intra-op
-threads for the duration of ``fit``/``predict_proba``: small networks run
-faster on one thread, and OpenMP threads that wait on busy cores can make a
-step many times slower.
+falling back to eager with a warning and ``ctx.note("compile_fallback")``)
+on any device. On CPU, ``cpu_threads`` (default ``ctx.n_jobs``) sets torch's
+intra-op threads for the duration of ``fit``/``predict_proba``: small
+networks run faster on one thread, and OpenMP threads that wait on busy
+cores can make a step many times slower.
 
 Deterministic mode (``ctx.deterministic``): see
-:func:`baselines.cnn.reproducibility.enable_determinism` for what it switches
-and its cost (none on CPU; typically 10-30 % throughput on CUDA).
+:func:`baselines.cnn.reproducibility.enable_determinism`.
 
-Data parallel (DDP): when ``torch.distributed`` is initialised, every rank
-draws the same permutation and takes every ``world_size``-th index
-(``config.batch_size`` is per process), ``wrap_model`` is applied to the
-model (e.g. ``lambda m: DistributedDataParallel(m, device_ids=[i])``), the
-epoch's loss/accuracy are summed over ranks, only rank 0 logs and writes
-checkpoints, and every rank evaluates the whole monitor split (rank 0's
-error is broadcast to drive every rank's schedule). The caller
-(``torchrun`` entry point) initialises the process group and sets the device.
+Data parallel: see :mod:`baselines.cnn.distributed`; ``config.batch_size``
+is per process and ``wrap_model`` wraps the model (e.g. ``lambda m:
+DistributedDataParallel(m, device_ids=[i])``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from baselines.cnn.batches import BatchStream, shuffled_order
-from baselines.cnn.checkpoint import (
-    CorruptCheckpointError,
-    load_checkpoint,
-    remove_stale_temporaries,
-    save_checkpoint,
-    set_aside_corrupt,
+from baselines.cnn.batches import shuffled_order
+from baselines.cnn.config import TrainConfig
+from baselines.cnn.distributed import barrier, rank0_value, rank_and_world, rank_rows
+from baselines.cnn.evaluation import EvalTransform, predict_proba
+from baselines.cnn.loop import (
+    TrainingState,
+    TrainTransform,
+    autocast,
+    evaluate,
+    memory_format,
+    train_epoch,
 )
+from baselines.cnn.optim import OptimizerFactory, parameter_groups, sgd_optimizer
 from baselines.cnn.reproducibility import (
-    capture_rng_state,
+    SeedStream,
+    derive_seed,
     enable_determinism,
-    restore_rng_state,
     seed_everything,
 )
-from baselines.cnn.schedule import LR_SCHEDULES, LrSchedule
+from baselines.cnn.resume import (
+    CHECKPOINT_FORMAT,
+    RunIdentity,
+    check_resumable,
+    read_checkpoint,
+    restore,
+    rows_digest,
+    save,
+)
+from baselines.cnn.schedule import LrSchedule
 from harness.api import MethodError, RunContext, Split
 
 __all__ = [
+    "CHECKPOINT_FORMAT",
     "EvalTransform",
     "OptimizerFactory",
     "TrainConfig",
     "TrainTransform",
     "Trainer",
+    "TrainingSummary",
+    "parameter_groups",
     "sgd_optimizer",
 ]
 
-CHECKPOINT_FORMAT = 1
-
-TrainTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-EvalTransform = Callable[[torch.Tensor], torch.Tensor]
-
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one training run (see the module docstring)."""
+class TrainingSummary:
+    """What one ``fit`` trained, over every epoch (those before a resume included)."""
 
-    epochs: int  # full passes over the training split
-    batch_size: int  # images per SGD step (per process under DDP)
-    lr: float  # initial learning rate (the peak for "onecycle")
-    momentum: float = 0.9  # SGD momentum
-    weight_decay: float = 0.0  # L2 coefficient, added by SGD to every parameter's gradient
-    nesterov: bool = False  # Nesterov momentum (not in the 1998/2012 recipes)
-    lr_schedule: str = "constant"  # "constant" | "step" | "plateau" | "onecycle"
-    lr_milestones: tuple[int, ...] = ()  # "step": epochs after which lr *= lr_drop_factor
-    lr_drop_factor: float = 0.1  # "step"/"plateau": multiplier at each drop
-    plateau_patience: int = 2  # "plateau": epochs without improvement before a drop
-    plateau_threshold: float = 0.0  # "plateau": error decrease (percent points) that counts
-    max_lr_drops: int = 3  # "plateau": at most this many drops (AlexNet: three)
-    onecycle_pct_start: float = 0.25  # "onecycle": fraction of steps spent warming up
-    label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none, as in 1998/2012)
-    grad_clip_norm: float | None = None  # clip the global gradient norm (None = never)
-    drop_last: bool = False  # drop the last incomplete training batch of each epoch
-    amp: bool = True  # autocast on CUDA only; CPU always runs fp32
-    amp_dtype: str = "bfloat16"  # "bfloat16" | "float16" (float16 adds a GradScaler)
-    channels_last: bool = True  # NHWC memory format on CUDA only
-    compile: bool = False  # torch.compile the training model, eager fallback on failure
-    eval_batch_size: int = 256  # images per forward pass in predict_proba
-    prefetch_batches: int = 2  # batches gathered ahead by the loader thread
-    cpu_threads: int | None = None  # torch intra-op threads on CPU (None: ctx.n_jobs)
+    epochs: int  # epochs finished
+    images_seen: int  # training images processed by all ranks, all epochs
+    seconds: float  # wall time of the whole fit: this process plus the killed ones before it
+    seconds_before_resume: float  # the part trained by earlier (killed) processes
+    resumed_from_epoch: int  # epochs restored from a checkpoint (0: trained from scratch)
+    lr_drops: tuple[int, ...]  # 1-based epochs after which the learning rate dropped
+    best_epoch: int | None  # epoch of the lowest monitored error
+    best_error: float | None  # that error (monitor top-1 %, or training loss)
+    n_fit: int  # training rows fitted on
+    fit_split: str  # "train" (every row) or "train-fit" (train minus the monitor)
+    monitor_use: str | None  # "lr-plateau", "curve", or None without a monitor
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.epochs < 1:
-            problems.append(f"epochs must be >= 1, got {self.epochs}")
-        if self.batch_size < 1:
-            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.cpu_threads is not None and self.cpu_threads < 1:
-            problems.append(f"cpu_threads must be >= 1 or None, got {self.cpu_threads}")
-        if self.eval_batch_size < 1:
-            problems.append(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
-        if not self.lr > 0:
-            problems.append(f"lr must be > 0, got {self.lr}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            problems.append(
-                f"lr_schedule {self.lr_schedule!r} is not one of {', '.join(LR_SCHEDULES)}"
-            )
-        if self.lr_schedule == "step" and not self.lr_milestones:
-            problems.append("lr_schedule 'step' needs lr_milestones (epochs at which to drop)")
-        if self.amp_dtype not in ("bfloat16", "float16"):
-            problems.append(f"amp_dtype must be 'bfloat16' or 'float16', got {self.amp_dtype!r}")
-        if not 0 < self.lr_drop_factor < 1:
-            problems.append(f"lr_drop_factor must be in (0, 1), got {self.lr_drop_factor}")
-        if problems:
-            raise ValueError("invalid TrainConfig: " + "; ".join(problems))
-        # tuples survive weights_only checkpoints and compare equal after a reload
-        object.__setattr__(self, "lr_milestones", tuple(int(m) for m in self.lr_milestones))
-
-
-OptimizerFactory = Callable[[Iterable[nn.Parameter], TrainConfig], torch.optim.Optimizer]
-
-# fields that change speed or memory but not the trained weights' recipe
-_RESUME_INSENSITIVE = frozenset({"eval_batch_size", "prefetch_batches", "compile", "cpu_threads"})
-
-
-def sgd_optimizer(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """SGD with the config's momentum, weight decay and Nesterov flag."""
-    return torch.optim.SGD(
-        params,
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
-        nesterov=config.nesterov,
-    )
-
-
-def _derived_seed(seed: int, epoch: int, stream: int) -> int:
-    """Independent seeds per (run seed, epoch, stream): seed+epoch would collide across seeds."""
-    return int(
-        np.random.SeedSequence([seed, epoch, stream]).generate_state(1, dtype=np.uint64)[0] >> 1
-    )
-
-
-def _distributed_rank_world() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def _curve_topk_error(proba: np.ndarray, labels: np.ndarray, k: int) -> float:
-    from harness.protocol import topk_error  # the one definition of the metric
-
-    return float(topk_error(proba, labels, min(k, proba.shape[1])))
+    @property
+    def images_per_s(self) -> float:
+        """Images over the seconds of the whole fit (never a mean of per-epoch rates)."""
+        return self.images_seen / max(self.seconds, 1e-9)
 
 
 @contextlib.contextmanager
@@ -232,25 +169,6 @@ class _NoBar:
     def set_postfix(self, *args: Any, **kwargs: Any) -> None: ...
     def set_description(self, *args: Any, **kwargs: Any) -> None: ...
     def close(self) -> None: ...
-
-
-@dataclass
-class _TrainingState:
-    """Everything one ``fit`` call updates, passed between its steps."""
-
-    model: nn.Module  # the bare model: what is saved, evaluated and returned
-    train_model: nn.Module  # the model as trained (wrapped for DDP, if asked)
-    step_model: nn.Module  # train_model, compiled when asked and compilable
-    optimizer: torch.optim.Optimizer
-    schedule: LrSchedule
-    scaler: torch.amp.GradScaler | None
-    rank: int
-    world: int
-    rows_per_rank: int  # training rows each process visits per epoch (padded under DDP)
-    epoch_images: int  # training images per epoch over all processes
-    best_error: float | None = None  # best monitored error so far, and its 1-based epoch
-    best_epoch: int | None = None
-    curve: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
 
 
 class Trainer:
@@ -284,6 +202,7 @@ class Trainer:
         self.on_epoch_end = on_epoch_end
         self.model_: nn.Module | None = None
         self.curve_: list[dict[str, Any]] = []
+        self.summary_: TrainingSummary | None = None
 
     @property
     def checkpoint_path(self) -> Path:
@@ -293,110 +212,149 @@ class Trainer:
     def device(self) -> torch.device:
         return torch.device(self.ctx.device)
 
-    def _uses_cuda(self) -> bool:
-        return self.device.type == "cuda"
-
-    def _autocast(self) -> torch.autocast:
-        dtype = torch.bfloat16 if self.config.amp_dtype == "bfloat16" else torch.float16
-        return torch.autocast(
-            device_type=self.device.type, dtype=dtype, enabled=self.config.amp and self._uses_cuda()
-        )
-
-    def _to_memory_format(self, x: torch.Tensor) -> torch.Tensor:
-        if self._uses_cuda() and self.config.channels_last and x.ndim == 4:
-            return x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    # ------------------------------------------------------------------ fit
-
     def _cpu_threads(self) -> int | None:
-        if self._uses_cuda():
+        if self.device.type == "cuda":
             return None
         return self.config.cpu_threads or max(1, self.ctx.n_jobs)
 
-    def fit(self, train: Split, monitor: Split | None = None) -> nn.Module:
-        with _torch_threads(self._cpu_threads()):
-            return self._fit(train, monitor)
+    # ------------------------------------------------------------------ fit
 
-    def _fit(self, train: Split, monitor: Split | None) -> nn.Module:
+    def fit(
+        self, train: Split, monitor: Split | None = None, rows: np.ndarray | None = None
+    ) -> nn.Module:
+        """Train on ``rows`` of ``train`` (default: the context's fit rows); see the module doc."""
+        monitor = monitor if monitor is not None else self.ctx.monitor
+        rows = self._fit_rows(train, rows)
+        with _torch_threads(self._cpu_threads()):
+            return self._fit(train, monitor, rows)
+
+    def _fit_rows(self, train: Split, rows: np.ndarray | None) -> np.ndarray:
+        if rows is None:
+            rows, _ = self.ctx.fit_and_monitor(train)
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            raise MethodError(f"{self.run_name}: no training rows to fit on in {train.name!r}")
+        if rows.min() < 0 or rows.max() >= len(train):
+            raise MethodError(
+                f"{self.run_name}: fit rows reach row {int(rows.max())} but the training split "
+                f"{train.name!r} has {len(train)} rows (a holdout of another split?)"
+            )
+        return rows
+
+    def _fit(self, train: Split, monitor: Split | None, rows: np.ndarray) -> nn.Module:
         cfg, ctx = self.config, self.ctx
-        monitor = monitor if monitor is not None else ctx.monitor
-        if len(train) == 0:
-            raise MethodError(f"{self.run_name}: the training split {train.name!r} is empty")
+        start = time.perf_counter()
         if ctx.deterministic:
             enable_determinism()
-        seed_everything(self.seed)
-        state = self._build(train)
-        self._resume(state, train)
-        ctx.notes[f"{self.run_name}_resumed_from_epoch"] = len(state.curve)
-        # Epochs trained by an earlier (killed) process: the runner adds their time to
-        # this process's, so a resumed run records the whole training time.
-        ctx.notes["train_seconds_before_resume"] = ctx.notes.get(
-            "train_seconds_before_resume", 0.0
-        ) + sum(row["seconds"] for row in state.curve)
+        seed_everything(self.seed)  # the initial weights are a function of the run seed
+        state = self._build(len(rows))
+        run = RunIdentity(self.run_name, cfg, self.seed, len(rows), rows_digest(rows))
+        ckpt = read_checkpoint(self.checkpoint_path, ctx.logger)
+        if ckpt is not None:
+            check_resumable(ckpt, self.checkpoint_path, run)
+            restore(state, ckpt)
+            ctx.logger.info(
+                "%s: resuming from %s after epoch %d/%d",
+                self.run_name,
+                self.checkpoint_path,
+                len(state.curve),
+                cfg.epochs,
+            )
+        resumed = len(state.curve)
         if state.rank == 0:
-            for row in state.curve:
+            for row in state.curve:  # the record's curve is complete after a resume
                 ctx.log_epoch(**row)
 
-        bar = self._progress_bar((cfg.epochs - len(state.curve)) * state.rows_per_rank, state.rank)
+        bar = self._progress_bar((cfg.epochs - resumed) * state.rows_per_rank, state.rank)
         try:
-            for epoch in range(len(state.curve), cfg.epochs):
-                bar.set_description(f"{self.run_name} epoch {epoch + 1}/{cfg.epochs}")
-                epoch_start = time.perf_counter()
-                lr = state.schedule.lr
-                train_loss, train_top1_err, images_per_s = self._train_epoch(
-                    state, train, epoch, bar
-                )
-                val_top1 = val_top5 = None
-                if monitor is not None:
-                    proba = self.predict_proba(monitor, state.model)
-                    val_top1 = _curve_topk_error(proba, monitor.labels, 1)
-                    val_top5 = _curve_topk_error(proba, monitor.labels, 5)
-                monitored = self._agreed(val_top1 if val_top1 is not None else train_loss, state)
-                if state.best_error is None or monitored < state.best_error:
-                    state.best_error, state.best_epoch = monitored, epoch + 1
-                state.schedule.after_epoch(monitored)
-                row = {
-                    "epoch": epoch + 1,
-                    "train_loss": train_loss,
-                    "train_top1_err": train_top1_err,
-                    "val_top1_err": val_top1,
-                    "val_top5_err": val_top5,
-                    "lr": lr,
-                    "images_per_s": images_per_s,
-                    "seconds": time.perf_counter() - epoch_start,
-                }
-                state.curve.append(row)
+            for epoch in range(resumed, cfg.epochs):
+                self._one_epoch(state, train, rows, monitor, epoch, bar)
                 if state.rank == 0:
-                    ctx.log_epoch(**row)
-                    self._log_row(row, val_top1, val_top5)
-                    self._save(state, train)
-                if state.world > 1:
-                    torch.distributed.barrier()
+                    elapsed = state.seconds_before + time.perf_counter() - start
+                    save(self.checkpoint_path, state, run, elapsed)
+                barrier()  # no rank starts the next epoch while the checkpoint is written
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(epoch + 1)
         finally:
             bar.close()
 
-        self._note_timings(state)
+        self.summary_ = TrainingSummary(
+            epochs=len(state.curve),
+            images_seen=state.epoch_images * len(state.curve),
+            seconds=state.seconds_before + time.perf_counter() - start,
+            seconds_before_resume=state.seconds_before,
+            resumed_from_epoch=resumed,
+            lr_drops=tuple(state.schedule.drop_epochs),
+            best_epoch=state.best_epoch,
+            best_error=state.best_error,
+            n_fit=len(rows),
+            fit_split="train-fit" if len(rows) < len(train) else "train",
+            monitor_use=None
+            if monitor is None
+            else ("lr-plateau" if cfg.lr_schedule == "plateau" else "curve"),
+        )
         self.model_ = state.model
         self.curve_ = state.curve
         return state.model
 
-    def _build(self, train: Split) -> _TrainingState:
+    def _one_epoch(
+        self,
+        state: TrainingState,
+        train: Split,
+        rows: np.ndarray,
+        monitor: Split | None,
+        epoch: int,
+        bar: Any,
+    ) -> None:
+        """Shuffle, train, evaluate the monitor, step the schedule, log the curve row."""
+        seed, rank = self.seed, state.rank
+        bar.set_description(f"{self.run_name} epoch {epoch + 1}/{self.config.epochs}")
+        epoch_start = time.perf_counter()
+        lr = state.schedule.lr
+        # one permutation for all ranks (rank 0's seed); each rank takes its slice
+        order = rows[shuffled_order(len(rows), derive_seed(seed, SeedStream.SHUFFLE, epoch=epoch))]
+        mine = rank_rows(order, rank, state.world, state.rows_per_rank)
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(derive_seed(seed, SeedStream.AUGMENT, epoch=epoch, rank=rank))
+        torch.manual_seed(derive_seed(seed, SeedStream.DROPOUT, epoch=epoch, rank=rank))
+        try:
+            result = train_epoch(state, train, mine, self.train_transform, generator, bar)
+        except MethodError as exc:
+            raise MethodError(f"{self.run_name}, epoch {epoch + 1}: {exc}") from None
+        top1 = top5 = None
+        if monitor is not None:
+            top1, top5 = evaluate(state, monitor, self.eval_transform)
+        monitored = rank0_value(top1 if top1 is not None else result.loss, self.device)
+        if state.best_error is None or monitored < state.best_error:
+            state.best_error, state.best_epoch = monitored, epoch + 1
+        state.schedule.after_epoch(monitored)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": result.loss,
+            "train_top1_err": result.top1_err,
+            "monitor_top1_err": top1,
+            "monitor_top5_err": top5,
+            "lr": lr,
+            "images_per_s": result.images / max(result.seconds, 1e-9),
+            "seconds": time.perf_counter() - epoch_start,
+        }
+        state.curve.append(row)
+        if rank == 0:
+            self.ctx.log_epoch(**row)
+            self._log_row(row)
+
+    def _build(self, n_fit: int) -> TrainingState:
         """Model, optimizer, schedule and scaler, freshly initialised from the seed."""
-        cfg = self.config
-        rank, world = _distributed_rank_world()
-        model = self.model_factory().to(self.device)
-        if self._uses_cuda() and cfg.channels_last:
+        cfg, device = self.config, self.device
+        cuda = device.type == "cuda"
+        rank, world = rank_and_world()
+        model = self.model_factory().to(device)
+        if cuda and cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        optimizer = self.optimizer_factory(model.parameters(), cfg)
-        rows_per_rank = math.ceil(len(train) / world)
-        steps_per_epoch = (
-            rows_per_rank // cfg.batch_size
-            if cfg.drop_last
-            else math.ceil(rows_per_rank / cfg.batch_size)
-        )
+        optimizer = self.optimizer_factory(parameter_groups(model, cfg), cfg)
+        rows_per_rank = math.ceil(n_fit / world)
+        full, rest = divmod(rows_per_rank, cfg.batch_size)
+        steps_per_epoch = full if cfg.drop_last else full + (rest > 0)
         if steps_per_epoch == 0:
             raise MethodError(
                 f"{self.run_name}: {rows_per_rank} training images per process is less than "
@@ -404,11 +362,14 @@ class Trainer:
             )
         scaler = (
             torch.amp.GradScaler("cuda")
-            if self._uses_cuda() and cfg.amp and cfg.amp_dtype == "float16"
+            if cuda and cfg.amp and cfg.amp_dtype == "float16"
             else None
         )
         train_model = self.wrap_model(model) if self.wrap_model is not None else model
-        return _TrainingState(
+        images_per_rank = steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank
+        return TrainingState(
+            config=cfg,
+            device=device,
             model=model,
             train_model=train_model,
             step_model=self._compiled(train_model),
@@ -418,194 +379,9 @@ class Trainer:
             rank=rank,
             world=world,
             rows_per_rank=rows_per_rank,
-            epoch_images=(steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank)
-            * world,
+            epoch_images=images_per_rank * world,
+            on_compile_failure=self._compile_failed,
         )
-
-    def _resume(self, state: _TrainingState, train: Split) -> None:
-        """Load the last checkpoint, if any, into ``state`` (and the global RNGs)."""
-        ckpt = self._read_checkpoint()
-        if ckpt is None:
-            return
-        self._check_resumable(ckpt, train)
-        state.model.load_state_dict(ckpt["model"])
-        state.optimizer.load_state_dict(ckpt["optimizer"])
-        state.schedule.load_state_dict(ckpt["schedule"])
-        if state.scaler is not None and ckpt["scaler"]:
-            state.scaler.load_state_dict(ckpt["scaler"])
-        state.best_error, state.best_epoch = ckpt["best_error"], ckpt["best_epoch"]
-        state.curve = [dict(row) for row in ckpt["curve"]]
-        if len(state.curve) != int(ckpt["epoch"]):
-            raise MethodError(
-                f"checkpoint {self.checkpoint_path} is inconsistent: epoch {ckpt['epoch']} "
-                f"but {len(state.curve)} learning-curve rows; delete it to train from scratch"
-            )
-        restore_rng_state(ckpt["rng"])
-        self.ctx.logger.info(
-            "%s: resuming from %s after epoch %d/%d",
-            self.run_name,
-            self.checkpoint_path,
-            len(state.curve),
-            self.config.epochs,
-        )
-
-    def _train_epoch(
-        self, state: _TrainingState, train: Split, epoch: int, bar: Any
-    ) -> tuple[float, float, float]:
-        """One pass over ``train``: (mean loss, top-1 error %, training images/s), all ranks summed."""
-        cfg = self.config
-        epoch_start = time.perf_counter()
-        state.model.train()
-        order = shuffled_order(len(train), _derived_seed(self.seed, epoch, 0))
-        if state.world > 1:
-            # every rank draws the same permutation; pad so all ranks take equal steps
-            order = np.resize(order, state.rows_per_rank * state.world)[state.rank :: state.world]
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(_derived_seed(self.seed, epoch, 1))
-        stream = BatchStream(
-            train.images,
-            train.labels,
-            order,
-            cfg.batch_size,
-            self.device,
-            drop_last=cfg.drop_last,
-            prefetch=cfg.prefetch_batches,
-        )
-        # running sums stay on the device: no host sync per step
-        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        seen = 0
-        for step, (images, labels) in enumerate(stream):
-            x = self._to_memory_format(self.train_transform(images, generator))
-            loss, logits = self._train_step_or_fall_back(state, x, labels)
-            state.schedule.after_batch()
-            n = len(labels)
-            loss_sum += loss.double() * n
-            correct += (logits.argmax(dim=1) == labels).sum()
-            seen += n
-            bar.update(n)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{state.schedule.lr:.2g}")
-        if self._uses_cuda():
-            torch.cuda.synchronize(self.device)
-        seconds = time.perf_counter() - epoch_start
-        totals = torch.stack(
-            [
-                loss_sum,
-                correct.double(),
-                torch.tensor(float(seen), dtype=torch.float64, device=self.device),
-            ]
-        )
-        if state.world > 1:
-            torch.distributed.all_reduce(totals)
-        loss_total, correct_total, seen_total = (float(v) for v in totals.tolist())
-        train_loss = loss_total / seen_total
-        if not math.isfinite(train_loss):
-            raise MethodError(
-                f"{self.run_name}: training loss became {train_loss} in epoch {epoch + 1} "
-                f"(lr {state.schedule.lr:g}); lower the learning rate"
-            )
-        return train_loss, 100.0 * (1.0 - correct_total / seen_total), seen_total / seconds
-
-    def _train_step_or_fall_back(
-        self, state: _TrainingState, x: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """A training step; if the compiled model fails, warn and redo it in eager mode."""
-        try:
-            return self._train_step(state.step_model, state.optimizer, state.scaler, x, labels)
-        except Exception as exc:
-            if state.step_model is state.train_model:
-                raise
-            self.ctx.logger.warning(
-                "%s: torch.compile failed (%s); continuing in eager mode", self.run_name, exc
-            )
-            self.ctx.notes["compile_fallback"] = f"{type(exc).__name__}: {exc}"[:300]
-            state.step_model = state.train_model
-            return self._train_step(state.step_model, state.optimizer, state.scaler, x, labels)
-
-    def _agreed(self, value: float, state: _TrainingState) -> float:
-        """Rank 0's value on every rank, so no rank's schedule can drift."""
-        if state.world == 1:
-            return value
-        shared = torch.tensor([value], dtype=torch.float64, device=self.device)
-        torch.distributed.broadcast(shared, src=0)
-        return float(shared.item())
-
-    def _log_row(self, row: dict[str, Any], val_top1: float | None, val_top5: float | None) -> None:
-        self.ctx.logger.info(
-            "%s epoch %d/%d: loss %.4f, train top-1 err %.2f%%, val top-1/top-5 err %s, "
-            "lr %.3g, %.0f img/s",
-            self.run_name,
-            row["epoch"],
-            self.config.epochs,
-            row["train_loss"],
-            row["train_top1_err"],
-            "n/a" if val_top1 is None else f"{val_top1:.2f}%/{val_top5:.2f}%",
-            row["lr"],
-            row["images_per_s"],
-        )
-
-    def _save(self, state: _TrainingState, train: Split) -> None:
-        save_checkpoint(
-            {
-                "format": CHECKPOINT_FORMAT,
-                "run_name": self.run_name,
-                "config": dataclasses.asdict(self.config),
-                "seed": self.seed,
-                "n_train": len(train),
-                "epoch": len(state.curve),
-                "model": state.model.state_dict(),
-                "optimizer": state.optimizer.state_dict(),
-                "schedule": state.schedule.state_dict(),
-                "scaler": state.scaler.state_dict() if state.scaler is not None else {},
-                "rng": capture_rng_state(),
-                "best_error": state.best_error,
-                "best_epoch": state.best_epoch,
-                "curve": state.curve,
-            },
-            self.checkpoint_path,
-        )
-
-    def _note_timings(self, state: _TrainingState) -> None:
-        """Throughput and time over all epochs, those trained before a resume included."""
-        notes, curve = self.ctx.notes, state.curve
-        train_seconds = sum(state.epoch_images / row["images_per_s"] for row in curve)
-        notes[f"{self.run_name}_train_images_per_s"] = (
-            state.epoch_images * len(curve) / max(train_seconds, 1e-9)
-        )
-        notes[f"{self.run_name}_train_seconds_all_epochs"] = train_seconds
-        notes[f"{self.run_name}_seconds_all_epochs"] = sum(row["seconds"] for row in curve)
-        notes[f"{self.run_name}_best_epoch"] = state.best_epoch
-        notes[f"{self.run_name}_lr_drops"] = (
-            state.schedule.n_drops if state.schedule.kind == "plateau" else None
-        )
-
-    def _train_step(
-        self,
-        model: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        scaler: torch.amp.GradScaler | None,
-        x: torch.Tensor,
-        labels: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        cfg = self.config
-        with self._autocast():
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            if cfg.grad_clip_norm is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if cfg.grad_clip_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip_norm)
-            optimizer.step()
-        return loss.detach(), logits.detach()
 
     def _compiled(self, model: nn.Module) -> nn.Module:
         if not self.config.compile:
@@ -616,8 +392,29 @@ class Trainer:
             self.ctx.logger.warning(
                 "%s: torch.compile unavailable (%s); eager mode", self.run_name, exc
             )
-            self.ctx.notes["compile_fallback"] = f"{type(exc).__name__}: {exc}"[:300]
+            self.ctx.note("compile_fallback", f"{type(exc).__name__}: {exc}"[:300])
             return model
+
+    def _compile_failed(self, exc: Exception) -> None:
+        self.ctx.logger.warning(
+            "%s: torch.compile failed (%s); continuing in eager mode", self.run_name, exc
+        )
+        self.ctx.note("compile_fallback", f"{type(exc).__name__}: {exc}"[:300])
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        top1, top5 = row["monitor_top1_err"], row["monitor_top5_err"]
+        self.ctx.logger.info(
+            "%s epoch %d/%d: loss %.4f, train top-1 err %.2f%%, monitor top-1/top-5 err %s, "
+            "lr %.3g, %.0f img/s",
+            self.run_name,
+            row["epoch"],
+            self.config.epochs,
+            row["train_loss"],
+            row["train_top1_err"],
+            "n/a" if top1 is None else f"{top1:.2f}%/{top5:.2f}%",
+            row["lr"],
+            row["images_per_s"],
+        )
 
     def _progress_bar(self, total_images: int, rank: int) -> Any:
         if self.ctx.quiet or rank != 0:
@@ -625,77 +422,21 @@ class Trainer:
         bar = self.ctx.progress(total=total_images, unit="img", unit_scale=True)
         return bar if bar is not None else _NoBar()
 
-    def _read_checkpoint(self) -> dict[str, Any] | None:
-        path = self.checkpoint_path
-        if path.parent.exists():
-            remove_stale_temporaries(path)
-        if not path.exists():
-            return None
-        try:
-            return load_checkpoint(path)
-        except CorruptCheckpointError as exc:
-            aside = set_aside_corrupt(path)
-            self.ctx.logger.warning("%s; moved to %s, training from scratch", exc, aside)
-            return None
-
-    def _check_resumable(self, ckpt: dict[str, Any], train: Split) -> None:
-        path = self.checkpoint_path
-        if ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise MethodError(
-                f"checkpoint {path} has format {ckpt.get('format')!r}, expected {CHECKPOINT_FORMAT}; "
-                "delete it to train from scratch"
-            )
-        saved, now = ckpt["config"], dataclasses.asdict(self.config)
-        differences = [
-            f"{key}: checkpoint {saved.get(key)!r}, now {now[key]!r}"
-            for key in now
-            if key not in _RESUME_INSENSITIVE and saved.get(key) != now[key]
-        ]
-        if ckpt["n_train"] != len(train):
-            differences.append(f"n_train: checkpoint {ckpt['n_train']}, now {len(train)}")
-        if ckpt["seed"] != self.seed:
-            differences.append(f"seed: checkpoint {ckpt['seed']}, now {self.seed}")
-        if differences:
-            raise MethodError(
-                f"checkpoint {path} belongs to a different run ({'; '.join(differences)}); "
-                "delete it or use another work_dir to train from scratch"
-            )
-
     # -------------------------------------------------------------- predict
 
     def predict_proba(self, split: Split, model: nn.Module | None = None) -> np.ndarray:
-        with _torch_threads(self._cpu_threads()):
-            return self._predict_proba(split, model)
-
-    def _predict_proba(self, split: Split, model: nn.Module | None) -> np.ndarray:
+        """``(N, n_classes)`` float32 softmax scores of ``split`` (crops averaged)."""
         model = model if model is not None else self.model_
         if model is None:
             raise RuntimeError(f"{self.run_name}: predict_proba before fit")
-        device = next(model.parameters()).device
-        was_training = model.training
-        model.eval()
-        parts: list[torch.Tensor] = []
-        stream = BatchStream(
-            split.images,
-            split.labels,
-            np.arange(len(split)),
-            self.config.eval_batch_size,
-            device,
-            prefetch=self.config.prefetch_batches,
-        )
-        try:
-            with torch.inference_mode(), self._autocast():
-                for images, _ in stream:
-                    x = self.eval_transform(images)
-                    n_crops = x.shape[1] if x.ndim == 5 else 0
-                    if n_crops:
-                        x = x.flatten(0, 1)
-                    proba = torch.softmax(model(self._to_memory_format(x)).float(), dim=1)
-                    if n_crops:
-                        proba = proba.view(-1, n_crops, proba.shape[1]).mean(dim=1)
-                    parts.append(proba.cpu())
-        finally:
-            model.train(was_training)
-        if not parts:
-            return np.zeros((0, split.n_classes), dtype=np.float32)
-        return torch.cat(parts).numpy().astype(np.float32, copy=False)
+        cfg, device = self.config, next(model.parameters()).device
+        with _torch_threads(self._cpu_threads()):
+            return predict_proba(
+                model,
+                split,
+                self.eval_transform,
+                batch_size=cfg.eval_batch_size,
+                prefetch=cfg.prefetch_batches,
+                autocast=autocast(cfg, device),
+                prepare=memory_format(cfg, device),
+            )

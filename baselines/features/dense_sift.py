@@ -25,7 +25,7 @@ each bin size b (4, 6, 8, 10 px at 256 px):
 ``window="gaussian"`` is ``vl_dsift`` without 'fast': each pixel weighted
 by the Gaussian window itself (the same separable filter, one kernel per
 bin); with ``window_size=2`` that is SIFT's own window, which is how
-``tests/baselines/test_dense_sift_vlfeat.py`` compares the descriptors with
+``tests/baselines/test_dense_sift_agreement.py`` compares the descriptors with
 VLFeat's C SIFT (the ``vlsift`` wheel) at the same frames.
 
 Grid (``vl_phow``'s ``bounds``): the first frame of bin size b has its
@@ -47,7 +47,7 @@ float32 with unit L2 norm (VLFeat's uint8 descriptors are floor(512 d)).
 Backends: :func:`dense_sift_numpy` (vectorised numpy, OpenCV's separable
 filters with ``BORDER_REPLICATE``) and :func:`dense_sift_torch` (batched
 torch convolutions on CPU or CUDA) implement the same arithmetic, so they
-agree to float rounding (``tests/baselines/test_dense_sift_backends.py``).
+agree to float rounding (``tests/baselines/test_dense_sift_agreement.py``).
 
 Degenerate input: an image smaller than the smallest frame has no points at
 that scale; one with no points at all gives an empty ``(n, 0, 128)`` array,
@@ -191,12 +191,17 @@ def _cv_filter(img: np.ndarray, kernel_y: np.ndarray | None, kernel_x: np.ndarra
     ky = one if kernel_y is None else kernel_y
     kx = one if kernel_x is None else kernel_x
     h, w, c = img.shape
-    out = np.empty_like(img)
-    for s in range(0, c, _CV_MAX_CHANNELS):
-        part = np.ascontiguousarray(img[:, :, s : s + _CV_MAX_CHANNELS])
-        res = cv2.sepFilter2D(part, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_REPLICATE)
-        out[:, :, s : s + _CV_MAX_CHANNELS] = res.reshape(h, w, -1)
-    return out
+    parts = [
+        cv2.sepFilter2D(
+            np.ascontiguousarray(img[:, :, s : s + _CV_MAX_CHANNELS]),
+            cv2.CV_32F,
+            kx,
+            ky,
+            borderType=cv2.BORDER_REPLICATE,
+        ).reshape(h, w, -1)  # cv2 drops a single channel's axis
+        for s in range(0, c, _CV_MAX_CHANNELS)
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=2)
 
 
 def _gradients_np(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,11 +222,16 @@ def _gradients_np(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _orientation_maps_np(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     """``(..., 8)`` gradient magnitude split linearly between the two nearest orientation bins."""
-    mod = np.sqrt(gx * gx + gy * gy)
-    nt = np.mod(np.arctan2(gy, gx), 2 * np.pi) * np.float32(NUM_ORIENTATIONS / (2 * np.pi))
-    d = np.mod(nt[..., None] - np.arange(NUM_ORIENTATIONS, dtype=np.float32), NUM_ORIENTATIONS)
-    d = np.minimum(d, NUM_ORIENTATIONS - d)
-    return np.maximum(1.0 - d, 0.0) * mod[..., None]
+    mod = np.sqrt(gx * gx + gy * gy).ravel()
+    nt = np.mod(np.arctan2(gy, gx), 2 * np.pi).ravel() * np.float32(NUM_ORIENTATIONS / (2 * np.pi))
+    low = nt.astype(np.int64)  # floor: nt >= 0
+    frac = nt - low
+    low %= NUM_ORIENTATIONS  # nt may round up to exactly 8
+    maps = np.zeros((mod.size, NUM_ORIENTATIONS), np.float32)
+    pixel = np.arange(mod.size)
+    maps[pixel, low] = (1.0 - frac) * mod
+    maps[pixel, (low + 1) % NUM_ORIENTATIONS] = frac * mod
+    return maps.reshape(*gx.shape, NUM_ORIENTATIONS)
 
 
 def describe_scale_numpy(
@@ -348,39 +358,35 @@ def describe_scale_torch(
     )
     mod = torch.sqrt(gx * gx + gy * gy)
     nt = torch.remainder(torch.atan2(gy, gx), 2 * math.pi) * (NUM_ORIENTATIONS / (2 * math.pi))
-    t = torch.arange(NUM_ORIENTATIONS, dtype=dt, device=dev).view(1, -1, 1, 1)
-    d = torch.remainder(nt[:, None] - t, NUM_ORIENTATIONS)
-    d = torch.minimum(d, NUM_ORIENTATIONS - d)
-    maps = torch.clamp(1.0 - d, min=0.0) * mod[:, None]  # (n, 8, H, W)
-    maps = _replicate_pad(maps.reshape(n * NUM_ORIENTATIONS, 1, h, w), b - 1, b - 1)
-    k = torch.as_tensor(
-        pooling_kernels(b, settings.window, settings.window_size), dtype=dt, device=dev
-    )
-    span_y, span_x = (ny - 1) * step + 2 * b - 1, (nx - 1) * step + 2 * b - 1
-    # padded index = image index + b - 1, so the 2b - 1 taps around row r start at padded row r
-    by_row = torch.cat(
-        [
-            F.conv2d(
-                maps[:, :, offset + j * b : offset + j * b + span_y],
-                k[j].view(1, 1, -1, 1),
-                stride=(step, 1),
-            )
-            for j in range(nb)
-        ],
-        dim=1,
-    )  # (n*8, 4 j, ny, W + 2b - 2)
-    by_row = by_row.reshape(n * NUM_ORIENTATIONS * nb, 1, ny, -1)
-    pooled = torch.cat(
-        [
-            F.conv2d(
-                by_row[..., offset + i * b : offset + i * b + span_x],
-                k[i].view(1, 1, 1, -1),
-                stride=(1, step),
-            )
-            for i in range(nb)
-        ],
-        dim=1,
-    )  # (n*8*4 j, 4 i, ny, nx)
+    low = nt.long()  # floor: nt >= 0
+    frac = (nt - low)[:, None]
+    low = torch.remainder(low, NUM_ORIENTATIONS)[:, None]  # nt may round up to exactly 8
+    maps = torch.zeros((n, NUM_ORIENTATIONS, h, w), dtype=dt, device=dev)
+    maps.scatter_(1, low, (1.0 - frac) * mod[:, None])
+    maps.scatter_(1, torch.remainder(low + 1, NUM_ORIENTATIONS), frac * mod[:, None])
+    maps = _replicate_pad(maps, b - 1, b - 1)  # padded index = image index + b - 1
+    # One filter per bin along an axis, each spanning the whole frame (5b - 1 taps, zero outside
+    # the bin's 2b - 1), so one strided depthwise convolution per axis gives every bin at once.
+    k = pooling_kernels(b, settings.window, settings.window_size)
+    span = (nb + 1) * b - 1
+    frame_k = np.zeros((nb, span), np.float32)
+    for j in range(nb):
+        frame_k[j, j * b : j * b + 2 * b - 1] = k[j]
+    frame_k_t = torch.as_tensor(frame_k, dtype=dt, device=dev)
+    rows = maps[:, :, offset : offset + (ny - 1) * step + span]
+    by_row = F.conv2d(
+        rows,
+        frame_k_t.repeat(NUM_ORIENTATIONS, 1).view(NUM_ORIENTATIONS * nb, 1, span, 1),
+        stride=(step, 1),
+        groups=NUM_ORIENTATIONS,
+    )  # (n, 8 t x 4 j, ny, W + 2b - 2)
+    cols = by_row[..., offset : offset + (nx - 1) * step + span]
+    pooled = F.conv2d(
+        cols,
+        frame_k_t.repeat(NUM_ORIENTATIONS * nb, 1).view(NUM_ORIENTATIONS * nb * nb, 1, 1, span),
+        stride=(1, step),
+        groups=NUM_ORIENTATIONS * nb,
+    )  # (n, 8 t x 4 j x 4 i, ny, nx)
     desc = pooled.reshape(n, NUM_ORIENTATIONS, nb, nb, ny, nx).permute(0, 4, 5, 2, 3, 1)
     desc = desc.reshape(n, ny * nx, SIFT_DIM)
     mass = desc.sum(dim=2) / float(((nb - 1) * b + 1) ** 2)

@@ -3,10 +3,16 @@
 An encoder is a small frozen dataclass holding only numpy arrays (the PCA,
 GMM or vocabulary learned on training images), so it pickles cheaply to a
 joblib or Dask worker. ``encode(images)`` maps a uint8 ``(n, S, S, 3)`` chunk
-to ``(n, dim)`` float32. With ``backend="torch"`` the whole chain (kornia
-dense SIFT, PCA, posteriors, Fisher statistics / word assignment) runs in
+to ``(n, dim)`` float32.
+
+Both backends compute the same vl_phow descriptor
+(:mod:`baselines.features.dense_sift`; they agree to float rounding), so the
+backend is a question of speed only: with ``backend="torch"`` the whole chain
+(dense SIFT, PCA, posteriors, Fisher statistics / word assignment) runs in
 torch on ``device`` ("cuda" for the GPU path; "cpu" so the path is testable
-without a GPU); with ``backend="opencv"`` it runs in numpy/OpenCV.
+without a GPU); with ``backend="numpy"`` it runs in numpy with OpenCV's
+filters, one process per core. ``"opencv"`` is the former name of the numpy
+backend and is accepted as such.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from baselines.features.bovw import bovw_histograms, nearest_words_np, nearest_w
 from baselines.features.dense_sift import (
     SIFT_DIM,
     DenseGrid,
-    dense_sift_opencv,
+    DescriptorSettings,
+    dense_sift_numpy,
     dense_sift_torch,
+    gray_tensor,
     to_gray,
 )
 from baselines.features.fisher import (
@@ -32,44 +40,58 @@ from baselines.features.fisher import (
 )
 from baselines.features.spatial_pyramid import Pyramid, cell_assignment, n_cells
 
-BACKENDS = ("opencv", "torch")
+BACKENDS = ("numpy", "torch")
+BACKEND_ALIASES = {"opencv": "numpy"}  # the numpy backend's former name (it filters with OpenCV)
+DESCRIPTOR = "vl_phow-dsift-v1"  # names the descriptor in cache keys (v0: OpenCV / kornia SIFT)
 
 
 @dataclass(frozen=True)
 class DenseSiftExtractor:
-    """Dense SIFT of the grayscale image with one backend on one device."""
+    """vl_phow dense SIFT of the grey image with one backend on one device."""
 
     grid: DenseGrid = field(default_factory=DenseGrid)
-    backend: str = "opencv"  # "opencv" (CPU) or "torch" (kornia, CPU or CUDA)
+    backend: str = "numpy"  # "numpy" (numpy + OpenCV filters, CPU) or "torch" (CPU or CUDA)
     device: str = "cpu"
+    settings: DescriptorSettings = field(default_factory=DescriptorSettings)
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown SIFT backend {self.backend!r}; expected one of {BACKENDS}")
-        if self.backend == "opencv" and self.device != "cpu":
+        backend = BACKEND_ALIASES.get(self.backend, self.backend)
+        if backend not in BACKENDS:
             raise ValueError(
-                "the OpenCV SIFT backend runs on CPU only; use backend='torch' for cuda"
+                f"unknown SIFT backend {self.backend!r}; expected one of {BACKENDS} "
+                f"(or {sorted(BACKEND_ALIASES)})"
+            )
+        object.__setattr__(self, "backend", backend)
+        if backend == "numpy" and self.device != "cpu":
+            raise ValueError(
+                "the numpy SIFT backend runs on CPU only; use backend='torch' for cuda"
             )
 
     def cache_params(self) -> dict[str, Any]:
         return {
+            "descriptor": DESCRIPTOR,
             "bin_sizes": list(self.grid.bin_sizes),
             "step": self.grid.step,
-            "backend": self.backend,
+            "magnif": self.settings.magnif,
+            "window": self.settings.window,
+            "window_size": self.settings.window_size,
+            "contrast_threshold": self.settings.contrast_threshold,
+            "backend": self.backend,  # same descriptor, but not bit-identical features
         }
 
     def to_tensor(self, images: np.ndarray) -> Any:
-        """uint8 RGB -> (n, 1, S, S) float32 gray in [0, 1] on ``device`` (same luma as OpenCV)."""
-        import torch
+        """uint8 RGB -> (n, 1, S, S) float32 grey in [0, 1] on ``device`` (MATLAB rgb2gray)."""
+        return gray_tensor(np.asarray(images), self.device)
 
-        gray = torch.from_numpy(to_gray(np.asarray(images))).to(self.device)
-        return gray.float().div_(255.0)[:, None]
+    def descriptors_torch(self, images: np.ndarray) -> Any:
+        """``(n, S, S, 3)`` uint8 -> ``(n, P, 128)`` float32 tensor on ``device`` (torch backend)."""
+        return dense_sift_torch(self.to_tensor(images), self.grid, self.settings)
 
     def descriptors(self, images: np.ndarray) -> np.ndarray:
         """``(n, S, S, 3)`` uint8 -> ``(n, P, 128)`` float32 numpy (either backend)."""
-        if self.backend == "opencv":
-            return dense_sift_opencv(to_gray(np.asarray(images)), self.grid)
-        return dense_sift_torch(self.to_tensor(images), self.grid).cpu().numpy()
+        if self.backend == "numpy":
+            return dense_sift_numpy(to_gray(np.asarray(images)), self.grid, self.settings)
+        return self.descriptors_torch(images).cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -105,7 +127,7 @@ class FisherEncoder:
         size = images.shape[1]
         cells = cell_assignment(self.extractor.grid.points(size), size, self.pyramid)
         scale = 1.0 / np.sqrt(n_cells(self.pyramid))
-        if self.extractor.backend == "opencv":
+        if self.extractor.backend == "numpy":
             desc = self.extractor.descriptors(images)
             x = (desc - self.pca.mean.astype(np.float32)) @ self.pca.components.T.astype(np.float32)
             return fisher_vectors_np(x, self.gmm, cells) * np.float32(scale)
@@ -119,8 +141,7 @@ class FisherEncoder:
         comp = torch.as_tensor(self.pca.components, dtype=torch.float32, device=dev)
         outs = []
         for start in range(0, len(images), self.batch_size):
-            gray = self.extractor.to_tensor(images[start : start + self.batch_size])
-            desc = dense_sift_torch(gray, self.extractor.grid)
+            desc = self.extractor.descriptors_torch(images[start : start + self.batch_size])
             x = (desc - mean) @ comp.T
             outs.append(fisher_vectors_torch(x, self.gmm, cells) * scale)
         return torch.cat(outs)
@@ -142,7 +163,7 @@ class BovwEncoder:
     def encode(self, images: np.ndarray) -> np.ndarray:
         size = images.shape[1]
         cells = cell_assignment(self.extractor.grid.points(size), size, self.pyramid)
-        if self.extractor.backend == "opencv":
+        if self.extractor.backend == "numpy":
             words = nearest_words_np(self.extractor.descriptors(images), self.vocabulary)
         else:
             import torch
@@ -154,10 +175,7 @@ class BovwEncoder:
                 np.concatenate(
                     [
                         nearest_words_torch(
-                            dense_sift_torch(
-                                self.extractor.to_tensor(images[s : s + self.batch_size]),
-                                self.extractor.grid,
-                            ),
+                            self.extractor.descriptors_torch(images[s : s + self.batch_size]),
                             vocab,
                         )
                         .cpu()
@@ -171,4 +189,12 @@ class BovwEncoder:
         return bovw_histograms(words, cells, len(self.vocabulary), self.cell_weights)
 
 
-__all__ = ["SIFT_DIM", "BovwEncoder", "DenseSiftExtractor", "FisherEncoder", "Pca"]
+__all__ = [
+    "BACKENDS",
+    "SIFT_DIM",
+    "BovwEncoder",
+    "DenseSiftExtractor",
+    "DescriptorSettings",
+    "FisherEncoder",
+    "Pca",
+]

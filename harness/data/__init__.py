@@ -25,7 +25,7 @@ from harness.data.errors import (
     LayoutError,
     SubsetError,
 )
-from harness.data.layouts import DatasetIndex, detect_layout, read_layout
+from harness.data.layouts import DatasetIndex, detect_layout, get_layout, read_layout
 from harness.data.subsets import SUBSETS, Subset, adhoc_subset, get_subset
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ __all__ = [
     "decode_image",
     "detect_layout",
     "ensure_cache",
+    "get_layout",
     "get_subset",
     "make_demo_dataset",
     "make_synthetic_imagenet",

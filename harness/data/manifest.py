@@ -190,7 +190,7 @@ def build_manifest(
     try:
         index = index if index is not None else read_layout(root, layout)
     except LayoutError as exc:
-        if subset.layout and subset.layout in LAYOUTS:
+        if getattr(exc, "layout", None) is None and subset.layout and subset.layout in LAYOUTS:
             raise LayoutError(
                 f"{exc} [subset {subset.key} expects the {subset.layout} layout: "
                 f"{LAYOUTS[subset.layout]}]"

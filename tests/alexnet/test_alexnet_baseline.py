@@ -7,7 +7,9 @@ import pytest
 
 from alexnet.augment import AlexNetAugment
 from alexnet.baseline import AlexNetBaseline
+from alexnet.model import build_alexnet
 from harness.api import MethodError, RunContext
+from harness.data.holdout import carve_holdout
 from harness.registry import BASELINES
 
 TINY = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3)  # see conftest
@@ -22,11 +24,13 @@ def test_registered_and_params_are_recorded() -> None:
     assert BASELINES.get("alexnet") is AlexNetBaseline
     params = AlexNetBaseline(ensemble=5, stem="small").get_params()
     assert params["ensemble"] == 5 and params["stem"] == "small"
-    paper = AlexNetBaseline().get_params()
+    assert params["profile"] == "auto" and params["epochs"] is None  # the profile's, later
+    paper = AlexNetBaseline(profile="paper").resolved_params()
     assert (paper["batch_size"], paper["lr"], paper["momentum"], paper["weight_decay"]) == (
         128, 0.01, 0.9, 5e-4)  # fmt: skip
     assert (paper["stem"], paper["init"], paper["width"], paper["max_lr_drops"]) == (
         "paper", "paper", 1.0, 3)  # fmt: skip
+    assert (paper["epochs"], paper["plateau_patience"], paper["lr_schedule"]) == (90, 4, "plateau")
     assert AlexNetBaseline.year == 2012 and "NIPS 2012" in AlexNetBaseline.source
 
 
@@ -41,6 +45,10 @@ def test_tiny_subset_trains_above_chance(tmp_path, colour_data) -> None:
     assert accuracy > 0.5  # chance is 0.25
     assert [row["epoch"] for row in ctx.epoch_log] == list(range(1, 9))
     assert ctx.notes["stem"] == "small"
+    facts = ctx.training
+    assert (facts.epochs, facts.images_seen, facts.crop, facts.profile) == (8, 8 * 64, 56, "cpu")
+    assert facts.images_per_s > 0 and facts.param_count > 0
+    assert (facts.fit_split, facts.monitor_use) == ("train", "lr-plateau")  # no holdout here
 
 
 def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monkeypatch) -> None:
@@ -62,8 +70,9 @@ def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monke
 
     ctx = _ctx(tmp_path, monitor=val)
     model = AlexNetBaseline(**params).fit(train, ctx)
-    assert ctx.notes["member0_resumed_from_epoch"] == 1
-    assert ctx.notes["member1_resumed_from_epoch"] == 0
+    assert ctx.notes["members_resumed_from_epoch"] == [1, 0]
+    assert ctx.training.resumed_from_epoch == 1 and ctx.training.seconds_before_resume > 0
+    assert ctx.training.images_seen == 2 * 2 * len(train)  # both members, all epochs
     assert [row["epoch"] for row in ctx.epoch_log] == [1, 2]  # member 0's curve only
     assert (tmp_path / "work" / "member1" / "last.pt").exists()
 
@@ -79,7 +88,8 @@ def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monke
     # A finished run refits by loading, not training.
     again = _ctx(tmp_path, monitor=val)
     AlexNetBaseline(**params).fit(train, again)
-    assert again.notes["member0_resumed_from_epoch"] == 2
+    assert again.training.resumed_from_epoch == 2
+    assert again.training.images_seen == ctx.training.images_seen
 
 
 def test_paper_stem_upsamples_a_small_cache(tmp_path, make_colour_split) -> None:
@@ -106,7 +116,89 @@ def test_bad_parameters_and_data_fail_clearly(tmp_path, make_colour_split) -> No
         AlexNetBaseline().decision_function(train, _ctx(tmp_path))
 
 
+def _resolved(device: str, **params) -> AlexNetBaseline:
+    method = AlexNetBaseline(**params)
+    method.resolve_profile(device)
+    return method
+
+
+def test_the_profile_follows_the_device() -> None:
+    assert _resolved("cuda").profile_ == "paper"
+    assert _resolved("cuda:1").profile_ == "paper"
+    assert _resolved("cpu").profile_ == "cpu"
+    assert _resolved("cuda", profile="cpu").profile_ == "cpu"  # a named profile stays itself
+    assert _resolved("cpu", profile="paper").profile_ == "paper"
+    cpu = _resolved("cpu").settings()
+    assert (cpu.stem, cpu.width, cpu.init, cpu.epochs, cpu.batch_size, cpu.lr, cpu.crop) == (
+        "small", 0.5, "kaiming", 8, 64, 0.003, 56)  # fmt: skip
+    paper = _resolved("cuda").settings()
+    assert (paper.stem, paper.width, paper.init, paper.epochs, paper.batch_size, paper.lr) == (
+        "paper", 1.0, "paper", 90, 128, 0.01)  # fmt: skip
+    assert (paper.crop, paper.lr_schedule, paper.plateau_patience) == (224, "plateau", 4)
+    # explicit parameters override the profile
+    assert _resolved("cpu", epochs=3, lr=0.01).settings().epochs == 3
+    assert _resolved("cuda", width=0.5).settings().width == 0.5
+    assert _resolved("cpu").resolved_params()["profile"] == "cpu"
+    with pytest.raises(MethodError, match="profile"):
+        _resolved("cpu", profile="gpu")
+
+
 def test_departures_from_the_paper_are_named_in_the_row() -> None:
-    assert AlexNetBaseline().display_tag() is None  # the paper network keeps its plain name
-    tag = AlexNetBaseline(stem="small", width=0.5, init="kaiming").display_tag()
-    assert tag == "small stem, width 0.5, kaiming init"
+    assert _resolved("cuda").display_tag() is None  # the paper network keeps its plain name
+    assert _resolved("cpu", profile="paper").display_tag() is None
+    assert _resolved("cpu").display_tag() == (
+        "cpu profile: small stem, 56px crops, width 0.5, kaiming init, 8 epochs, batch 64, lr 0.003"
+    )
+    # a partial override back to the paper network still names the cpu recipe's budget
+    tag = _resolved("cpu", stem="paper", width=1.0, init="paper").display_tag()
+    assert tag == "cpu profile: 8 epochs, batch 64, lr 0.003"
+    tag = _resolved("cuda", stem="small", width=0.5, init="kaiming").display_tag()
+    assert tag == "small stem, 56px crops, width 0.5, kaiming init"
+    # schedule, monitor and recipe departures are named too
+    tag = _resolved("cuda", lr_schedule="cosine", plateau_patience=2).display_tag()
+    assert tag == "cosine schedule (monitor for the curve only)"
+    tag = _resolved("cuda", plateau_patience=2, max_lr_drops=1, momentum=0.0).display_tag()
+    assert tag == "momentum 0, plateau patience 2, at most 1 lr drops"
+    tag = _resolved("cuda", weight_decay=0.0, mean="channel", pca_std=0.0, epochs=1).display_tag()
+    assert tag == "1 epoch, weight decay 0, channel mean, no PCA noise"
+
+
+def test_preflight_refuses_the_paper_network_on_a_cpu() -> None:
+    method = AlexNetBaseline(profile="paper")
+    with pytest.raises(MethodError, match=r"would train for about .* on this CPU.*allow_slow_cpu"):
+        method.preflight(1_281_167, "cpu")  # ILSVRC-2012: weeks at any CPU speed
+    AlexNetBaseline(profile="paper", allow_slow_cpu=True).preflight(50_000, "cpu")
+    method.preflight(50_000, "cpu", allow_slow_cpu=True)  # the runner's --allow-slow-cpu
+    method.preflight(50_000, "cuda")  # a GPU is what the paper profile is for
+    AlexNetBaseline().preflight(800, "cpu")  # the cpu profile on the demo's 800 images
+
+
+def test_no_weight_decay_on_the_biases(colour_data) -> None:
+    from baselines.cnn import parameter_groups
+
+    method = _resolved("cpu", profile="paper")
+    config = method._train_config(1000, False, method.settings())
+    assert config.weight_decay == 5e-4 and not config.bias_decay
+    groups = {g["name"]: g for g in parameter_groups(build_alexnet(10), config)}
+    assert groups["biases"]["weight_decay"] == 0.0 and groups["weights"]["weight_decay"] == 5e-4
+    assert len(groups["biases"]["params"]) == len(groups["weights"]["params"]) == 8
+
+
+def test_trains_on_the_fit_rows_only(tmp_path, colour_data, monkeypatch) -> None:
+    train, _ = colour_data
+    holdout = carve_holdout(train.labels, train.n_classes, fraction=0.25, seed=0)
+    monitor = train.subset(holdout.monitor_rows, name="monitor")
+    ctx = RunContext(work_dir=tmp_path / "w", quiet=True, holdout=holdout, monitor=monitor)
+    seen: list[int] = []
+    real_train = AlexNetAugment.train
+
+    def counting(self, images, generator=None):
+        seen.append(len(images))
+        return real_train(self, images, generator)
+
+    monkeypatch.setattr(AlexNetAugment, "train", counting)
+    model = AlexNetBaseline(epochs=1, **TINY).fit(train, ctx)
+    assert sum(seen) == len(holdout.fit_rows) == 48
+    assert model.colour_stats_.n_images == 48  # the monitor is not in the colour statistics
+    assert ctx.training.fit_split == "train-fit" and ctx.training.images_seen == 48
+    assert ctx.epoch_log[0]["monitor_top1_err"] is not None

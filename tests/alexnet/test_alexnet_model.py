@@ -46,7 +46,7 @@ def test_every_layer_output_shape_at_224() -> None:
         for layer in model.classifier:
             x = layer(x)
             sizes.append(x.shape[1])
-    assert sizes == [9216, 4096, 4096, 4096, 4096, 4096, 1000]
+    assert sizes == [4096, 4096, 4096, 4096, 4096, 4096, 1000]
 
 
 def test_grouping_matches_the_two_gpu_split() -> None:
@@ -71,7 +71,12 @@ def test_paper_initialisation() -> None:
 def test_dropout_and_lrn_positions() -> None:
     model = build_alexnet(10)
     kinds = [type(m).__name__ for m in model.classifier]
-    assert kinds == ["Dropout", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Linear"]
+    # the paper's (and Caffe's): dropout on the outputs of fc6 and fc7, after their ReLUs;
+    # not torchvision's layout (dropout on pool5 and fc6's output)
+    assert kinds == ["Linear", "ReLU", "Dropout", "Linear", "ReLU", "Dropout", "Linear"]
+    layers = model.named_layers()
+    assert model.classifier[0] is layers["fc6"] and model.classifier[3] is layers["fc7"]
+    assert model.classifier[6] is layers["fc8"]
     assert all(m.p == 0.5 for m in model.classifier if isinstance(m, nn.Dropout))
     feats = [type(m).__name__ for m in model.features]
     assert [i for i, k in enumerate(feats) if k == "LocalResponseNorm"] == [2, 6]

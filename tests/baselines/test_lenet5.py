@@ -17,6 +17,7 @@ from baselines.lenet5 import (
     lenet_input,
 )
 from harness.api import MethodError, RunContext, Split
+from harness.data.holdout import carve_holdout
 from harness.registry import BASELINES
 
 
@@ -194,5 +195,25 @@ def test_tiny_subset_trains_above_chance(tmp_path, rgb: bool) -> None:
     assert [row["lr"] for row in ctx.epoch_log] == pytest.approx(
         [0.05] * 3 + [0.005] + [0.0005] * 2
     )
-    assert ctx.notes["train_images_per_s"] > 0  # for the record: epochs x images / training time
-    assert ctx.notes["lenet5_parameters"] == (60_000 + 4 * 85 + (300 if rgb else 0))
+    facts = ctx.training  # for the record: images over the whole fit's seconds
+    assert facts.epochs == 6 and facts.images_seen == 6 * len(train)
+    assert facts.images_per_s > 0
+    assert facts.param_count == (60_000 + 4 * 85 + (300 if rgb else 0))
+    assert facts.lr_drops == (3, 4) and facts.crop == 32
+    assert (facts.fit_split, facts.monitor_use, facts.resumed_from_epoch) == ("train", "curve", 0)
+
+
+def test_fits_on_the_fit_rows_only(tmp_path) -> None:
+    torch.set_num_threads(1)
+    train = make_quadrant_split("train", per_class=10, seed=0)
+    holdout = carve_holdout(train.labels, train.n_classes, fraction=0.2, seed=0)
+    monitor = train.subset(holdout.monitor_rows, name="monitor")
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0, holdout=holdout, monitor=monitor)
+    method = LeNet5Baseline(epochs=1, batch_size=8).fit(train, ctx)
+    assert ctx.training.fit_split == "train-fit"
+    assert ctx.training.images_seen == len(holdout.fit_rows) == 32
+    # the input statistics are those of the fit rows, not of every training image
+    fit_mean, _ = input_statistics(train, False, torch.device("cpu"), rows=holdout.fit_rows)
+    all_mean, _ = input_statistics(train, False, torch.device("cpu"))
+    assert method.input_mean_ == pytest.approx(fit_mean) and fit_mean != pytest.approx(all_mean)
+    assert ctx.epoch_log[0]["monitor_top1_err"] is not None

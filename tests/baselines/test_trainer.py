@@ -11,11 +11,14 @@ import torch
 from torch import nn
 
 import baselines.cnn.checkpoint as checkpoint_module
-from baselines.cnn import TrainConfig, Trainer
+from baselines.cnn import TrainConfig, Trainer, parameter_groups
 from baselines.cnn.batches import BatchStream, shuffled_order
 from baselines.cnn.checkpoint import CorruptCheckpointError, load_checkpoint, save_checkpoint
+from baselines.cnn.reproducibility import SeedStream, derive_seed
+from baselines.cnn.resume import CHECKPOINT_FORMAT, rows_digest
 from baselines.cnn.schedule import LrSchedule
 from harness.api import MethodError, RunContext, Split
+from harness.data.holdout import carve_holdout
 
 N_CLASSES = 3
 
@@ -68,9 +71,9 @@ def splits() -> tuple[Split, Split]:
 
 def test_config_rejects_bad_values_with_all_reasons() -> None:
     with pytest.raises(ValueError) as info:
-        TrainConfig(epochs=0, batch_size=0, lr=-1.0, lr_schedule="cosine")
+        TrainConfig(epochs=0, batch_size=0, lr=-1.0, lr_schedule="cyclic")
     message = str(info.value)
-    for reason in ("epochs must be >= 1", "batch_size must be >= 1", "lr must be > 0", "'cosine'"):
+    for reason in ("epochs must be >= 1", "batch_size must be >= 1", "lr must be > 0", "'cyclic'"):
         assert reason in message
     with pytest.raises(ValueError, match="needs lr_milestones"):
         TrainConfig(epochs=3, batch_size=1, lr=0.1, lr_schedule="step")
@@ -129,9 +132,29 @@ def test_plateau_divides_by_ten_at_most_three_times() -> None:
     for error in [50.0, 40.0] + [40.0] * 12:
         lrs.append(schedule.lr)
         schedule.after_epoch(error)
-    assert lrs[:4] == pytest.approx([0.01, 0.01, 0.01, 0.01])
+    # patience 1: the first epoch without improvement (epoch 3) ends with a drop
+    assert lrs[:6] == pytest.approx([0.01, 0.01, 0.01, 1e-3, 1e-4, 1e-5])
     assert sorted(set(lrs), reverse=True) == pytest.approx([1e-2, 1e-3, 1e-4, 1e-5])
     assert schedule.n_drops == 3 and schedule.lr == pytest.approx(1e-5)
+    assert schedule.drop_epochs == [3, 4, 5]
+
+
+def test_plateau_patience_counts_the_epochs_without_improvement() -> None:
+    # as documented (alexnet/README.md): patience 4 = the 4th epoch without a lower error drops
+    schedule, _ = _schedule(lr_schedule="plateau", plateau_patience=4)
+    for error in [50.0, 40.0, 41.0, 40.0, 45.0]:  # epoch 2 is the best; epochs 3-5 are not
+        schedule.after_epoch(error)
+    assert schedule.n_drops == 0
+    schedule.after_epoch(40.0)  # epoch 6: the 4th in a row without improvement
+    assert schedule.drop_epochs == [6] and schedule.lr == pytest.approx(1e-3)
+    schedule.after_epoch(39.0)  # an improvement resets the count
+    for _ in range(3):
+        schedule.after_epoch(39.5)
+    assert schedule.n_drops == 1
+    schedule.after_epoch(39.5)
+    assert schedule.drop_epochs == [6, 11]
+    with pytest.raises(ValueError, match="plateau_patience must be >= 1"):
+        TrainConfig(epochs=1, batch_size=1, lr=0.1, plateau_patience=0)
 
 
 def test_step_and_onecycle_schedules() -> None:
@@ -142,6 +165,15 @@ def test_step_and_onecycle_schedules() -> None:
         optimizer.step()
         schedule.after_epoch(None)
     assert lrs == pytest.approx([0.01, 0.01, 0.001, 0.001, 0.0001])
+    assert schedule.drop_epochs == [2, 4]
+    schedule, optimizer = _schedule(lr_schedule="cosine")
+    seen = []
+    for _ in range(20 * 4):
+        optimizer.step()
+        schedule.after_batch()
+        seen.append(schedule.lr)
+    assert seen[20 * 2 - 1] == pytest.approx(0.005) and seen[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(seen, seen[1:], strict=False))
     schedule, optimizer = _schedule(lr_schedule="onecycle")
     seen = []
     for _ in range(20 * 4 - 1):
@@ -152,13 +184,13 @@ def test_step_and_onecycle_schedules() -> None:
 
 
 def test_schedule_state_survives_weights_only_round_trip(tmp_path) -> None:
-    schedule, _ = _schedule(lr_schedule="plateau", plateau_patience=0)
+    schedule, _ = _schedule(lr_schedule="plateau", plateau_patience=1)
     schedule.after_epoch(10.0)
     schedule.after_epoch(10.0)
     save_checkpoint({"epoch": 2, "model": {}, "schedule": schedule.state_dict()}, tmp_path / "s.pt")
-    restored, _ = _schedule(lr_schedule="plateau", plateau_patience=0)
+    restored, _ = _schedule(lr_schedule="plateau", plateau_patience=1)
     restored.load_state_dict(load_checkpoint(tmp_path / "s.pt")["schedule"])
-    assert restored.n_drops == 1
+    assert restored.n_drops == 1 and restored.drop_epochs == [2]
     assert restored.state_dict() == schedule.state_dict()
 
 
@@ -176,24 +208,27 @@ def test_fit_logs_a_learning_curve_and_beats_chance(tmp_path, splits) -> None:
         "epoch",
         "train_loss",
         "train_top1_err",
-        "val_top1_err",
-        "val_top5_err",
+        "monitor_top1_err",
+        "monitor_top5_err",
         "lr",
         "images_per_s",
         "seconds",
     }
-    assert rows[-1]["val_top5_err"] == 0.0  # 3 classes: the top 5 always hold the truth
+    assert rows[-1]["monitor_top5_err"] == 0.0  # 3 classes: the top 5 always hold the truth
     proba = trainer.predict_proba(val)
     assert proba.shape == (len(val), N_CLASSES) and proba.dtype == np.float32
     assert np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     assert np.mean(proba.argmax(axis=1) != val.labels) < 2 / 3 / 2  # chance is 2/3
-    assert rows[-1]["val_top1_err"] == pytest.approx(100 * np.mean(proba.argmax(1) != val.labels))
+    assert rows[-1]["monitor_top1_err"] == pytest.approx(
+        100 * np.mean(proba.argmax(1) != val.labels)
+    )
 
 
-def test_without_monitor_the_curve_has_no_val_error(tmp_path, splits) -> None:
+def test_without_monitor_the_curve_has_no_monitor_error(tmp_path, splits) -> None:
     trainer, ctx = make_trainer(tmp_path, epochs=1)
     trainer.fit(splits[0])
-    assert ctx.epoch_log[0]["val_top1_err"] is None
+    assert ctx.epoch_log[0]["monitor_top1_err"] is None
+    assert trainer.summary_.monitor_use is None and trainer.summary_.fit_split == "train"
 
 
 def test_crops_average_the_softmax(tmp_path, splits) -> None:
@@ -265,7 +300,10 @@ def test_checkpoint_holds_everything_needed_to_resume(tmp_path, splits) -> None:
     trainer, _ = make_trainer(tmp_path, epochs=2, lr_schedule="plateau")
     trainer.fit(splits[0], monitor=splits[1])
     ckpt = torch.load(trainer.checkpoint_path, weights_only=True)
-    assert ckpt["epoch"] == 2 and ckpt["run_name"] == "net" and ckpt["n_train"] == len(splits[0])
+    assert ckpt["epoch"] == 2 and ckpt["run_name"] == "net" and ckpt["n_fit"] == len(splits[0])
+    assert ckpt["format"] == CHECKPOINT_FORMAT == 2
+    assert ckpt["rows_digest"] == rows_digest(np.arange(len(splits[0])))
+    assert 0 < ckpt["elapsed_seconds"] <= trainer.summary_.seconds
     assert ckpt["config"]["lr_schedule"] == "plateau"
     assert set(ckpt["model"]) == set(trainer.model_.state_dict())
     assert ckpt["optimizer"]["state"] and "momentum_buffer" in ckpt["optimizer"]["state"][0]
@@ -326,16 +364,18 @@ def test_resume_continues_where_it_stopped_and_matches(tmp_path, splits) -> None
     resumed.on_epoch_end = trained_epochs.append
     resumed.fit(train, monitor=val)
     assert trained_epochs == [2, 3]
-    assert ctx.notes["net_resumed_from_epoch"] == 1
+    summary = resumed.summary_
+    assert summary.resumed_from_epoch == 1 and summary.epochs == 3
     assert [r["epoch"] for r in ctx.epoch_log] == [1, 2, 3]  # replayed + new rows
-    # timings cover all three epochs, the one trained before the crash included
-    expected_seconds = sum(len(train) / r["images_per_s"] for r in ctx.epoch_log)
-    assert ctx.notes["net_train_seconds_all_epochs"] == pytest.approx(expected_seconds)
-    assert ctx.notes["net_train_images_per_s"] == pytest.approx(3 * len(train) / expected_seconds)
+    # the throughput covers all three epochs, the one trained before the crash included
+    before = load_checkpoint(resumed.checkpoint_path)  # (now after epoch 3)
+    assert 0 < summary.seconds_before_resume < before["elapsed_seconds"] <= summary.seconds
+    assert summary.images_seen == 3 * len(train)
+    assert summary.images_per_s == pytest.approx(3 * len(train) / summary.seconds)
     assert np.array_equal(resumed.predict_proba(val), reference.predict_proba(val))
     for ours, theirs in zip(ctx.epoch_log, ref_ctx.epoch_log, strict=True):
         assert ours["train_loss"] == theirs["train_loss"]
-        assert ours["val_top1_err"] == theirs["val_top1_err"]
+        assert ours["monitor_top1_err"] == theirs["monitor_top1_err"]
     # a finished run is not trained again
     again, again_ctx = make_trainer(tmp_path / "cut", epochs=3)
     again.on_epoch_end = trained_epochs.append
@@ -358,7 +398,7 @@ def test_unreadable_checkpoint_is_set_aside_and_training_restarts(tmp_path, spli
     trainer.checkpoint_path.write_bytes(b"not a checkpoint")
     with caplog.at_level(logging.WARNING):
         trainer.fit(splits[0])
-    assert ctx.notes["net_resumed_from_epoch"] == 0
+    assert trainer.summary_.resumed_from_epoch == 0
     assert "cannot be read" in caplog.text
     aside = list(trainer.checkpoint_path.parent.glob("last.pt.corrupt-*"))
     assert len(aside) == 1 and aside[0].read_bytes() == b"not a checkpoint"
@@ -372,3 +412,109 @@ def test_stale_temporary_of_a_dead_process_is_removed(tmp_path, splits) -> None:
     stale.write_bytes(b"half")
     trainer.fit(splits[0])
     assert not stale.exists()
+
+
+def test_an_old_format_checkpoint_is_refused_with_the_reason(tmp_path, splits) -> None:
+    trainer, _ = make_trainer(tmp_path, epochs=1)
+    trainer.fit(splits[0])
+    ckpt = load_checkpoint(trainer.checkpoint_path)
+    ckpt["format"] = 1
+    save_checkpoint(ckpt, trainer.checkpoint_path)
+    again, _ = make_trainer(tmp_path, epochs=1)
+    with pytest.raises(MethodError, match=r"format 1.*reads format 2.*wrong layers.*delete it"):
+        again.fit(splits[0])
+
+
+# ------------------------------------------------------- the audit's fixes
+
+
+def test_weight_decay_skips_the_biases() -> None:
+    net = tiny_net()
+    config = TrainConfig(epochs=1, batch_size=1, lr=0.1, weight_decay=5e-4)
+    groups = {g["name"]: g for g in parameter_groups(net, config)}
+    names = dict((id(p), n) for n, p in net.named_parameters())
+    assert [names[id(p)] for p in groups["weights"]["params"]] == ["0.weight", "4.weight"]
+    assert [names[id(p)] for p in groups["biases"]["params"]] == ["0.bias", "4.bias"]
+    assert groups["weights"]["weight_decay"] == 5e-4 and groups["biases"]["weight_decay"] == 0.0
+    with_bias = TrainConfig(epochs=1, batch_size=1, lr=0.1, weight_decay=5e-4, bias_decay=True)
+    assert all(g["weight_decay"] == 5e-4 for g in parameter_groups(net, with_bias))
+    # and the trainer's optimizer is built from those groups: a zero-gradient step moves
+    # only the weights (decay), never the biases
+    trainer = Trainer(tiny_net, config, RunContext(quiet=True), train_transform=flip_augment,
+                      eval_transform=to_float)  # fmt: skip
+    optimizer = trainer.optimizer_factory(parameter_groups(net, config), config)
+    before = {n: p.detach().clone() for n, p in net.named_parameters()}
+    for p in net.parameters():
+        p.grad = torch.zeros_like(p)
+    optimizer.step()
+    for n, p in net.named_parameters():
+        assert torch.equal(p, before[n]) == n.endswith("bias"), n
+
+
+def _row_coded_split(n_per_class: int) -> Split:
+    """Images whose first pixel holds their row number, so a batch tells which rows it came from."""
+    split = make_colour_split("train", n_per_class, seed=3)
+    images = split.images.copy()
+    images[:, 0, 0, 0] = np.arange(len(split))
+    return Split("train", images, split.labels, split.wnids)
+
+
+def test_training_sees_only_the_fit_rows_never_the_monitor(tmp_path) -> None:
+    train = _row_coded_split(12)  # 36 rows
+    holdout = carve_holdout(train.labels, N_CLASSES, fraction=0.25, seed=5)
+    monitor = train.subset(holdout.monitor_rows, name="monitor")
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=1, holdout=holdout, monitor=monitor)
+    seen: list[int] = []
+
+    def recording(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        seen.extend(images[:, 0, 0, 0].tolist())
+        return to_float(images)
+
+    trainer = Trainer(tiny_net, TrainConfig(epochs=2, batch_size=5, lr=0.1, lr_schedule="plateau"),
+                      ctx, train_transform=recording, eval_transform=to_float)  # fmt: skip
+    trainer.fit(train)  # rows and monitor both come from the context
+    assert len(holdout.monitor_rows) == 9
+    assert not set(seen) & set(holdout.monitor_rows.tolist())
+    assert sorted(seen) == sorted(2 * holdout.fit_rows.tolist())  # every fit row, once an epoch
+    summary = trainer.summary_
+    assert (summary.fit_split, summary.n_fit, summary.monitor_use) == (
+        "train-fit",
+        27,
+        "lr-plateau",
+    )
+    assert all(r["monitor_top1_err"] is not None for r in ctx.epoch_log)
+    # another holdout of the same size is another run: its checkpoint is not resumed
+    other = carve_holdout(train.labels, N_CLASSES, fraction=0.25, seed=6)
+    assert len(other.fit_rows) == 27 and not np.array_equal(other.fit_rows, holdout.fit_rows)
+    ctx2 = RunContext(work_dir=tmp_path, quiet=True, seed=1, holdout=other, monitor=monitor)
+    again = Trainer(tiny_net, trainer.config, ctx2, train_transform=recording,
+                    eval_transform=to_float)  # fmt: skip
+    with pytest.raises(MethodError, match="other rows"):
+        again.fit(train)
+
+
+def test_throughput_is_images_over_the_whole_fit(tmp_path, splits) -> None:
+    train, val = splits
+    trainer, ctx = make_trainer(tmp_path, epochs=3)
+    trainer.fit(train, monitor=val)
+    summary = trainer.summary_
+    assert summary.images_seen == 3 * len(train)
+    # the whole fit (evaluation and set-up included) is at least the sum of its epochs
+    assert summary.seconds >= sum(r["seconds"] for r in ctx.epoch_log)
+    assert summary.images_per_s == pytest.approx(summary.images_seen / summary.seconds)
+    mean_of_rates = np.mean([r["images_per_s"] for r in ctx.epoch_log])
+    assert summary.images_per_s < mean_of_rates  # the audit's defect: never this mean
+
+
+def test_seed_derivation_depends_on_every_key() -> None:
+    base = derive_seed(7, SeedStream.AUGMENT, epoch=2, rank=0)
+    assert base == derive_seed(7, SeedStream.AUGMENT, epoch=2, rank=0)
+    others = {
+        derive_seed(8, SeedStream.AUGMENT, epoch=2, rank=0),
+        derive_seed(7, SeedStream.DROPOUT, epoch=2, rank=0),
+        derive_seed(7, SeedStream.AUGMENT, epoch=3, rank=0),
+        derive_seed(7, SeedStream.AUGMENT, epoch=2, rank=1),
+        derive_seed(7, SeedStream.MEMBER, member=1),
+    }
+    assert base not in others and len(others) == 5
+    assert 0 <= base < 2**63

@@ -1,4 +1,10 @@
-"""The training loop under torch.distributed (two CPU processes, gloo): the DDP hooks work."""
+"""The training loop under torch.distributed (two CPU processes, gloo): the DDP hooks work.
+
+Besides training in step, the two ranks must draw *different* random numbers
+for augmentation (the transform's generator) and dropout (torch's global
+generator): the audit found every rank drawing the same crops, flips, colour
+noise and dropout masks because the seed ignored the rank.
+"""
 
 from __future__ import annotations
 
@@ -38,10 +44,12 @@ SCRIPT = textwrap.dedent(
     def to_float(x):
         return x.permute(0, 3, 1, 2).float() / 255.0
 
-    seen = []
+    seen, augment_draws, dropout_draws = [], [], []
 
     def train_transform(x, generator):
         seen.append(int(x.shape[0]))
+        augment_draws.append(torch.rand(2, generator=generator).tolist())
+        dropout_draws.append(torch.rand(1).item())  # what nn.Dropout would draw from
         return to_float(x)
 
     net = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
@@ -51,7 +59,10 @@ SCRIPT = textwrap.dedent(
                       wrap_model=lambda m: DistributedDataParallel(m))
     model = trainer.fit(train)
     torch.save(model.state_dict(), out / f"weights{rank}.pt")
-    (out / f"rank{rank}.json").write_text(json.dumps({"curve": len(ctx.epoch_log), "seen": sum(seen)}))
+    (out / f"rank{rank}.json").write_text(json.dumps({
+        "curve": len(ctx.epoch_log), "seen": sum(seen), "augment": augment_draws,
+        "dropout": dropout_draws,
+    }))
     dist.destroy_process_group()
     """
 )
@@ -80,4 +91,12 @@ def test_two_processes_train_in_step(tmp_path: Path) -> None:
     w0 = torch.load(tmp_path / "weights0.pt", weights_only=True)
     w1 = torch.load(tmp_path / "weights1.pt", weights_only=True)
     assert all(torch.equal(w0[k], w1[k]) for k in w0)  # gradients were averaged: ranks agree
+    # ... but each rank drew its own augmentation and dropout numbers, in every batch
+    assert len(ranks[0]["augment"]) == len(ranks[1]["augment"]) == 8  # 4 batches x 2 epochs
+    for a, b in zip(ranks[0]["augment"], ranks[1]["augment"], strict=True):
+        assert a != b
+    for a, b in zip(ranks[0]["dropout"], ranks[1]["dropout"], strict=True):
+        assert a != b
+    # and a new epoch is a new draw on the same rank
+    assert ranks[0]["augment"][0] != ranks[0]["augment"][4]
     assert (tmp_path / "run" / "model" / "last.pt").exists()  # written by rank 0

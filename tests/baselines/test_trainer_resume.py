@@ -17,19 +17,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 EPOCHS = 4
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys, time
+    import dataclasses, json, sys, time
     from pathlib import Path
 
     import numpy as np
     import torch
 
-    import baselines.cnn.trainer as trainer_module
+    import baselines.cnn.resume as resume_module
     from baselines.lenet5 import LeNet5Baseline
     from harness.api import RunContext, Split
 
@@ -46,7 +45,7 @@ SCRIPT = textwrap.dedent(
         return Split(name, images, labels, tuple(f"n{c:08d}" for c in range(4)))
 
     train, val = make_split("train", 24, 0), make_split("val", 6, 1)
-    save = trainer_module.save_checkpoint
+    save = resume_module.save_checkpoint
 
     def save_then_note(obj, path):
         save(obj, path)
@@ -54,11 +53,12 @@ SCRIPT = textwrap.dedent(
             f.write(f"{obj['epoch']}\\n")
         time.sleep(pause)  # a window for the parent to kill us right after a checkpoint
 
-    trainer_module.save_checkpoint = save_then_note
+    resume_module.save_checkpoint = save_then_note
     ctx = RunContext(work_dir=work_dir, quiet=True, deterministic=True, seed=3, monitor=val)
     method = LeNet5Baseline(epochs=EPOCHS, batch_size=16, lr=0.05).fit(train, ctx)
     np.save(out_dir / "proba.npy", method.decision_function(val, ctx))
-    (out_dir / "run.json").write_text(json.dumps({"curve": ctx.epoch_log, "notes": ctx.notes}))
+    facts = dataclasses.asdict(ctx.training)
+    (out_dir / "run.json").write_text(json.dumps({"curve": ctx.epoch_log, "training": facts}))
     """
 ).replace("EPOCHS", str(EPOCHS))
 
@@ -109,16 +109,17 @@ def test_killed_training_resumes_without_repeating_epochs(tmp_path: Path) -> Non
     assert _epochs(tmp_path / "second") == list(range(2, EPOCHS + 1))  # epoch 1 not repeated
     resumed = json.loads((tmp_path / "second" / "run.json").read_text())
     whole = json.loads((tmp_path / "whole" / "run.json").read_text())
-    assert resumed["notes"]["lenet5_resumed_from_epoch"] == 1
-    assert whole["notes"]["lenet5_resumed_from_epoch"] == 0
-    # the time of the epoch trained before the kill is carried into the resumed record
+    assert resumed["training"]["resumed_from_epoch"] == 1
+    assert whole["training"]["resumed_from_epoch"] == 0
+    # the time trained before the kill (epoch 1 and its set-up) is carried into the record
     first_epoch = resumed["curve"][0]["seconds"]
-    assert resumed["notes"]["train_seconds_before_resume"] == pytest.approx(first_epoch)
-    assert whole["notes"]["train_seconds_before_resume"] == 0
+    assert resumed["training"]["seconds_before_resume"] >= first_epoch
+    assert whole["training"]["seconds_before_resume"] == 0
+    assert resumed["training"]["images_seen"] == whole["training"]["images_seen"] == EPOCHS * 96
     # the record's curve is complete: the killed run's epoch is replayed from the checkpoint
     assert [row["epoch"] for row in resumed["curve"]] == list(range(1, EPOCHS + 1))
     for ours, theirs in zip(resumed["curve"], whole["curve"], strict=True):
-        for key in ("train_loss", "train_top1_err", "val_top1_err", "val_top5_err", "lr"):
+        for key in ("train_loss", "train_top1_err", "monitor_top1_err", "monitor_top5_err", "lr"):
             assert ours[key] == theirs[key], key
     assert np.array_equal(
         np.load(tmp_path / "second" / "proba.npy"), np.load(tmp_path / "whole" / "proba.npy")

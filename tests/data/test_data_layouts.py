@@ -256,7 +256,7 @@ def test_subset_asks_for_more_images_than_exist(synthetic_root):
     with pytest.raises(SubsetError, match=r"asks for 5 classes but the dataset in .* has only 4"):
         build_manifest(root, Subset("many", classes=5, size=24))
     with pytest.raises(
-        SubsetError, match=r"needs 1 class\(es\) the dataset .* does not have: n01440764"
+        SubsetError, match=r"needs 1 class\(es\) the dataset .* does not have \(n01440764"
     ):
         build_manifest(root, Subset("named", classes=("n01440764", "n90000001"), size=24))
 
@@ -279,3 +279,183 @@ def test_every_synthetic_layout_is_covered():
         "tiny-imagenet",
         "imagefolder",
     }
+
+
+# ----------------------------------------------------------------------------- val labels listed twice
+
+
+def test_tiny_annotation_listing_one_image_twice_and_another_not_at_all(synthetic_root):
+    """Used to pass (same row count) and score one image twice."""
+    root = synthetic_root("tiny-imagenet", fresh=True)
+    ann = root / "val/val_annotations.txt"
+    lines = ann.read_text().splitlines(keepends=True)
+    twice, dropped = lines[0].split("\t")[0], lines[4].split("\t")[0]
+    lines[4] = lines[0]
+    ann.write_text("".join(lines))
+    with pytest.raises(LayoutError) as err:
+        read_layout(root)
+    msg = str(err.value)
+    assert f"{ann} lines 1 and 5 both label {twice}" in msg and "remove one of the lines" in msg
+    assert dropped  # the duplicate is reported first; the unlabelled image next:
+    lines[4] = ""
+    ann.write_text("".join(lines))
+    with pytest.raises(LayoutError, match=rf"val/images/ has 12 images; unlabelled: {dropped}"):
+        read_layout(root)
+
+
+def test_kaggle_solution_listing_one_image_twice(synthetic_root):
+    root = synthetic_root("ilsvrc-kaggle", fresh=True)
+    csv = root / "LOC_val_solution.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    image_id = lines[3].split(",")[0]
+    csv.write_text("".join([*lines, lines[3]]))
+    with pytest.raises(
+        LayoutError,
+        match=rf"LOC_val_solution.csv lines 4 and {len(lines) + 1} both label {image_id}",
+    ):
+        read_layout(root)
+
+
+# ----------------------------------------------------------------------------- errors name the right layout
+
+
+def test_empty_train_and_val_folders_say_so(tmp_path):
+    """Used to be reported as 'missing val ground truth' (the devkit's)."""
+    (tmp_path / "train").mkdir()
+    (tmp_path / "val").mkdir()
+    with pytest.raises(LayoutError) as err:
+        read_layout(tmp_path)
+    msg = str(err.value)
+    assert f"{tmp_path / 'train'}/ has no class folders" in msg
+    assert "ground truth" not in msg and "meta.mat" not in msg
+
+
+def test_train_without_val_class_folders(synthetic_root, tmp_path):
+    root = tmp_path / "d"
+    shutil.copytree(synthetic_root("imagefolder") / "train", root / "train")
+    (root / "val").mkdir()
+    with pytest.raises(LayoutError, match=rf"{root / 'val'}/ has no class folders"):
+        read_layout(root)
+
+
+def test_kaggle_errors_name_kaggle_files_only(synthetic_root):
+    root = synthetic_root("ilsvrc-kaggle", fresh=True)
+    (root / "LOC_val_solution.csv").unlink()  # still Kaggle: its ILSVRC/Data/CLS-LOC nesting
+    with pytest.raises(LayoutError) as err:
+        read_layout(root)
+    msg = str(err.value)
+    assert "ilsvrc-kaggle layout: missing LOC_val_solution.csv" in msg
+    assert "meta.mat" not in msg and "devkit" not in msg and "ground_truth" not in msg
+    assert err.value.layout == "ilsvrc-kaggle"
+
+
+def test_kaggle_images_pointed_at_directly_get_a_hint(synthetic_root):
+    root = synthetic_root("ilsvrc-kaggle")
+    nested = root / "ILSVRC/Data/CLS-LOC"
+    assert detect_layout(nested) == "ilsvrc-devkit"  # a flat val/: the devkit's shape
+    with pytest.raises(LayoutError, match=rf"missing val ground truth: .*pass --data {root}$"):
+        read_layout(nested)
+
+
+def test_unknown_layout_lists_every_layout_and_ends_with_what_to_type(tmp_path):
+    from harness.data.layouts import LAYOUT_REQUIREMENTS
+
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "train").mkdir()
+    with pytest.raises(LayoutError) as err:
+        detect_layout(tmp_path)
+    msg = str(err.value)
+    assert "missing val/ (found: photos/, train/)" in msg
+    for name, needs in LAYOUT_REQUIREMENTS.items():
+        assert f"{name}: {needs}" in msg
+    assert msg.endswith(
+        "point --data at the folder that holds train/ and val/ (for Tiny ImageNet: wnids.txt)"
+    )
+
+
+def test_unknown_layout_points_at_a_dataset_one_level_down(synthetic_root, tmp_path):
+    shutil.copytree(synthetic_root("tiny-imagenet"), tmp_path / "tiny-imagenet-200")
+    with pytest.raises(LayoutError) as err:
+        detect_layout(tmp_path)
+    assert str(err.value).endswith(
+        f"tiny-imagenet-200/ holds a tiny-imagenet layout: pass --data {tmp_path / 'tiny-imagenet-200'}"
+    )
+
+
+# ----------------------------------------------------------------------------- one line each
+
+
+def test_layout_error_messages_are_one_line():
+    err = LayoutError("meta.mat: not a devkit meta.mat: scipy says\n  line one\r\n  line two\n")
+    assert str(err) == "meta.mat: not a devkit meta.mat: scipy says line one line two"
+
+
+def _breakages(synthetic_root, tmp_path):
+    """(description, root) for a spread of broken roots, one per reader and kind of error."""
+
+    def fresh(layout):
+        return synthetic_root(layout, fresh=True)
+
+    root = fresh("ilsvrc-devkit")
+    (root / "ILSVRC2012_devkit_t12/data/meta.mat").write_bytes(b"not a mat file\n\n")
+    yield "devkit: corrupt meta.mat", root
+    root = fresh("ilsvrc-devkit")
+    gt = root / "ILSVRC2012_devkit_t12/data/ILSVRC2012_validation_ground_truth.txt"
+    gt.write_text(gt.read_text().replace("1\n", "one\n", 1))
+    yield "devkit: a bad ID", root
+    root = fresh("ilsvrc-kaggle")
+    (root / "LOC_val_solution.csv").write_text("a,b\n")
+    yield "kaggle: bad header", root
+    root = fresh("tiny-imagenet")
+    (root / "wnids.txt").write_text("n00000009\n")
+    yield "tiny: unlisted class", root
+    root = fresh("tiny-imagenet")
+    (root / "val/val_annotations.txt").write_text("just-one-field\n")
+    yield "tiny: a bad line", root
+    root = fresh("imagefolder")
+    first = sorted((root / "train").iterdir())[0]
+    for f in first.iterdir():
+        f.unlink()
+    yield "folders: an empty class", root
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    (tmp_path / "empty" / "val").mkdir()
+    yield "folders: empty train/ and val/", tmp_path / "empty"
+    (tmp_path / "nothing").mkdir()
+    yield "no layout", tmp_path / "nothing"
+
+
+_FIXES = (
+    "restore",
+    "put ",
+    "add ",
+    "remove",
+    "chmod",
+    "--data",
+    "extract",
+    "use ",
+    "fix ",
+    "unpack",
+    "replace",
+    "keep ",
+)
+
+
+def test_every_layout_error_names_the_place_and_a_fix_on_one_line(synthetic_root, tmp_path):
+    for what, root in _breakages(synthetic_root, tmp_path):
+        with pytest.raises(LayoutError) as err:
+            read_layout(root)
+        msg = str(err.value)
+        assert "\n" not in msg, what
+        assert str(root) in msg, what
+        assert any(fix in msg for fix in _FIXES), (what, msg)
+
+
+def test_val_images_outside_the_class_folders_are_an_error(synthetic_root):
+    root = synthetic_root("imagefolder", fresh=True)
+    first = sorted((root / "val").iterdir())[0]
+    stray = sorted(first.iterdir())[0]
+    stray.rename(root / "val" / stray.name)
+    with pytest.raises(
+        LayoutError, match=rf"val/ holds 1 image\(s\) outside any class folder \({stray.name}\)"
+    ):
+        read_layout(root)

@@ -49,7 +49,7 @@ class LayoutDefaults:
 
     size: int  # stored image side, px: 256 for ImageNet (as AlexNet), 64 for Tiny ImageNet
     label: str  # short human name, e.g. "Tiny ImageNet"; names ad-hoc subsets
-    suite: str | None = None  # the suite to run when only --data is given; None: ask
+    suite: str  # the suite whose methods and per-scale settings run when only --data is given
 
 
 class Layout(ABC):

@@ -59,7 +59,9 @@ def read_devkit_meta(path: Path) -> tuple[dict[int, str], dict[str, str]]:
             leaf = [int(x) == 0 for x in synsets["num_children"].ravel()]
         else:
             leaf = [True] * len(ids)
-    except (KeyError, ValueError, TypeError, OSError, NotImplementedError) as exc:
+    except (
+        Exception
+    ) as exc:  # a corrupt .mat fails inside scipy in many ways (MatReadError, zlib, ...)
         raise LayoutError(
             f"{path}: not a devkit meta.mat (expected a 'synsets' struct array with "
             f"ILSVRC2012_ID, WNID and words fields): {exc}; replace it with the meta.mat of "
@@ -149,7 +151,7 @@ class DevkitLayout(Layout):
             except ValueError:
                 raise LayoutError(
                     f"{gt_path} line {lineno}: {line!r} is not an ILSVRC2012_ID (an integer); "
-                    f"the file must hold one ID per line",
+                    f"fix that line (the file holds one ID per line, in val file-name order)",
                     layout=self.name,
                 ) from None
             if ilsvrc_id not in id_to_wnid:

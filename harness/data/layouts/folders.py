@@ -49,6 +49,8 @@ class ClassFolderLayout(Layout):
                 f"the devkit's or Kaggle's label files)",
                 layout=self.name,
             )
+        for split in ("train", "val"):
+            self._refuse_loose_images(root, split)
         for wnid in val:
             if wnid not in train:
                 raise LayoutError(
@@ -57,3 +59,15 @@ class ClassFolderLayout(Layout):
                     layout=self.name,
                 )
         return build_index(root, self.name, train, val, self.class_names(root), notes)
+
+    def _refuse_loose_images(self, root: Path, split: str) -> None:
+        """An image beside the class folders has no label; dropping it would change the split."""
+        loose = flat_images(root / split)
+        if loose:
+            shown = ", ".join(p.name for p in loose[:3]) + (", ..." if len(loose) > 3 else "")
+            raise LayoutError(
+                f"{root / split}/ holds {len(loose)} image(s) outside any class folder ({shown}): "
+                f"the {self.name} layout labels an image by its folder; move them into "
+                f"{split}/<class>/ or remove them",
+                layout=self.name,
+            )

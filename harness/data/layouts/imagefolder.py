@@ -20,7 +20,7 @@ class ImageFolderLayout(ClassFolderLayout):
 
     name = "imagefolder"
     requirements = "train/<class>/ and val/<class>/ class folders"
-    defaults = LayoutDefaults(size=256, label="ImageFolder")
+    defaults = LayoutDefaults(size=256, label="ImageFolder", suite="ilsvrc2012-100")
 
     def detect(self, root: Path) -> bool:
         return (root / "train").is_dir() and (root / "val").is_dir()

@@ -56,7 +56,7 @@ class ImagenetteLayout(ClassFolderLayout):
         "train/<wnid>/ and val/<wnid>/ class folders and fast.ai's noisy_imagenette.csv "
         "(or noisy_imagewoof.csv) in the root"
     )
-    defaults = LayoutDefaults(size=256, label="Imagenette")
+    defaults = LayoutDefaults(size=256, label="Imagenette", suite="ilsvrc2012-100")
 
     def detect(self, root: Path) -> bool:
         return any((root / m).is_file() for m in IMAGENETTE_MARKERS)

@@ -86,7 +86,8 @@ class KaggleLayout(Layout):
                 continue
             if len(row) < 2 or not row[1].split():
                 raise LayoutError(
-                    f"{csv_path} line {lineno}: expected 'ImageId,<wnid> <box> ...', got {row}",
+                    f"{csv_path} line {lineno}: expected 'ImageId,<wnid> <box> ...', got {row}; "
+                    f"fix that line",
                     layout=self.name,
                 )
             image_id, wnid = row[0].strip(), row[1].split()[0]

@@ -118,11 +118,15 @@ def scan_images(folder: Path, root: Path, notes: list[str]) -> list[str]:
     found: list[str] = []
     ignored: list[str] = []
     revisited: list[str] = []
-    try:
-        st = os.stat(folder)
-    except OSError as exc:
-        raise LayoutError(os_error_message(folder, "class folder", exc, folder=True)) from exc
-    visited = {(st.st_dev, st.st_ino)}
+    # the class folder and its ancestors up to the root count as visited: a link to any of
+    # them (``loop -> .``, ``up -> ../..``) is a loop, and would pull other classes in
+    visited: set[tuple[int, int]] = set()
+    for d in (folder, *(p for p in folder.parents if p == root or root in p.parents)):
+        try:
+            st = os.stat(d)
+        except OSError as exc:
+            raise LayoutError(os_error_message(d, "class folder", exc, folder=True)) from exc
+        visited.add((st.st_dev, st.st_ino))
     stack = [folder]
     while stack:
         current = stack.pop()

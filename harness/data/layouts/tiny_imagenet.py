@@ -85,7 +85,8 @@ class TinyImageNetLayout(Layout):
             parts = line.split("\t") if "\t" in line else line.split()
             if len(parts) < 2:
                 raise LayoutError(
-                    f"{ann} line {lineno}: expected 'file<TAB>wnid<TAB>box', got {line!r}",
+                    f"{ann} line {lineno}: expected 'file<TAB>wnid<TAB>box', got {line!r}; "
+                    f"fix that line",
                     layout=self.name,
                 )
             name, wnid = parts[0].strip(), parts[1].strip()

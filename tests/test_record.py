@@ -1,0 +1,252 @@
+"""The typed run record: built once, validated, round-tripped, schema 1 read through upgrade_v1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import get_args
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from harness.api import FAMILIES
+from harness.record import (
+    SCHEMA_VERSION,
+    Family,
+    RecordError,
+    RunRecord,
+    TrainingInfo,
+    command_from_config,
+    parse_record,
+    read_record,
+    upgrade_v1,
+    write_record,
+)
+
+
+def full_record(**changes) -> RunRecord:
+    fields = {
+        "run_id": "tiny__alexnet__abc123",
+        "status": "ok",
+        "method": "alexnet",
+        "tag": "small stem, width 0.5",
+        "family": "cnn",
+        "year": 2012,
+        "source": "Krizhevsky et al. 2012",
+        "params": {"epochs": np.int64(4), "lr_drop_at": (0.5, 0.75), "width": np.float32(0.5)},
+        "subset": "tiny-imagenet",
+        "subset_version": 1,
+        "manifest_hash": "5ad3afeaf6048224",
+        "layout": "tiny-imagenet",
+        "label_space": "sorted-wnid-index",
+        "n_classes": 100,
+        "n_train": 45_000,
+        "n_val": 5_000,
+        "image_size": 64,
+        "top1_err": 82.24,
+        "top5_err": np.float64(56.66),
+        "train_seconds": 1158.7,
+        "eval_seconds": float("nan"),
+        "peak_rss_mib": 1457.6,
+        "device": "cpu: Test (2 cores)",
+        "versions": {"python": "3.12.3"},
+        "seed": 0,
+        "date": "2026-11-25T07:36:45+00:00",
+        "bad_images": [("train/a.JPEG", "truncated")],
+        "monitor": {"split": "train-holdout", "n_images": 5000, "n_fit": 45_000, "fraction": 0.1},
+        "training": TrainingInfo(epochs=4, images_seen=180_000, param_count=14_000_000, crop=56),
+        "selection": [
+            {
+                "parameters": ("lr",),
+                "candidates": ({"lr": 0.01, "monitor_top5_err": 60.0},),
+                "chosen": {"lr": 0.01},
+            }
+        ],
+        "learning_curve": [{"epoch": 1, "train_loss": 4.5, "monitor_top5_err": 80.0}],
+        "notes": {"input": "cache 64px, 56px crops"},
+        "config": {"suite": "tiny-imagenet", "methods": [{"name": "alexnet", "params": {}}]},
+        "command": "harness run --suite tiny-imagenet --data /data/tiny",
+    }
+    return RunRecord(**{**fields, **changes})
+
+
+def test_a_record_round_trips_through_its_file(tmp_path: Path) -> None:
+    record = full_record()
+    path = write_record(tmp_path, record)
+    assert path == tmp_path / "runs" / "tiny__alexnet__abc123.json"
+    back = read_record(path)
+    assert back == record
+    assert back.to_dict() == record.to_dict()
+    stored = json.loads(path.read_text())
+    assert stored["schema_version"] == SCHEMA_VERSION
+    assert stored["display_name"] == "alexnet (small stem, width 0.5)"
+    assert stored["eval_seconds"] is None  # JSON has no NaN
+    assert stored["params"] == {"epochs": 4, "lr_drop_at": [0.5, 0.75], "width": 0.5}
+    # the plain columns follow the training facts
+    assert (back.param_count, back.crop) == (14_000_000, 56)
+    assert back.training.lr_drops == () and back.selection[0].refit is True
+    assert back["top5_err"] == 56.66 and back.get("nope") is None
+    assert back["monitor"]["split"] == "train-holdout" and back["display_name"].startswith("alex")
+
+
+def test_the_record_is_frozen_and_refuses_unknown_fields() -> None:
+    record = full_record()
+    with pytest.raises(ValidationError):
+        record.top5_err = 1.0  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="extra_thing"):
+        full_record(extra_thing=1)
+    changed = record.with_changes(variant="centre-crop", top5_err=57.5)
+    assert changed.display_name == "alexnet (small stem, width 0.5)[centre-crop]"
+    with pytest.raises(ValidationError):
+        record.with_changes(top5_err=101.0)
+
+
+def test_families_are_the_api_families() -> None:
+    assert set(get_args(Family)) == set(FAMILIES)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"family": None}, "field family"),
+        ({"status": "ok", "top5_err": None}, "status 'ok' needs top1_err and top5_err"),
+        ({"status": "error", "error": None}, "status 'error' needs the error message"),
+        ({"top5_err": "abc"}, "field top5_err: Input should be a valid number"),
+        ({"n_classes": "x"}, "field n_classes"),
+        ({"top1_err": 120.0}, "field top1_err: Input should be less than or equal to 100"),
+        ({"monitor": {"split": "test"}}, "field monitor.split"),
+        ({"date": "yesterday"}, "field date: not an ISO 8601 date"),
+        ({"schema_version": SCHEMA_VERSION + 1}, "schema_version 3 is newer than this harness"),
+    ],
+)
+def test_a_bad_record_names_its_first_bad_field(change: dict, message: str) -> None:
+    data = {**full_record().to_dict(), **change}
+    with pytest.raises(RecordError) as info:
+        parse_record(data, "runs/x.json")
+    text = str(info.value)
+    assert text.startswith("runs/x.json: ") and message in text and "\n" not in text
+
+
+def test_a_broken_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "torn.json"
+    path.write_text('{"run_id": "torn", ')
+    with pytest.raises(RecordError, match="torn.json: not a readable JSON record"):
+        read_record(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(RecordError, match="torn.json: a record must be a JSON object"):
+        read_record(path)
+
+
+# Schema 1: the 42-key dicts of every record written before schema 2.
+
+V1_ALEXNET = {
+    "schema_version": 1,
+    "run_id": "tiny-imagenet__alexnet__9812c3a0b43d__centre-crop",
+    "status": "ok",
+    "error": None,
+    "method": "alexnet",
+    "variant": "centre-crop",
+    "display_name": "alexnet (small stem, width 0.5, kaiming init)[centre-crop]",
+    "family": "cnn",
+    "year": 2012,
+    "source": "A. Krizhevsky, I. Sutskever, G. E. Hinton. NIPS 2012.",
+    "params": {"epochs": 8, "stem": "small", "width": 0.5},
+    "subset": "tiny-imagenet",
+    "subset_version": 1,
+    "manifest_hash": "5ad3afeaf6048224a5b77e3d03adf2cce362328daa2ab6bcefb0b4bf5cc8971c",
+    "layout": "tiny-imagenet",
+    "label_space": "sorted-wnid-index",
+    "n_classes": 100,
+    "n_train": 50000,
+    "n_val": 5000,
+    "image_size": 64,
+    "top1_err": 83.66,
+    "top5_err": 57.54,
+    "train_seconds": 1158.694,
+    "eval_seconds": 43.793,
+    "train_images_per_s": 396.6,
+    "eval_images_per_s": 114.17,
+    "peak_rss_mib": 1457.6,
+    "device": "cpu: Intel(R) Xeon(R) Processor (2 cores)",
+    "versions": {"python": "3.11.7", "torch": "2.13.0+cpu"},
+    "git_commit": "d596b7ed16c9ad07b2d83cd4e566c0a07b298032",
+    "seed": 0,
+    "date": "2026-11-25T07:36:45+00:00",
+    "cache_dir": ".harness/images/tiny-imagenet-5ad3afeaf6048224-s64",
+    "cache_built_now": False,
+    "cache_build_seconds": 5.229,
+    "cache_decode_images_per_s": 10519.1,
+    "cache_n_jobs": 2,
+    "bad_images": [],
+    "manifest_notes": [],
+    "learning_curve": [],
+    "notes": {"epochs_trained": 8, "input": "cache 64px, 56px crops", "train_images_per_s": 396.6},
+    "config": {
+        "suite": "tiny-imagenet",
+        "subset": "tiny-imagenet",
+        "data": "/tmp/tifull/tiny-imagenet-100",
+        "methods": [{"name": "alexnet", "params": {"epochs": 8, "stem": "small"}}],
+        "seed": 0,
+        "device": "auto",
+    },
+}
+
+
+def test_a_v1_cnn_record_is_upgraded_honestly(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    path = runs / f"{V1_ALEXNET['run_id']}.json"
+    path.write_text(json.dumps(V1_ALEXNET, indent=2))
+    before = path.read_bytes()
+    record = read_record(path)
+    assert path.read_bytes() == before  # read, never rewritten
+    assert record.schema_version == SCHEMA_VERSION
+    assert (record.method, record.variant) == ("alexnet", "centre-crop")
+    assert record.tag == "small stem, width 0.5, kaiming init"
+    assert record.display_name == V1_ALEXNET["display_name"]
+    assert record.family == "cnn"
+    assert record.monitor.split == "val"  # v1 CNNs watched the split they were scored on
+    assert record.crop == 56 and record.training.crop == 56
+    assert record.training.images_per_s == 396.6 and record.training.epochs == 8
+    assert record.command is None
+    assert record.command_line() == (
+        "harness run --suite tiny-imagenet --data /tmp/tifull/tiny-imagenet-100 "
+        "--methods alexnet --param alexnet.epochs=8 --param alexnet.stem=small"
+    )
+
+
+def test_v1_upgrade_of_other_methods() -> None:
+    lenet = {
+        **V1_ALEXNET,
+        "method": "lenet5",
+        "variant": None,
+        "display_name": "lenet5",
+        "notes": {"lenet5_parameters": 68500},
+    }
+    up = upgrade_v1(lenet)
+    assert up["tag"] is None and up["param_count"] == 68500 and up["crop"] is None
+    assert up["monitor"] == {"split": "val"}
+    hog = {**lenet, "method": "hog-svm", "display_name": "hog-svm", "family": "hand-crafted"}
+    record = parse_record(hog)
+    assert record.monitor.split == "none" and record.family == "hand-crafted"
+    assert parse_record({**hog, "family": "reference"}).monitor.split == "none"
+
+
+def test_command_from_config_rebuilds_run_and_sweep_commands() -> None:
+    config = {
+        "suite": "demo",
+        "subset": "demo",
+        "data": "/data/with space",
+        "methods": [{"name": "hog-svm", "params": {"C": 0.5, "backend": "cpu", "off": None}}],
+        "classes": 10,
+        "seed": 3,
+        "device": "cpu",
+    }
+    assert command_from_config(config) == (
+        "harness run --suite demo --data '/data/with space' --methods hog-svm --classes 10 "
+        "--seed 3 --device cpu --param hog-svm.C=0.5 --param hog-svm.backend=cpu"
+    )
+    sweep = command_from_config(config, grid=([10, 30], [50, 150]))
+    assert sweep.startswith("harness sweep ")
+    assert "--classes 10,30 --train-per-class 50,150" in sweep
