@@ -287,7 +287,7 @@ class BaselineBase:
     year: ClassVar[int] = 0
     source: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    family: ClassVar[str] = "other"  # "cnn" | "hand-crafted" | "reference" | "other"
+    family: ClassVar[str]  # required: one of FAMILIES (the registry refuses a class without it)
 
     def get_params(self) -> dict[str, Any]:
         if type(self).__init__ is object.__init__:

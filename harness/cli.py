@@ -229,6 +229,7 @@ def _write_report(results: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from harness.results import is_demo_subset
     from harness.runner import run
 
     cfg = build_config(args)
@@ -244,7 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\nleaderboard: {results / 'leaderboard.csv'}")
     if not args.no_report:
         _write_report(results)
-    if cfg.data == DEMO_DATA or summary.data.subset.name.startswith("demo"):
+    if cfg.data == DEMO_DATA or is_demo_subset(summary.data.subset.name):
         print(
             "\nThese are demo numbers on generated pictures: they say nothing about ImageNet.\n"
             f"For real data: {REAL_DATA_HINT}"
@@ -275,9 +276,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         also = f" (also {', '.join(f'@{v}' for v in older)})" if older else ""
         print(f"  {name:<16} v{s.version}{also}  {s.size}px  {getattr(s, 'description', '')}")
-    print(
-        "  (no suite or subset: `harness run --data PATH` runs on every class a copy holds)"
-    )
+    print("  (no suite or subset: `harness run --data PATH` runs on every class a copy holds)")
     print("\nsuites:")
     for name in suite_names():
         print(f"  {name}")
@@ -426,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.api import MethodError
     from harness.protocol import SubmissionFormatError
     from harness.registry import PluginLoadError, UnknownNameError
+    from harness.results import RecordError, ResultsWriteError
 
     expected: tuple[type[BaseException], ...] = (
         ConfigError,
@@ -434,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
         PluginLoadError,
         MethodError,
         FileNotFoundError,
+        ResultsWriteError,
+        RecordError,
     )
     try:
         from harness.data import DataError

@@ -38,6 +38,7 @@ from harness.data.holdout import Holdout, carve_holdout
 from harness.memory import PeakMemory
 from harness.params import ParameterError, check_params
 from harness.protocol import topk_errors
+from harness.record import parse_record
 from harness.registry import BASELINES, import_object
 from harness.results import (
     atomic_write_text,
@@ -410,7 +411,7 @@ def load_plugins(specs: tuple[str, ...]) -> list[str]:
 @dataclass
 class MethodOutcome:
     spec: MethodSpec
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)  # RunRecord (or the failed dict)
     skipped: bool = False
 
     @property
@@ -531,7 +532,6 @@ def _base_record(
         "method": spec.name,
         "variant": None,
         "tag": None,
-        "display_name": spec.name,
         "family": "other",
         "year": None,
         "source": None,
@@ -583,7 +583,7 @@ def _keep_failed_attempt(results_dir: Path, record: dict[str, Any]) -> Path:
     """A failed rerun of a run that has a good record: kept aside, the good record untouched."""
     stamp = record["date"].replace(":", "").replace("-", "")
     path = Path(results_dir) / "runs" / "failed" / f"{record['run_id']}.{stamp}.json"
-    atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
+    atomic_write_text(path, parse_record(record, str(path)).to_json() + "\n")
     return path
 
 
@@ -643,7 +643,6 @@ def run_method(
             tag = method.display_tag() if hasattr(method, "display_tag") else None
             if tag:
                 record["tag"] = tag
-                record["display_name"] = f"{spec.name} ({tag})"
             log.info(
                 "%s: fitting on %d training images (%d held out as the monitor; %s)",
                 spec.row,
@@ -704,21 +703,20 @@ def run_method(
             outcome.records.append(record)
             return outcome
         _write_curve(results_dir, run_id, record["learning_curve"])
-        write_record(results_dir, record)
-        outcome.records.append(record)
+        rec = parse_record(record, run_id)
+        write_record(results_dir, rec)
+        outcome.records.append(rec)
         for vname, vscores in variants.items():
             errs = topk_errors(vscores, data.val.labels, (1, 5))
-            vrecord = {
-                **record,
-                "run_id": f"{run_id}__{vname}",
-                "variant": vname,
-                "display_name": f"{record['display_name']}[{vname}]",
-                "top1_err": round(errs[1], 4),
-                "top5_err": round(errs[5], 4),
-                "learning_curve": [],
-            }
-            write_record(results_dir, vrecord)
-            outcome.records.append(vrecord)
+            vrec = rec.with_changes(
+                run_id=f"{run_id}__{vname}",
+                variant=vname,
+                top1_err=round(errs[1], 4),
+                top5_err=round(errs[5], 4),
+                learning_curve=[],
+            )
+            write_record(results_dir, vrec)
+            outcome.records.append(vrec)
     return outcome
 
 

@@ -129,7 +129,9 @@ def test_broken_methods_fail_alone_with_clear_messages(
     assert "FAILED: RuntimeError: deliberate failure in fit" in out
 
 
-def test_a_plugin_that_cannot_import_fails_alone(tiny_root: Path, tmp_path: Path) -> None:
+def test_a_plugin_that_cannot_import_stops_before_any_work(
+    tiny_root: Path, tmp_path: Path, capsys
+) -> None:
     suite = tmp_path / "s.toml"
     suite.write_text("[suite]\nsubset = 'demo'\n[methods.random]\n[methods.ghost]\n")
     from harness.registry import BASELINES
@@ -137,10 +139,11 @@ def test_a_plugin_that_cannot_import_fails_alone(tiny_root: Path, tmp_path: Path
     BASELINES.add_lazy("ghost", "no_such_plugin_module:Ghost")
     args = run_args(tiny_root, tmp_path)
     args[args.index("--suite") + 1] = str(suite)
-    assert main(args) == 1
-    recs = by_method(tmp_path / "results")
-    assert recs["random"]["status"] == "ok"
-    assert "cannot import module 'no_such_plugin_module'" in recs["ghost"]["error"]
+    assert main(args) == 2  # found before the cache is built, not after the other methods ran
+    err = capsys.readouterr().err.strip()
+    assert "cannot import module 'no_such_plugin_module'" in err and "\n" not in err
+    assert load_records(tmp_path / "results") == []
+    assert not (tmp_path / "cache" / "images").exists()
 
 
 def test_existing_records_are_skipped_and_fresh_reruns(tiny_root: Path, tmp_path: Path) -> None:
@@ -158,10 +161,12 @@ def test_existing_records_are_skipped_and_fresh_reruns(tiny_root: Path, tmp_path
     )  # a new config, a new record
 
 
-def test_unknown_method_is_an_error_row_naming_the_closest(tiny_root: Path, tmp_path: Path) -> None:
-    assert main(run_args(tiny_root, tmp_path, "--methods", "randon")) == 1
-    (rec,) = load_records(tmp_path / "results")
-    assert "did you mean 'random'?" in rec["error"]
+def test_unknown_method_stops_before_work_naming_the_closest(
+    tiny_root: Path, tmp_path: Path, capsys
+) -> None:
+    assert main(run_args(tiny_root, tmp_path, "--methods", "randon")) == 2
+    assert "Did you mean 'random'?" in capsys.readouterr().err
+    assert load_records(tmp_path / "results") == []  # no failed row, no family guessed
 
 
 def _harness(*args: str, env: dict | None = None) -> subprocess.Popen:
@@ -321,18 +326,21 @@ def test_sigkill_during_svm_training_then_rerun_matches_an_uninterrupted_run(
     assert after_kill["status"] == uninterrupted["status"] == "ok"
     same = ("run_id", "top1_err", "top5_err", "n_train", "n_val", "params", "manifest_hash")
     assert {k: after_kill[k] for k in same} == {k: uninterrupted[k] for k in same}
-    assert set(after_kill) == set(uninterrupted)  # the same record fields
+    assert set(after_kill.to_dict()) == set(uninterrupted.to_dict())  # the same record fields
 
 
 def test_a_modified_model_is_named_as_such_in_every_row(tiny_root: Path, tmp_path: Path) -> None:
     # the demo suite runs alexnet with the small stem, width 0.25 and He init
     args = run_args(tiny_root, tmp_path, "--methods", "alexnet", "--param", "alexnet.epochs=1")
     assert main(args) == 0
-    names = sorted(by_method(tmp_path / "results"))
-    base = "alexnet (small stem, width 0.25, kaiming init)"
-    assert names == [base, f"{base}[centre-crop]"]
+    records = load_records(tmp_path / "results")
+    assert sorted(r["variant"] or "" for r in records) == ["", "centre-crop"]
+    for rec in records:  # every departure from the paper is in the tag of every row
+        for departure in ("small stem", "width 0.25", "kaiming init", "1 epoch"):
+            assert departure in rec["tag"] and departure in rec["display_name"]
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
-    assert sorted(board.method) == names
+    assert sorted(board.method) == ["alexnet", "alexnet"]  # the registry name, tag apart
+    assert all("small stem" in t for t in board.tag)
 
 
 def test_fresh_retrains_instead_of_resuming_the_finished_checkpoint(
@@ -342,6 +350,6 @@ def test_fresh_retrains_instead_of_resuming_the_finished_checkpoint(
     assert main(args) == 0
     assert main([*args, "--fresh"]) == 0
     (rec,) = load_records(tmp_path / "results", strict=True)
-    assert rec["notes"]["lenet5_resumed_from_epoch"] == 0  # trained again, from epoch 1
-    assert rec["notes"]["train_seconds_before_resume"] == 0
+    assert not rec["training"]["resumed_from_epoch"]  # trained again, from epoch 1
+    assert not rec["training"]["seconds_before_resume"]
     assert len(rec["learning_curve"]) == 2

@@ -247,3 +247,34 @@ def test_holdout_is_seeded_per_class_and_documented_defaults() -> None:
     # a class's draw does not move when another class changes
     fewer = carve_holdout(np.repeat(np.arange(4), [1, 5, 20, 10]), 4, fraction=0.1, seed=3)
     assert np.array_equal(h.monitor_rows[:3], fewer.monitor_rows[:3])
+
+
+@pytest.mark.parametrize(
+    ("writer", "n_classes", "layout"),
+    [
+        ("write_kaggle_tree", 12, "ilsvrc-kaggle"),
+        ("write_devkit_tree", 7, "ilsvrc-devkit"),  # meta.mat IDs not in sorted-wnid order
+        ("write_imagefolder_tree", 13, "imagefolder"),
+    ],
+)
+def test_any_layout_runs_on_every_class_it_holds(
+    tmp_path: Path, writer: str, n_classes: int, layout: str
+) -> None:
+    from harness.data import synthetic_layouts
+
+    tree = getattr(synthetic_layouts, writer)(
+        tmp_path / "copy", n_classes, train_per_class=3, val_per_class=2
+    )
+    rc = main(args_for(tree.root, tmp_path, "--methods", "random"))
+    assert rc == 0
+    (record,) = load_records(tmp_path / "results")
+    assert record["n_classes"] == n_classes and record["layout"] == layout
+    assert record["n_val"] == 2 * n_classes and record["n_train"] == 3 * n_classes
+    assert record["subset"].startswith(f"{layout}-{n_classes}cls-")
+    # the devkit's IDs were converted at the edge: the manifest's val labels are the truth
+    import pandas as pd
+
+    (manifest,) = (tmp_path / "results" / "manifests").glob("*.csv")
+    entries = pd.read_csv(manifest, comment="#")
+    val = entries[entries["split"] == "val"]
+    assert {p: w for p, w in zip(val["path"], val["wnid"], strict=True)} == tree.val_truth

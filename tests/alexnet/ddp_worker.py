@@ -2,7 +2,8 @@
 
 argv: work_dir out_dir params_json. Trains AlexNetBaseline under gloo on the
 synthetic colour split, then writes the weights' digest and how many training
-images this rank saw to ``out_dir/rank<RANK>.txt``.
+images this rank saw to ``out_dir/rank<RANK>.txt``, and the random numbers its
+augmentation was about to draw before every batch to ``out_dir/draws<RANK>.json``.
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ def main() -> None:
     dist.init_process_group("gloo")  # env:// from torchrun
     rank = dist.get_rank()
     seen = [0]
+    draws = []
     real = AlexNetAugment.train
 
     def counting(self, images, generator=None):
         seen[0] += len(images)
+        state = generator.get_state()  # peek at what the crops/flips/noise will draw
+        draws.append(torch.randint(0, 2**30, (4,), generator=generator).tolist())
+        generator.set_state(state)
         return real(self, images, generator)
 
     AlexNetAugment.train = counting
@@ -46,6 +51,8 @@ def main() -> None:
         model = AlexNetBaseline(**params).fit(colour_split(8), ctx)
         with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
             f.write(f"{digest(model.models_[0])} {seen[0]} {ctx.notes['trained_on_processes']}\n")
+        with open(os.path.join(out_dir, f"draws{rank}.json"), "w") as f:
+            json.dump(draws, f)
         if rank == 0:
             model.write_ddp_marker(ctx, {"world_size": dist.get_world_size()})
     finally:

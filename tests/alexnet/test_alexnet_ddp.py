@@ -52,9 +52,15 @@ def test_torchrun_gloo_training_then_single_process_evaluation(tmp_path) -> None
     assert len(digests) == 1  # gradients were averaged: every rank holds the same weights
     assert [int(n) for _, n, _ in lines] == [16, 16]  # each rank trained on half of the 32 images
     assert {int(w) for _, _, w in lines} == {WORLD}
+    # each rank draws its own crops, flips and colour noise (the seed includes the rank)
+    draws = [json.loads((out / f"draws{r}.json").read_text()) for r in range(WORLD)]
+    assert len(draws[0]) == len(draws[1]) == 4  # 16 rows per rank, batches of 8 / 2 ranks = 4
+    for a, b in zip(*draws, strict=True):
+        assert a != b
 
     ctx = RunContext(work_dir=work, cache_dir=work, quiet=True, seed=0)
     model = AlexNetBaseline(**PARAMS).fit(colour_split(8), ctx)
-    assert ctx.notes["member0_resumed_from_epoch"] == 1  # evaluated, not retrained
+    assert ctx.training.resumed_from_epoch == 1  # evaluated, not retrained
+    assert ctx.training.images_seen == 32  # both ranks' images, from the checkpoint
     assert _digest(model.models_[0]) in digests
     assert model.decision_function(colour_split(2, seed=1), ctx).shape == (8, 4)

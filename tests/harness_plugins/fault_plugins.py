@@ -17,6 +17,7 @@ from harness.api import BaselineBase, RunContext, Split
 class _Base(BaselineBase):
     year = 2000
     source = "tests"
+    family = "other"
 
     def fit(self, train: Split, ctx: RunContext):
         self.n_classes_ = train.n_classes
