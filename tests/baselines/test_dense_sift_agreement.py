@@ -173,4 +173,4 @@ def test_flat_window_is_close_to_the_gaussian_window(images) -> None:
     gauss = DenseSiftExtractor(
         grid, settings=DescriptorSettings(window="gaussian", window_size=2.0)
     ).descriptors(images)
-    assert 0.9 < cosines(flat, gauss).mean() < 0.9999  # close, but not the same descriptor
+    assert 0.98 < cosines(flat, gauss).mean() < 0.9999  # close, but not the same descriptor
