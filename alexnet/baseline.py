@@ -70,6 +70,7 @@ from alexnet.recipe import (
 )
 from baselines.cnn.distributed import barrier, rank_and_world
 from baselines.cnn.reproducibility import SeedStream, derive_seed
+from baselines.cnn.resume import rows_digest
 from harness.api import BaselineBase, MethodError, RunContext, Split
 from harness.params import Interval, Options
 from harness.registry import register_baseline
@@ -332,8 +333,6 @@ class AlexNetBaseline(BaselineBase):
         self, train: Split, rows: np.ndarray, ctx: RunContext
     ) -> ColourStatistics:
         """Mean image and RGB PCA of the fit rows, cached in the run's work folder."""
-        from baselines.cnn.resume import rows_digest
-
         path = Path(ctx.work_dir) / f"colour_stats-{rows_digest(rows)}.npz"
         rank, _ = rank_and_world()
         if rank == 0:

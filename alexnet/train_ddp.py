@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         method = AlexNetBaseline(**spec.kwargs)
         _preflight_on_rank0(method, len(data.train), device, cfg)
         # the same id, folder, holdout and monitor as `harness run` (run_method below)
-        run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash)
+        run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash, device)
         ctx = method_context(cfg, data, spec, device, run_id)
         ctx.logger = logging.getLogger(f"harness.method.alexnet.rank{rank}")
         dist.barrier()  # every rank has its context before rank 0 may clear the folder

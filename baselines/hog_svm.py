@@ -15,6 +15,10 @@ from harness.api import RunContext, Split
 from harness.registry import register_baseline
 
 
+SVM_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # lambda; C = 1 / (lambda N)
+SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
+
+
 @register_baseline("hog-svm")
 class HogSvm(EncodedSvmBaseline):
     """Whole-image grayscale HOG -> one-vs-rest linear SVMs (SGD)."""
@@ -31,18 +35,22 @@ class HogSvm(EncodedSvmBaseline):
         pixels_per_cell: int = 8,  # HOG cell side, px
         cells_per_block: int = 2,  # block side in cells (L2-Hys normalised)
         orientations: int = 9,  # unsigned gradient orientation bins
-        svm_reg: float = 1e-4,  # SVM L2 weight lambda
-        svm_epochs: int = 10,  # SGD passes over the training features
-        svm_lr: float = 0.005,  # peak SGD learning rate (cosine decay); HOG vectors have norm ~7
+        select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
+        svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
+        svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
+        svm_reg: float = 1e-2,  # lambda without selection (no monitor or select=False)
+        svm_epochs: int = 8,  # SGD passes without selection
         chunk_size: int = 512,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
     ) -> None:
         self.pixels_per_cell = pixels_per_cell
         self.cells_per_block = cells_per_block
         self.orientations = orientations
+        self.select = select
+        self.svm_grid = svm_grid
+        self.svm_epoch_grid = svm_epoch_grid
         self.svm_reg = svm_reg
         self.svm_epochs = svm_epochs
-        self.svm_lr = svm_lr
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
 

@@ -1,36 +1,66 @@
-"""One-vs-rest linear SVMs trained by mini-batch SGD in torch, streaming over feature chunks.
+"""One-vs-rest linear SVMs by averaged SGD (Pegasos steps), in torch, streaming over feature blocks.
 
 The 2010-2012 ImageNet systems trained one linear SVM per class with SGD on
-the primal hinge loss (NEC-UIUC: averaged SGD; XRCE: SGD, Sanchez &
-Perronnin 2011), because the features (10^4-10^5 dims, 10^6 images) do not
-fit a batch solver. scikit-learn's ``SGDClassifier.partial_fit`` does the same
-thing but one sample and one class at a time in Cython: for 100 classes x 40k
-dims that is ~100x slower than a batched matrix product, and it cannot use a
-GPU. So this is a small torch implementation of the same objective::
+the primal hinge loss (NEC-UIUC 2010: averaged SGD; XRCE 2011: SGD, Sanchez &
+Perronnin), because the features (10^4-10^5 dims, 10^6 images) do not fit a
+batch solver. scikit-learn's ``SGDClassifier`` does the same one sample and
+one class at a time in Cython, ~100x slower than a batched matrix product and
+without a GPU; so this is a small torch implementation of the objective::
 
     min_W,b  lambda/2 ||W||^2 + 1/N sum_i sum_c  w_ic max(0, 1 - y_ic (W_c . x_i + b_c))
 
-with y_ic = +1 for the image's class and -1 otherwise, and w_ic the
-positive/negative balancing weight (``class_weight="balanced"`` as in
-scikit-learn: each class's positives and negatives weigh the same in total;
-Perronnin et al. 2012 found rebalancing essential for one-vs-rest).
-Optimiser: SGD with momentum and a cosine learning-rate decay to zero, the
-bias unregularised. ``tests/baselines/test_linear.py`` checks it agrees with
-``sklearn.svm.LinearSVC(loss="hinge")`` on a small problem.
+with y_ic = +1 for the image's class and -1 otherwise, the bias b
+unregularised, and w_ic the positive/negative balancing weight
+(``class_weight="balanced"`` as in scikit-learn: each class's positives and
+negatives weigh the same in total; Perronnin et al. CVPR 2012 found
+rebalancing essential for one-vs-rest). This is ``sklearn.svm.LinearSVC(
+loss="hinge")`` at ``C = 1 / (lambda N)`` with an unpenalised intercept;
+``tests/baselines/test_linear.py`` checks the objective reaches its optimum.
+
+Optimiser (Bottou's ``svmsgd``/``svmasgd``; Shalev-Shwartz et al.'s Pegasos):
+
+* steps ``eta_t = 1 / (lambda (t + t0))`` over mini-batch steps t, with
+  ``t0 = 1 / (lambda eta0)``: about eta0 while t << t0, then the
+  ``1 / (lambda t)`` of Pegasos. Each step shrinks W by ``1 - eta_t lambda``,
+  so over T steps weight decay multiplies W by ``t0 / (t0 + T)``: the
+  regulariser acts as soon as ``lambda eta0 T`` is well above 1.
+* ``eta0`` is calibrated as in Bottou's ``determineEta0``: one pass over a
+  seeded sample of the training rows for each of a ladder of candidates
+  (factor 4 apart, all trained at once), keeping the one with the lowest
+  objective on that sample. It depends on the data, not on lambda, so a
+  caller tuning lambda calibrates once (:meth:`OvrHingeSgd.calibrate`) and
+  reuses it.
+* averaging (ASGD, Polyak-Ruppert): the returned weights are the mean of the
+  iterates from the start of epoch ``average_from + 1`` on; with fewer epochs,
+  the last iterate. The schedule never depends on the number of epochs, so
+  the model after e epochs of a longer run is exactly a run of e epochs:
+  :meth:`OvrHingeSgd.fit_grid` scores candidates at several epochs in one run.
+* the features are centred on a sample mean before training. With the bias
+  unregularised this is an exact reparametrisation (the optimum is the same
+  for any centre), but it takes the features' common component out of the
+  bias direction, which is what lets one step size suit both.
 
 Memory: only ``block_rows`` rows are in RAM at a time (read from the float16
-memory map in a random order), plus W and its momentum (2 x dim x classes
-x 4 bytes).
+memory map in a seeded random order), plus W and its average
+(2 x dim x classes x 4 bytes per model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from harness.api import MethodError
+
+CALIBRATION_ROWS = 4096  # rows of the eta0 calibration sample (16 steps of 256)
+# eta0 candidates, in units of 1 / mean ||x - mu||^2 (the step that moves one
+# sample's own margin by ~1); a batch of B nearly orthogonal rows allows up to B
+ETA0_LADDER = tuple(4.0**k for k in range(-2, 6))
+_NO_REG = 1e-12  # the lambda of calibration runs
+BIAS_STEP = 0.1  # the bias's step relative to W's: a constant feature is coherent across a batch
 
 
 def check_class_counts(labels: np.ndarray, wnids: tuple[str, ...], minimum: int) -> np.ndarray:
@@ -53,26 +83,41 @@ def _torch_device(device: str) -> Any:
     return torch.device(device)
 
 
+def class_weights(labels: np.ndarray, n_classes: int, mode: str | None) -> np.ndarray:
+    """``(2, C)`` weights of a class's positives (row 0) and negatives (row 1)."""
+    n = len(labels)
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    if mode == "balanced":
+        return np.stack([n / (2.0 * np.maximum(counts, 1)), n / (2.0 * np.maximum(n - counts, 1))])
+    if mode is None:
+        return np.ones((2, n_classes))
+    raise ValueError(f"class_weight must be 'balanced' or None, got {mode!r}")
+
+
 class OvrHingeSgd:
-    """One-vs-rest hinge-loss linear SVMs; ``fit`` streams rows from an array-like."""
+    """One-vs-rest hinge-loss linear SVMs by averaged SGD; ``fit`` streams rows from an array-like.
+
+    After ``fit``: ``coef_`` (dim, C) and ``intercept_`` (C,) torch tensors on
+    the device, ``eta0_`` the step scale used, ``curve_`` one dict per epoch.
+    """
 
     def __init__(
         self,
-        reg: float = 1e-5,  # lambda, the L2 weight on W (per-sample objective)
-        epochs: int = 15,
-        lr: float = 0.05,  # peak learning rate, cosine-decayed to 0
-        momentum: float = 0.9,
-        batch_size: int = 256,
+        reg: float = 1e-4,  # lambda, the L2 weight on W (per-sample objective); C = 1/(lambda N)
+        epochs: int = 10,  # passes over the training rows
+        eta0: float | None = None,  # initial step; None: calibrated on a sample (Bottou)
+        average_from: int = 1,  # average the iterates after this many epochs (ASGD)
+        batch_size: int = 256,  # rows per SGD step
         block_rows: int = 2048,  # rows read from disk per block (bounds RAM)
-        class_weight: str | None = "balanced",
+        class_weight: str | None = "balanced",  # "balanced" | None
         seed: int = 0,
         device: str = "cpu",
         n_threads: int | None = None,  # torch CPU threads (None: torch's default)
     ) -> None:
         self.reg = reg
         self.epochs = epochs
-        self.lr = lr
-        self.momentum = momentum
+        self.eta0 = eta0
+        self.average_from = average_from
         self.batch_size = batch_size
         self.block_rows = block_rows
         self.class_weight = class_weight
@@ -80,9 +125,18 @@ class OvrHingeSgd:
         self.device = device
         self.n_threads = n_threads
 
-    def _blocks(self, n: int, rng: np.random.Generator, shuffle: bool) -> list[np.ndarray]:
-        order = rng.permutation(n) if shuffle else np.arange(n)
-        return [np.sort(order[s : s + self.block_rows]) for s in range(0, n, self.block_rows)]
+    # ------------------------------------------------------------------ data
+
+    def _setup(self) -> None:
+        import torch
+
+        self.device_ = _torch_device(self.device)
+        if self.n_threads and self.device_.type == "cpu":
+            torch.set_num_threads(self.n_threads)
+
+    def _blocks(self, rows: np.ndarray, rng: np.random.Generator | None) -> list[np.ndarray]:
+        order = rows[rng.permutation(len(rows))] if rng is not None else rows
+        return [np.sort(order[s : s + self.block_rows]) for s in range(0, len(rows), self.block_rows)]
 
     def _load(self, features: Any, rows: np.ndarray, transform: Callable | None) -> Any:
         import torch
@@ -90,90 +144,304 @@ class OvrHingeSgd:
         block = np.asarray(features[rows], dtype=np.float32)
         if transform is not None:
             block = transform(block)
-        return torch.from_numpy(np.ascontiguousarray(block)).to(self.device_)
+        return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(self.device_)
+
+    @staticmethod
+    def _rows(features: Any, rows: np.ndarray | None) -> np.ndarray:
+        if rows is None:
+            return np.arange(len(features), dtype=np.int64)
+        return np.asarray(rows, dtype=np.int64)
+
+    def _centre(
+        self, features: Any, rows: np.ndarray, transform: Callable | None
+    ) -> tuple[Any, float]:
+        """Mean of a seeded sample of ``rows`` and the mean squared norm around it."""
+        rng = np.random.default_rng([self.seed, 1])
+        take = np.sort(rng.choice(rows, size=min(len(rows), CALIBRATION_ROWS), replace=False))
+        x = self._load(features, take, transform)
+        mu = x.mean(0)
+        spread = float(((x - mu) ** 2).sum(1).mean())
+        return mu, max(spread, 1e-12)
+
+    # ------------------------------------------------------------------ the solver
+
+    def _train(
+        self,
+        features: Any,
+        labels: np.ndarray,
+        rows: np.ndarray,
+        n_classes: int,
+        regs: Sequence[float],
+        eta0s: Sequence[float],
+        epochs: int,
+        *,
+        mu: Any,
+        transform: Callable | None = None,
+        progress: Callable[..., Any] | None = None,
+        on_epoch: Callable[[int, Any, Any, dict[str, Any]], None] | None = None,
+        seed: int | None = None,
+    ) -> tuple[Any, Any]:
+        """M = len(regs) models trained jointly in one stream: returns averaged (dim, M, C), (M, C).
+
+        Each model m has its own lambda and eta0; they share every block read,
+        every row order and one matrix product per step (scores of all models at
+        once). ``on_epoch(epoch, W, b, stats)`` gets the current averaged
+        weights (in the centred parametrisation) after every epoch.
+        """
+        import torch
+
+        dev = self.device_
+        seed = self.seed if seed is None else seed
+        m_models, c = len(regs), n_classes
+        labels = np.asarray(labels, dtype=np.int64)
+        weights = class_weights(labels[rows], c, self.class_weight)
+        w_pos = torch.as_tensor(weights[0], dtype=torch.float32, device=dev)
+        w_neg = torch.as_tensor(weights[1], dtype=torch.float32, device=dev)
+        lam = torch.as_tensor(np.asarray(regs, np.float64), device=dev)  # float64: t0 may be ~1e9
+        t0 = 1.0 / (lam * torch.as_tensor(np.asarray(eta0s, np.float64), device=dev))
+        dim = int(mu.shape[0])
+        W = torch.zeros(dim, m_models * c, device=dev)
+        b = torch.zeros(m_models * c, device=dev)
+        W_avg, b_avg = torch.zeros_like(W), torch.zeros_like(b)
+        n_avg = 0
+        rng = np.random.default_rng(seed)
+        gen = torch.Generator().manual_seed(seed)
+        labels_t = torch.as_tensor(labels, device=dev)  # a copy: labels may be a read-only memmap
+        step = 0
+        epoch_range = range(epochs)
+        for epoch in progress(epoch_range, desc="svm epochs") if progress else epoch_range:
+            averaging = epoch >= self.average_from
+            hinge = torch.zeros(m_models, device=dev)  # device tensors: no sync per step
+            for block in self._blocks(rows, rng):
+                X = self._load(features, block, transform) - mu
+                Y = labels_t[torch.as_tensor(block, device=dev)]
+                perm = torch.randperm(len(block), generator=gen).to(dev)
+                for s in range(0, len(block), self.batch_size):
+                    idx = perm[s : s + self.batch_size]
+                    x, y = X[idx], Y[idx]
+                    pos = torch.nn.functional.one_hot(y, c).bool()  # (B, C)
+                    sign = (pos.float() * 2 - 1)[:, None, :]  # (B, 1, C)
+                    weight = torch.where(pos, w_pos, w_neg)[:, None, :]
+                    margin = sign * (x @ W + b).view(-1, m_models, c)  # (B, M, C)
+                    hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2))
+                    # eta_t = 1 / (lambda (t + t0)): Pegasos after t0, ~eta0 before
+                    eta = (1.0 / (lam * (t0 + step))).float()
+                    g = ((margin < 1).float() * weight * sign) * (eta[:, None] / len(idx))
+                    g = g.view(len(idx), m_models * c)  # minus the step's loss gradient, scaled
+                    decay = (1 - 1.0 / (t0 + step)).float().repeat_interleave(c)  # 1 - eta lambda
+                    W.mul_(decay).addmm_(x.T, g)
+                    b.add_(g.sum(0), alpha=BIAS_STEP)
+                    step += 1
+                    if averaging:
+                        n_avg += 1
+                        W_avg.lerp_(W, 1.0 / n_avg)
+                        b_avg.lerp_(b, 1.0 / n_avg)
+            if on_epoch is not None:
+                w_out, b_out = (W_avg, b_avg) if n_avg else (W, b)
+                stats = {
+                    "hinge": (hinge / len(rows)).cpu().numpy(),
+                    "norm_sq": (w_out.view(dim, m_models, c) ** 2).sum((0, 2)).cpu().numpy(),
+                    "steps": step,
+                }
+                on_epoch(epoch + 1, w_out.view(dim, m_models, c), b_out.view(m_models, c), stats)
+        if n_avg:
+            W, b = W_avg, b_avg
+        return W.view(dim, m_models, c), b.view(m_models, c)
+
+    def _finish(self, W: Any, b: Any, mu: Any) -> OvrHingeSgd:
+        """This estimator with weights from the centred parametrisation ``(x - mu) W + b``."""
+        self.coef_ = W.contiguous()
+        self.intercept_ = (b - mu @ W).contiguous()
+        return self
+
+    # ------------------------------------------------------------------ public
+
+    def calibrate(
+        self,
+        features: Any,
+        labels: np.ndarray,
+        n_classes: int,
+        *,
+        rows: np.ndarray | None = None,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> float:
+        """Bottou's ``determineEta0``: the ladder step with the lowest hinge loss after one
+        constant-step pass over a seeded sample of the rows (all candidates at once).
+
+        The regulariser is left out of the calibration, so the step is a property
+        of the data (its scale and curvature) and one calibration serves every
+        lambda of a grid.
+        """
+        self._setup()
+        rows = self._rows(features, rows)
+        mu, spread = self._centre(features, rows, transform)
+        rng = np.random.default_rng([self.seed, 2])
+        sample = np.sort(rng.choice(rows, size=min(len(rows), CALIBRATION_ROWS), replace=False))
+        ladder = np.asarray(ETA0_LADDER) / spread
+        regs = [_NO_REG] * len(ladder)  # t0 ~ 1e12 steps: a constant step, no decay
+        saved = self.average_from
+        self.average_from = 1  # one pass, no averaging: the raw effect of the step
+        try:
+            W, b = self._train(
+                features, labels, sample, n_classes, regs, ladder, 1, mu=mu,
+                transform=transform, seed=self.seed + 7919,
+            )
+        finally:
+            self.average_from = saved
+        objectives = self._objectives(features, labels, sample, W, b, regs, mu, transform)
+        best = int(np.argmin(objectives))
+        self.calibration_ = {
+            "eta0": [float(e) for e in ladder],
+            "hinge": [float(o) for o in objectives],
+            "rows": len(sample),
+        }
+        self.eta0_ = float(ladder[best])
+        return self.eta0_
 
     def fit(
         self,
         features: Any,
         labels: np.ndarray,
         n_classes: int,
+        *,
+        rows: np.ndarray | None = None,
         transform: Callable[[np.ndarray], np.ndarray] | None = None,
         progress: Callable[..., Any] | None = None,
         log_epoch: Callable[..., None] | None = None,
     ) -> OvrHingeSgd:
-        import torch
+        """Train on ``features[rows]`` (all rows by default); ``labels`` index like ``features``."""
+        return self.fit_grid(
+            features, labels, n_classes, [self.reg], rows=rows, transform=transform,
+            progress=progress, log_epoch=log_epoch,
+        )[0]
 
-        self.device_ = _torch_device(self.device)
-        if self.n_threads and self.device_.type == "cpu":
-            torch.set_num_threads(self.n_threads)
+    def fit_grid(
+        self,
+        features: Any,
+        labels: np.ndarray,
+        n_classes: int,
+        regs: Sequence[float],
+        *,
+        rows: np.ndarray | None = None,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        progress: Callable[..., Any] | None = None,
+        log_epoch: Callable[..., None] | None = None,
+        checkpoints: Sequence[int] = (),
+        on_checkpoint: Callable[[int, list[OvrHingeSgd]], None] | None = None,
+    ) -> list[OvrHingeSgd]:
+        """One fitted copy of this estimator per lambda in ``regs``, trained in one stream.
+
+        ``on_checkpoint(epoch, models)`` is called after each epoch in
+        ``checkpoints`` with the models as they are then (averaged weights, the
+        same as a fit of that many epochs); ``self.epochs`` is the last epoch.
+        ``eta0`` (given, or calibrated once at this estimator's ``reg``) is
+        shared by all, each model's ``t0 = 1 / (lambda eta0)``.
+        """
+        self._setup()
+        rows = self._rows(features, rows)
         labels = np.asarray(labels, dtype=np.int64)
-        n = len(labels)
-        dim = self._load(features, np.arange(1), transform).shape[1]
-        rng = np.random.default_rng(self.seed)
-        gen = torch.Generator().manual_seed(self.seed)
-        counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-        if self.class_weight == "balanced":
-            w_pos = n / (2.0 * np.maximum(counts, 1))
-            w_neg = n / (2.0 * np.maximum(n - counts, 1))
-        elif self.class_weight is None:
-            w_pos, w_neg = np.ones(n_classes), np.ones(n_classes)
-        else:
-            raise ValueError(f"class_weight must be 'balanced' or None, got {self.class_weight!r}")
-        dev = self.device_
-        w_pos_t = torch.as_tensor(w_pos, dtype=torch.float32, device=dev)
-        w_neg_t = torch.as_tensor(w_neg, dtype=torch.float32, device=dev)
-        W = torch.zeros(dim, n_classes, device=dev)
-        b = torch.zeros(n_classes, device=dev)
-        vW, vb = torch.zeros_like(W), torch.zeros_like(b)
-        steps_per_epoch = sum(
-            -(-len(blk) // self.batch_size)
-            for blk in self._blocks(n, np.random.default_rng(0), False)
+        if len(rows) == 0:
+            raise MethodError("no training rows for the SVM")
+        eta0 = self.eta0 if self.eta0 is not None else getattr(self, "eta0_", None)
+        if eta0 is None:
+            eta0 = self.calibrate(features, labels, n_classes, rows=rows, transform=transform)
+        mu, _ = self._centre(features, rows, transform)
+        regs = [float(r) for r in regs]
+        eta0s = [min(float(eta0), 1.0 / r) for r in regs]
+        curve: list[list[dict[str, Any]]] = [[] for _ in regs]
+
+        def make(W: Any, b: Any, m: int, epochs: int) -> OvrHingeSgd:
+            model = copy.copy(self)
+            model.reg, model.epochs, model.eta0_ = regs[m], epochs, eta0s[m]
+            model.curve_ = list(curve[m])
+            return model._finish(W[:, m], b[m], mu)
+
+        def on_epoch(epoch: int, W: Any, b: Any, stats: dict[str, Any]) -> None:
+            for m, reg in enumerate(regs):
+                row = {
+                    "epoch": epoch,
+                    "reg": reg,
+                    # the running hinge of the iterates during the epoch, plus the
+                    # regulariser of the averaged weights: an estimate, no extra pass
+                    "train_objective": float(reg / 2 * stats["norm_sq"][m] + stats["hinge"][m]),
+                    "train_hinge_loss": float(stats["hinge"][m]),
+                    "weight_norm": float(np.sqrt(stats["norm_sq"][m])),
+                }
+                curve[m].append(row)
+                if log_epoch is not None:
+                    log_epoch(**row)
+            if on_checkpoint is not None and epoch in checkpoints:
+                on_checkpoint(epoch, [make(W, b, m, epoch) for m in range(len(regs))])
+
+        W, b = self._train(
+            features, labels, rows, n_classes, regs, eta0s, self.epochs, mu=mu,
+            transform=transform, progress=progress, on_epoch=on_epoch,
         )
-        total, step = max(self.epochs * steps_per_epoch, 1), 0
-        labels_t = torch.tensor(
-            np.asarray(labels), device=dev
-        )  # a copy: labels may be a read-only memmap
-        epochs = range(self.epochs)
-        for epoch in progress(epochs, desc="svm epochs") if progress else epochs:
-            loss_sum = torch.zeros((), device=dev)  # a device tensor: no sync per step
-            for rows in self._blocks(n, rng, shuffle=True):
-                X = self._load(features, rows, transform)
-                Y = labels_t[torch.as_tensor(rows, device=dev)]
-                perm = torch.randperm(len(rows), generator=gen).to(dev)
-                for s in range(0, len(rows), self.batch_size):
-                    idx = perm[s : s + self.batch_size]
-                    x, y = X[idx], Y[idx]
-                    pos = torch.nn.functional.one_hot(y, n_classes).bool()
-                    sign = pos.float() * 2 - 1
-                    weight = torch.where(pos, w_pos_t, w_neg_t)
-                    margin = sign * (x @ W + b)
-                    active = (margin < 1).float() * weight  # hinge subgradient mask
-                    loss_sum += (torch.clamp(1 - margin, min=0) * weight).sum()
-                    g_out = -(active * sign) / len(idx)  # d loss / d score
-                    gW = torch.addmm(W, x.T, g_out, beta=self.reg)  # x^T g + lambda W, fused
-                    gb = g_out.sum(0)
-                    lr = 0.5 * self.lr * (1 + np.cos(np.pi * step / total))
-                    vW.mul_(self.momentum).add_(gW)
-                    vb.mul_(self.momentum).add_(gb)
-                    W.add_(vW, alpha=-lr)
-                    b.add_(vb, alpha=-lr)
-                    step += 1
-            if log_epoch is not None:
-                log_epoch(epoch=epoch + 1, train_hinge_loss=float(loss_sum) / n)
-        self.coef_ = W
-        self.intercept_ = b
-        return self
+        return [make(W, b, m, self.epochs) for m in range(len(regs))]
 
     def decision_function(
-        self, features: Any, transform: Callable[[np.ndarray], np.ndarray] | None = None
+        self,
+        features: Any,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Scores ``(n, n_classes)`` float32, computed on the fitted device in blocks."""
+        """Scores ``(n, n_classes)`` float32 of ``features[rows]`` (all rows by default)."""
         import torch
 
-        n = len(features)
-        out = np.zeros((n, self.coef_.shape[1]), dtype=np.float32)
+        rows = self._rows(features, rows)
+        out = np.zeros((len(rows), self.coef_.shape[1]), dtype=np.float32)
         with torch.no_grad():
-            for rows in self._blocks(n, np.random.default_rng(0), shuffle=False):
-                X = self._load(features, rows, transform)
-                out[rows] = (X @ self.coef_ + self.intercept_).cpu().numpy()
+            for s in range(0, len(rows), self.block_rows):
+                X = self._load(features, rows[s : s + self.block_rows], transform)
+                out[s : s + len(X)] = (X @ self.coef_ + self.intercept_).cpu().numpy()
         return out
+
+    def objective(
+        self,
+        features: Any,
+        labels: np.ndarray,
+        rows: np.ndarray | None = None,
+        transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> float:
+        """The primal objective of the fitted weights on ``features[rows]`` (exact, one pass)."""
+        import torch
+
+        rows = self._rows(features, rows)
+        zero = torch.zeros(self.coef_.shape[0], device=self.coef_.device)
+        W, b = self.coef_[:, None], self.intercept_[None]
+        return float(self._objectives(features, labels, rows, W, b, [self.reg], zero, transform)[0])
+
+    def _objectives(
+        self,
+        features: Any,
+        labels: np.ndarray,
+        rows: np.ndarray,
+        W: Any,
+        b: Any,
+        regs: Sequence[float],
+        mu: Any,
+        transform: Callable | None,
+    ) -> np.ndarray:
+        """Objective of each of M stacked models ``(dim, M, C)``, ``(M, C)`` on ``rows``."""
+        import torch
+
+        labels = np.asarray(labels, dtype=np.int64)
+        _, m_models, c = W.shape
+        weights = class_weights(labels[rows], c, self.class_weight)
+        w_pos = torch.as_tensor(weights[0], dtype=torch.float32, device=W.device)
+        w_neg = torch.as_tensor(weights[1], dtype=torch.float32, device=W.device)
+        flat, bias = W.reshape(W.shape[0], -1), b.reshape(-1)
+        hinge = torch.zeros(m_models, dtype=torch.float64, device=W.device)
+        with torch.no_grad():
+            for s in range(0, len(rows), self.block_rows):
+                block = rows[s : s + self.block_rows]
+                X = self._load(features, block, transform) - mu
+                y = torch.as_tensor(labels[block], device=W.device)
+                pos = torch.nn.functional.one_hot(y, c).bool()
+                sign = (pos.float() * 2 - 1)[:, None, :]
+                weight = torch.where(pos, w_pos, w_neg)[:, None, :]
+                margin = sign * (X @ flat + bias).view(len(block), m_models, c)
+                hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2)).double()
+        norm_sq = (W.double() ** 2).sum((0, 2))
+        lam = torch.as_tensor(np.asarray(regs, np.float64), device=W.device)
+        return (lam / 2 * norm_sq + hinge / len(rows)).cpu().numpy()

@@ -66,6 +66,10 @@ class Chi2MappedBovw:
         return np.asarray(mapped, dtype=np.float32)
 
 
+SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)  # lambda; C = 1 / (lambda N)
+SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
+
+
 @register_baseline("sift-bovw-svm")
 class SiftBovwSvm(EncodedSvmBaseline):
     """Dense SIFT -> k-means words -> spatial-pyramid histograms -> chi2 map -> OvR SVMs."""
@@ -88,9 +92,11 @@ class SiftBovwSvm(EncodedSvmBaseline):
         codebook_images: int = 1000,  # training images sampled for k-means
         descriptors_per_image: int = 100,  # descriptors kept per sampled image
         backend: str = "auto",  # "auto" | "opencv" (CPU) | "torch" (kornia; cuda or cpu)
-        svm_reg: float = 1e-5,  # SVM L2 weight lambda
-        svm_epochs: int = 15,  # SGD passes over the training features
-        svm_lr: float = 0.05,  # peak SGD learning rate (cosine decay)
+        select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
+        svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
+        svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
+        svm_reg: float = 1e-4,  # lambda without selection (no monitor or select=False)
+        svm_epochs: int = 8,  # SGD passes without selection
         chunk_size: int = 256,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
     ) -> None:
@@ -102,9 +108,11 @@ class SiftBovwSvm(EncodedSvmBaseline):
         self.codebook_images = codebook_images
         self.descriptors_per_image = descriptors_per_image
         self.backend = backend
+        self.select = select
+        self.svm_grid = svm_grid
+        self.svm_epoch_grid = svm_epoch_grid
         self.svm_reg = svm_reg
         self.svm_epochs = svm_epochs
-        self.svm_lr = svm_lr
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
 
@@ -140,8 +148,8 @@ class SiftBovwSvm(EncodedSvmBaseline):
             }
 
         arrays = cached_arrays(ctx, "sift-bovw-vocabulary", key, build)
-        ctx.notes["sift_bovw_codebook_descriptors"] = int(arrays["n_descriptors"][0])
-        ctx.notes["sift_bovw_words"] = len(arrays["vocabulary"])  # < n_words if capped
+        ctx.note("sift_bovw_codebook_descriptors", int(arrays["n_descriptors"][0]))
+        ctx.note("sift_bovw_words", len(arrays["vocabulary"]))  # < n_words if capped
         pyramid = parse_pyramid(self.pyramid)
         cell_weights = pyramid_level_weights(pyramid)[level_of_cell(pyramid)]
         bovw = BovwEncoder(extractor, arrays["vocabulary"], pyramid, cell_weights)

@@ -143,9 +143,13 @@ def check_params(cls: type, name: str, params: dict[str, Any]) -> None:
         if problem is None and key in constraints:
             problem = constraints[key].check(value)
         if problem:
-            example = "" if default is inspect.Parameter.empty else f", e.g. {_toml(default)}"
+            example = (
+                ""
+                if default is inspect.Parameter.empty or default is None
+                else f", e.g. {_toml(default)}"
+            )
             raise ParameterError(
                 f"--param {name}.{key}={_toml(value)}: must be {problem}"
-                f"{example} (default); values are TOML: strings in quotes, "
-                f"'--param {name}.{key}=VALUE'"
+                f"{example + ' (the default)' if example else ''}; values are TOML, "
+                f"strings in quotes: --param '{name}.{key}=VALUE'"
             )

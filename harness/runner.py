@@ -157,34 +157,52 @@ def images_per_s(n_images: int, seconds: float) -> float | None:
     return round(n_images / seconds, 2) if seconds >= MIN_TIMED_SECONDS else None
 
 
+#: Parameters that change how a run is allowed to proceed, not what it computes.
+UNHASHED_PARAMS = frozenset({"allow_slow_cpu"})
+
+
 def full_params(method: object, spec: MethodSpec) -> dict[str, Any]:
-    """A constructed method's parameters, defaults included, with the suite's settings on top."""
+    """A constructed method's parameters, defaults included, with the suite's settings on top.
+
+    A method whose recipe depends on the device (AlexNet's ``profile="auto"``)
+    gives its resolved values through ``resolved_params()``: the record and
+    the run id then say what actually ran.
+    """
+    if hasattr(method, "resolved_params"):
+        return dict(method.resolved_params())
     return {**get_params(method), **dict(spec.params)}
 
 
-def resolved_params(spec: MethodSpec) -> dict[str, Any]:
-    """The method's full parameters: its defaults overlaid by the suite's settings.
+def resolved_params(spec: MethodSpec, device: str = "cpu") -> dict[str, Any]:
+    """The method's full parameters on ``device``: its defaults overlaid by the suite's settings.
 
     Hashing these (not only the overrides) means a changed default is a new run,
-    never a stale record reused under the same id.
+    never a stale record reused under the same id; and a CPU-profile run never
+    shares an id with a paper-profile run on a GPU.
     """
     try:
-        return full_params(BASELINES.get(spec.name)(**dict(spec.params)), spec)
+        method = BASELINES.get(spec.name)(**dict(spec.params))
+        if hasattr(method, "resolve_profile"):
+            method.resolve_profile(device)
+        return full_params(method, spec)
     except Exception:  # unknown or broken method: it fails later, with its message
         return dict(spec.params)
 
 
-def run_id_for(subset: str, spec: MethodSpec, cfg: RunConfig | int, manifest_hash: str) -> str:
+def run_id_for(
+    subset: str, spec: MethodSpec, cfg: RunConfig | int, manifest_hash: str, device: str = "cpu"
+) -> str:
     """One id per (method, subset, resolved config): the same configuration reuses its record.
 
     The monitor's draw (fraction and seed) is part of the configuration: it
     decides which images a method fits on.
     """
+    params = {k: v for k, v in resolved_params(spec, device).items() if k not in UNHASHED_PARAMS}
     if isinstance(cfg, int):  # a bare seed: no holdout settings to hash
-        payload = {"params": resolved_params(spec), "seed": cfg, "manifest": manifest_hash}
+        payload = {"params": params, "seed": cfg, "manifest": manifest_hash}
     else:
         payload = {
-            "params": resolved_params(spec),
+            "params": params,
             "seed": cfg.seed,
             "manifest": manifest_hash,
             "holdout": [cfg.holdout_fraction, cfg.holdout_seed],
@@ -600,7 +618,7 @@ def run_method(
     """Fit and score one method; always returns records, never raises for method faults."""
     from filelock import FileLock
 
-    run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash)
+    run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash, device)
     lock_dir = results_dir / "runs" / ".locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     outcome = MethodOutcome(spec)

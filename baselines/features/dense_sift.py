@@ -73,6 +73,15 @@ RGB2GRAY = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103], n
 _CV_MAX_CHANNELS = 128  # channels per cv2 filter call (cv2 refuses 256 on numpy input)
 
 
+def frames_along(length: int, offset: int, bin_size: int, step: int) -> int:
+    """vl_dsift's frame count along an axis: upper-left bin centres offset, offset + step, ...
+
+    while the last bin centre, 3 b further, stays inside the ``length`` pixels.
+    """
+    span = length - 1 - offset - (NUM_SPATIAL_BINS - 1) * bin_size
+    return span // step + 1 if span >= 0 else 0
+
+
 @dataclass(frozen=True)
 class DenseGrid:
     """Where dense SIFT is computed: bin sizes (px) and the grid step (px), aligned as vl_phow."""
@@ -86,8 +95,7 @@ class DenseGrid:
 
     def frames_per_side(self, size: int, bin_size: int) -> int:
         """Frames along one side of a ``size`` px image (vl_dsift's numFramesX)."""
-        span = size - 1 - self.offset(bin_size) - (NUM_SPATIAL_BINS - 1) * bin_size
-        return span // self.step + 1 if span >= 0 else 0
+        return frames_along(size, self.offset(bin_size), bin_size, self.step)
 
     def scale_points(self, size: int, bin_size: int) -> np.ndarray:
         """``(n, 2)`` float32 (x, y) frame centres of one bin size, row-major."""
@@ -113,9 +121,7 @@ class DescriptorSettings:
     """What each descriptor is (vl_phow's options); the defaults are vl_phow's."""
 
     magnif: float = 6.0  # pre-smoothing sigma = bin size / magnif (vl_phow 'Magnif')
-    window: str = (
-        "flat"  # "flat": vl_dsift 'fast', vl_phow's default; "gaussian": no 'fast' (= vl_sift)
-    )
+    window: str = "flat"  # "flat": vl_dsift 'fast' (vl_phow); "gaussian": no 'fast' (= vl_sift)
     window_size: float = 1.5  # Gaussian window sigma, in bins (vl_phow 'WindowSize')
     contrast_threshold: float = 0.005  # zero descriptors whose vl_dsift norm is below (vl_phow)
 
@@ -249,8 +255,7 @@ def describe_scale_numpy(
     """
     b, nb = bin_size, NUM_SPATIAL_BINS
     n, h, w = gray.shape
-    ny = (h - 1 - offset - (nb - 1) * b) // step + 1 if h - 1 - offset - (nb - 1) * b >= 0 else 0
-    nx = (w - 1 - offset - (nb - 1) * b) // step + 1 if w - 1 - offset - (nb - 1) * b >= 0 else 0
+    ny, nx = frames_along(h, offset, b, step), frames_along(w, offset, b, step)
     if n == 0 or ny == 0 or nx == 0:
         return np.zeros((n, ny * nx, SIFT_DIM), np.float32)
     g = gaussian_kernel(sigma)
@@ -284,7 +289,7 @@ def describe_scale_numpy(
     return _normalise_np(desc, mass, settings.contrast_threshold)
 
 
-_NP_CHUNK = 16  # images per cv2 call: 16 x 8 orientation channels = cv2's channel limit
+_NP_CHUNK = 16  # images at a time: 16 x 8 orientation maps = 128 channels, one cv2 call
 
 
 def dense_sift_numpy(
@@ -329,16 +334,15 @@ def describe_scale_torch(
     """One scale of dense SIFT: ``(n, 1, H, W)`` float tensor -> ``(n, ny * nx, 128)`` tensor.
 
     The same arithmetic as :func:`describe_scale_numpy`, as batched
-    convolutions: each bin's pooling is a 1-D filter along y then x, evaluated
-    only at the frames' bin centres (a strided convolution per bin).
+    convolutions: the pooling of all 4 x 4 bins is one strided depthwise
+    convolution along y then one along x, evaluated only at the frames.
     """
     import torch
     import torch.nn.functional as F
 
     b, nb = bin_size, NUM_SPATIAL_BINS
     n, _, h, w = gray.shape
-    ny = (h - 1 - offset - (nb - 1) * b) // step + 1 if h - 1 - offset - (nb - 1) * b >= 0 else 0
-    nx = (w - 1 - offset - (nb - 1) * b) // step + 1 if w - 1 - offset - (nb - 1) * b >= 0 else 0
+    ny, nx = frames_along(h, offset, b, step), frames_along(w, offset, b, step)
     dev, dt = gray.device, gray.dtype
     if n == 0 or ny == 0 or nx == 0:
         return torch.zeros((n, ny * nx, SIFT_DIM), dtype=dt, device=dev)

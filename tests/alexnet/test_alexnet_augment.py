@@ -50,6 +50,16 @@ def test_colour_statistics_match_numpy_and_stream_in_batches(tmp_path) -> None:
         colour_statistics(images.astype(np.float32))
 
 
+def test_colour_statistics_of_some_rows_only() -> None:
+    images = _images(9, 8, seed=2)
+    rows = np.array([0, 2, 3, 7])  # e.g. the fit rows: the monitor stays out
+    some = colour_statistics(images, batch_size=3, rows=rows)
+    alone = colour_statistics(images[rows])
+    np.testing.assert_allclose(some.mean_image, alone.mean_image, rtol=1e-6)
+    np.testing.assert_allclose(some.rgb_cov, alone.rgb_cov, rtol=1e-9)
+    assert some.n_images == 4
+
+
 def test_pca_noise_covariance_is_p_diag_001_lambda2_pt() -> None:
     rng = np.random.default_rng(1)
     q, _ = np.linalg.qr(rng.normal(size=(3, 3)))

@@ -48,6 +48,8 @@ def test_tiny_subset_trains_above_chance(tmp_path, colour_data) -> None:
     facts = ctx.training
     assert (facts.epochs, facts.images_seen, facts.crop, facts.profile) == (8, 8 * 64, 56, "cpu")
     assert facts.images_per_s > 0 and facts.param_count > 0
+    # images over the whole fit, which lasts at least as long as its epochs together
+    assert facts.images_per_s <= facts.images_seen / sum(r["seconds"] for r in ctx.epoch_log)
     assert (facts.fit_split, facts.monitor_use) == ("train", "lr-plateau")  # no holdout here
 
 

@@ -33,6 +33,8 @@ def test_paper_network_trains_compiled_in_bf16_on_cuda(tmp_path) -> None:
     ctx = RunContext(device="cuda", work_dir=tmp_path, cache_dir=tmp_path, quiet=True, monitor=val)
     model = AlexNetBaseline(epochs=2, batch_size=32, ensemble=2).fit(train, ctx)
     assert "compile_fallback" not in ctx.notes, ctx.notes.get("compile_fallback")
+    assert ctx.training.profile == "paper"  # profile="auto" on CUDA
+    assert ctx.training.crop == 224 and ctx.training.images_seen == 2 * 2 * len(train)
     scores = model.decision_function(val, ctx)
     assert scores.shape == (16, 4) and np.isfinite(scores).all()
     assert set(model.variant_scores(val, ctx)) == {"centre-crop", "ensemble-2"}
