@@ -69,6 +69,7 @@ from torch import nn
 from baselines.cnn import TrainConfig, Trainer
 from baselines.cnn.batches import BatchStream
 from harness.api import BaselineBase, MethodError, RunContext, Split
+from harness.params import Interval, Options
 from harness.registry import register_baseline
 
 __all__ = [
@@ -292,6 +293,16 @@ class LeNet5Baseline(BaselineBase):
         "LeNet-5: C1-S2-C3(partial table)-S4-C5-F6, scaled tanh, 32x32 grey input, plain SGD; "
         "softmax output sized to the subset"
     )
+
+    parameter_constraints: ClassVar[dict[str, Any]] = {
+        "epochs": Interval(int, 1, None),
+        "batch_size": Interval(int, 1, None),
+        "lr": Interval(float, 0, None),
+        "momentum": Interval(float, 0, 1),
+        "weight_decay": Interval(float, 0, None),
+        "init": Options("fan-in", "paper"),
+        "cpu_threads": Interval(int, 1, None),
+    }
 
     def __init__(
         self,

@@ -135,6 +135,8 @@ def test_a_suite_subset_the_copy_cannot_satisfy_says_what_to_type(
         (["--methods", "nosuch"], "unknown method 'nosuch'"),
         (["--methods", "hog-svm", "--param", "hog-svm.Cc=1"], "has no parameter 'Cc'"),
         (["--methods", "lenet5", "--param", "lenet5.epochs=abc"], "must be an integer"),
+        (["--methods", "lenet5", "--param", "lenet5.epochs=-1"], "must be an integer >= 1"),
+        (["--methods", "alexnet", "--param", 'alexnet.profile="fast"'], "must be one of"),
         (["--methods", "random", "--param", "alexnet.epochs=3"], "not a method of this run"),
     ],
 )
