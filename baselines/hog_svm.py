@@ -14,7 +14,6 @@ from baselines.features.pipeline import EncodedSvmBaseline
 from harness.api import RunContext, Split
 from harness.registry import register_baseline
 
-
 SVM_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 

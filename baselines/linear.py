@@ -135,16 +135,46 @@ class OvrHingeSgd:
             torch.set_num_threads(self.n_threads)
 
     def _blocks(self, rows: np.ndarray, rng: np.random.Generator | None) -> list[np.ndarray]:
-        order = rows[rng.permutation(len(rows))] if rng is not None else rows
-        return [np.sort(order[s : s + self.block_rows]) for s in range(0, len(rows), self.block_rows)]
+        """Consecutive ``block_rows`` chunks of ``rows``, in a seeded random order if ``rng``.
 
-    def _load(self, features: Any, rows: np.ndarray, transform: Callable | None) -> Any:
+        Rows are read in that random order (each row is one contiguous read of
+        the memory map), so a block's consecutive slices are random mini-batches.
+        """
+        order = rows[rng.permutation(len(rows))] if rng is not None else rows
+        return [order[s : s + self.block_rows] for s in range(0, len(rows), self.block_rows)]
+
+    def _load(
+        self,
+        features: Any,
+        rows: np.ndarray,
+        transform: Callable | None,
+        mu: Any = None,
+        out: Any = None,
+    ) -> Any:
+        """Rows of ``features`` as a float32 tensor on the device, minus ``mu`` if given.
+
+        The float16 rows travel as they are stored and are widened by torch
+        into ``out`` (a reused ``(block_rows, dim)`` float32 buffer: a fresh
+        300 MB tensor per block costs more in page faults than the copy).
+        The result is a view of ``out``, valid until the next load into it.
+        """
         import torch
 
-        block = np.asarray(features[rows], dtype=np.float32)
+        block = np.asarray(features[rows])
         if transform is not None:
-            block = transform(block)
-        return torch.from_numpy(np.ascontiguousarray(block, dtype=np.float32)).to(self.device_)
+            block = transform(block.astype(np.float32))
+        if block.dtype not in (np.float16, np.float32):
+            block = block.astype(np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(block))
+        if out is None:
+            out = torch.empty(x.shape, dtype=torch.float32, device=self.device_)
+        x = out[: len(x)].copy_(x)
+        return x.sub_(mu) if mu is not None else x
+
+    def _buffer(self, dim: int) -> Any:
+        import torch
+
+        return torch.empty(self.block_rows, dim, dtype=torch.float32, device=self.device_)
 
     @staticmethod
     def _rows(features: Any, rows: np.ndarray | None) -> np.ndarray:
@@ -204,8 +234,8 @@ class OvrHingeSgd:
         b = torch.zeros(m_models * c, device=dev)
         W_avg, b_avg = torch.zeros_like(W), torch.zeros_like(b)
         n_avg = 0
+        buf = self._buffer(dim)
         rng = np.random.default_rng(seed)
-        gen = torch.Generator().manual_seed(seed)
         labels_t = torch.as_tensor(labels, device=dev)  # a copy: labels may be a read-only memmap
         step = 0
         epoch_range = range(epochs)
@@ -213,12 +243,10 @@ class OvrHingeSgd:
             averaging = epoch >= self.average_from
             hinge = torch.zeros(m_models, device=dev)  # device tensors: no sync per step
             for block in self._blocks(rows, rng):
-                X = self._load(features, block, transform) - mu
+                X = self._load(features, block, transform, mu, buf)
                 Y = labels_t[torch.as_tensor(block, device=dev)]
-                perm = torch.randperm(len(block), generator=gen).to(dev)
                 for s in range(0, len(block), self.batch_size):
-                    idx = perm[s : s + self.batch_size]
-                    x, y = X[idx], Y[idx]
+                    x, y = X[s : s + self.batch_size], Y[s : s + self.batch_size]
                     pos = torch.nn.functional.one_hot(y, c).bool()  # (B, C)
                     sign = (pos.float() * 2 - 1)[:, None, :]  # (B, 1, C)
                     weight = torch.where(pos, w_pos, w_neg)[:, None, :]
@@ -226,8 +254,8 @@ class OvrHingeSgd:
                     hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2))
                     # eta_t = 1 / (lambda (t + t0)): Pegasos after t0, ~eta0 before
                     eta = (1.0 / (lam * (t0 + step))).float()
-                    g = ((margin < 1).float() * weight * sign) * (eta[:, None] / len(idx))
-                    g = g.view(len(idx), m_models * c)  # minus the step's loss gradient, scaled
+                    g = ((margin < 1).float() * weight * sign) * (eta[:, None] / len(x))
+                    g = g.view(len(x), m_models * c)  # minus the step's loss gradient, scaled
                     decay = (1 - 1.0 / (t0 + step)).float().repeat_interleave(c)  # 1 - eta lambda
                     W.mul_(decay).addmm_(x.T, g)
                     b.add_(g.sum(0), alpha=BIAS_STEP)
@@ -283,8 +311,16 @@ class OvrHingeSgd:
         self.average_from = 1  # one pass, no averaging: the raw effect of the step
         try:
             W, b = self._train(
-                features, labels, sample, n_classes, regs, ladder, 1, mu=mu,
-                transform=transform, seed=self.seed + 7919,
+                features,
+                labels,
+                sample,
+                n_classes,
+                regs,
+                ladder,
+                1,
+                mu=mu,
+                transform=transform,
+                seed=self.seed + 7919,
             )
         finally:
             self.average_from = saved
@@ -311,8 +347,14 @@ class OvrHingeSgd:
     ) -> OvrHingeSgd:
         """Train on ``features[rows]`` (all rows by default); ``labels`` index like ``features``."""
         return self.fit_grid(
-            features, labels, n_classes, [self.reg], rows=rows, transform=transform,
-            progress=progress, log_epoch=log_epoch,
+            features,
+            labels,
+            n_classes,
+            [self.reg],
+            rows=rows,
+            transform=transform,
+            progress=progress,
+            log_epoch=log_epoch,
         )[0]
 
     def fit_grid(
@@ -374,8 +416,17 @@ class OvrHingeSgd:
                 on_checkpoint(epoch, [make(W, b, m, epoch) for m in range(len(regs))])
 
         W, b = self._train(
-            features, labels, rows, n_classes, regs, eta0s, self.epochs, mu=mu,
-            transform=transform, progress=progress, on_epoch=on_epoch,
+            features,
+            labels,
+            rows,
+            n_classes,
+            regs,
+            eta0s,
+            self.epochs,
+            mu=mu,
+            transform=transform,
+            progress=progress,
+            on_epoch=on_epoch,
         )
         return [make(W, b, m, self.epochs) for m in range(len(regs))]
 
@@ -390,9 +441,10 @@ class OvrHingeSgd:
 
         rows = self._rows(features, rows)
         out = np.zeros((len(rows), self.coef_.shape[1]), dtype=np.float32)
+        buf = self._buffer(self.coef_.shape[0]) if len(rows) > self.block_rows else None
         with torch.no_grad():
             for s in range(0, len(rows), self.block_rows):
-                X = self._load(features, rows[s : s + self.block_rows], transform)
+                X = self._load(features, rows[s : s + self.block_rows], transform, out=buf)
                 out[s : s + len(X)] = (X @ self.coef_ + self.intercept_).cpu().numpy()
         return out
 
@@ -432,10 +484,11 @@ class OvrHingeSgd:
         w_neg = torch.as_tensor(weights[1], dtype=torch.float32, device=W.device)
         flat, bias = W.reshape(W.shape[0], -1), b.reshape(-1)
         hinge = torch.zeros(m_models, dtype=torch.float64, device=W.device)
+        buf = self._buffer(W.shape[0]) if len(rows) > self.block_rows else None
         with torch.no_grad():
             for s in range(0, len(rows), self.block_rows):
                 block = rows[s : s + self.block_rows]
-                X = self._load(features, block, transform) - mu
+                X = self._load(features, block, transform, mu, buf)
                 y = torch.as_tensor(labels[block], device=W.device)
                 pos = torch.nn.functional.one_hot(y, c).bool()
                 sign = (pos.float() * 2 - 1)[:, None, :]

@@ -51,8 +51,8 @@ from __future__ import annotations
 from typing import Any
 
 from baselines.features.cache import cached_arrays, split_fingerprint
-from baselines.features.colour import ColourFisherEncoder, ColourStatsExtractor
 from baselines.features.codebook import fit_gmm, fit_pca, sample_training_descriptors
+from baselines.features.colour import ColourFisherEncoder, ColourStatsExtractor
 from baselines.features.dense_sift import DenseGrid
 from baselines.features.fisher import DiagonalGmm
 from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
@@ -60,7 +60,6 @@ from baselines.features.sift_encoders import DenseSiftExtractor, FisherEncoder, 
 from baselines.features.spatial_pyramid import parse_pyramid
 from harness.api import RunContext, Split
 from harness.registry import register_baseline
-
 
 SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda

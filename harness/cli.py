@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.config import (
-    DEMO_DATA,
     ConfigError,
     MethodSpec,
     RunConfig,
@@ -49,6 +48,18 @@ def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
         help="rerun methods whose record exists, from scratch (their checkpoints are dropped)",
     )
     p.add_argument("--seed", type=int, help="seed given to every method")
+    repeats = p.add_mutually_exclusive_group()
+    repeats.add_argument(
+        "--seeds",
+        type=_seed_list,
+        help="run each method once per seed, e.g. 0,1,2 (one record each; the leaderboard "
+        "and report show mean ± std over seeds)",
+    )
+    repeats.add_argument(
+        "--repeats",
+        type=_positive_int,
+        help="run each method N times, with seeds SEED, SEED+1, ... (SEED: --seed or the suite's)",
+    )
     p.add_argument("--jobs", type=int, help="CPU workers (default: all cores)")
     if grid:
         p.add_argument(
@@ -113,6 +124,27 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated whole numbers such as 0,1,2, got {text!r}"
+        ) from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("expected at least one seed")
+    return tuple(dict.fromkeys(seeds))  # a seed given twice is one run
+
+
+def run_seeds(args: argparse.Namespace, cfg: RunConfig) -> tuple[int, ...]:
+    """The seeds to run: ``--seeds``, or ``--repeats N`` from the configured seed, else that seed."""
+    if getattr(args, "seeds", None):
+        if args.seed is not None:
+            raise ConfigError("give either --seed or --seeds, not both")
+        return tuple(args.seeds)
+    return tuple(cfg.seed + i for i in range(getattr(args, "repeats", None) or 1))
 
 
 def _fraction(text: str) -> float:
@@ -229,28 +261,36 @@ def _write_report(results: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.results import is_demo_subset
+    from harness.results import is_demo_run
     from harness.runner import run
 
-    cfg = build_config(args)
-    summary = run(cfg)
-    print()
-    print(
-        f"subset {summary.data.subset.name} ({summary.data.train.n_classes} classes, "
-        f"{len(summary.data.train)} train / {len(summary.data.val)} val images), "
-        f"manifest {summary.data.manifest.hash[:16]}"
-    )
-    _print_summary(summary.records)
-    results = Path(cfg.results)
+    base = build_config(args)
+    seeds = run_seeds(args, base)
+    failed = demo = False
+    for seed in seeds:
+        cfg = replace(base, seed=seed)
+        if len(seeds) > 1:
+            print(f"\n=== seed {seed} ({seeds.index(seed) + 1} of {len(seeds)}) ===")
+        summary = run(cfg)
+        print()
+        print(
+            f"subset {summary.data.subset.name} ({summary.data.train.n_classes} classes, "
+            f"{len(summary.data.train)} train / {len(summary.data.val)} val images), "
+            f"manifest {summary.data.manifest.hash[:16]}"
+        )
+        _print_summary(summary.records)
+        failed |= summary.failed
+        demo |= is_demo_run(summary.data.subset.name, cfg.data)
+    results = Path(base.results)
     print(f"\nleaderboard: {results / 'leaderboard.csv'}")
     if not args.no_report:
         _write_report(results)
-    if cfg.data == DEMO_DATA or is_demo_subset(summary.data.subset.name):
+    if demo:
         print(
             "\nThese are demo numbers on generated pictures: they say nothing about ImageNet.\n"
             f"For real data: {REAL_DATA_HINT}"
         )
-    return 1 if summary.failed else 0
+    return 1 if failed else 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -338,27 +378,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.runner import run
 
     base = build_config(args)
+    seeds = run_seeds(args, base)
     failed = False
     records = []
     for classes in _int_list(args.classes_grid):
         for per_class in _int_list(args.train_grid):
-            cfg = replace(
-                base,
-                classes=classes,
-                train_per_class=per_class,
-                extra=tuple(
-                    dict(
-                        base.extra, sweep={"classes": classes, "train_per_class": per_class}
-                    ).items()
-                ),
-            )
-            print(
-                f"\n=== sweep point: {classes} classes x {per_class} training images per class ==="
-            )
-            summary = run(cfg)
-            _print_summary(summary.records)
-            records.extend(summary.records)
-            failed |= summary.failed
+            for seed in seeds:
+                cfg = replace(
+                    base,
+                    seed=seed,
+                    classes=classes,
+                    train_per_class=per_class,
+                    extra=tuple(
+                        dict(
+                            base.extra, sweep={"classes": classes, "train_per_class": per_class}
+                        ).items()
+                    ),
+                )
+                print(
+                    f"\n=== sweep point: {classes} classes x {per_class} training images per "
+                    f"class" + (f", seed {seed}" if len(seeds) > 1 else "") + " ==="
+                )
+                summary = run(cfg)
+                _print_summary(summary.records)
+                records.extend(summary.records)
+                failed |= summary.failed
     from harness.report import write_sweep_report
 
     out = Path(base.results) / "sweep"

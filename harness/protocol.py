@@ -8,7 +8,10 @@ are ignored, a repeated label simply wastes its slot, and a row-count mismatch
 is an error. Errors are returned in percent.
 
 Scores become labels by sorting each row in descending order with ties broken
-by the lower class index (a stable sort of the negated scores).
+by the lower class index (a stable sort of the negated scores). The per-image
+hits (:func:`topk_hits`) are what every error and every interval is computed
+from: records keep them (``RunRecord.val_hits``) so that
+:mod:`harness.intervals` can bootstrap over the scored images later.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ __all__ = [
     "MAX_LABELS",
     "SubmissionFormatError",
     "flat_error",
+    "hit_error",
     "read_labels",
     "read_submission",
     "score_submission",
     "topk_error",
     "topk_errors",
+    "topk_hits",
     "topk_labels",
     "write_submission",
 ]
@@ -88,12 +93,43 @@ def topk_error(scores: np.ndarray, labels: Sequence[int], k: int) -> float:
     return flat_error(topk_labels(scores, k), labels, k)
 
 
+def topk_hits(
+    scores: np.ndarray, labels: Sequence[int], ks: Sequence[int] = (1, 5)
+) -> dict[int, np.ndarray]:
+    """Per-image hits at each ``k`` from one ranking: ``{k: bool array (n_images,)}``.
+
+    ``hits[k][i]`` is True when image ``i``'s truth is among its first ``k``
+    labels (devkit semantics; with fewer than ``k`` classes every label counts).
+    """
+    truth = np.asarray(labels)
+    scores = np.asarray(scores)
+    if scores.ndim == 2 and len(scores) != len(truth):
+        raise SubmissionFormatError(
+            f"{len(scores)} score rows for {len(truth)} ground-truth labels"
+        )
+    if len(truth) == 0:
+        raise SubmissionFormatError("no images to score")
+    for k in ks:
+        if not 1 <= k <= MAX_LABELS:
+            raise ValueError(f"k must be between 1 and {MAX_LABELS}, got {k}")
+    ranked = topk_labels(scores, max(ks))
+    match = ranked == truth[:, None]
+    return {k: match[:, :k].any(axis=1) for k in ks}
+
+
+def hit_error(hits: np.ndarray) -> float:
+    """Error in percent of a boolean hit array (100 x the share of images missed)."""
+    hits = np.asarray(hits, dtype=bool)
+    if hits.size == 0:
+        raise SubmissionFormatError("no images to score")
+    return float(100.0 * (1.0 - hits.mean()))
+
+
 def topk_errors(
     scores: np.ndarray, labels: Sequence[int], ks: Sequence[int] = (1, 5)
 ) -> dict[int, float]:
     """Top-k errors for several ``k`` from one ranking, in percent."""
-    ranked = topk_labels(scores, max(ks))
-    return {k: flat_error(ranked, labels, k) for k in ks}
+    return {k: hit_error(h) for k, h in topk_hits(scores, labels, ks).items()}
 
 
 # ----------------------------------------------------------------- files

@@ -19,18 +19,23 @@ Schema versions
    from ``display_name``; ``family`` required; the ``monitor`` a method tuned on,
    its ``training`` facts and ``selection`` choices as sub-objects; ``crop`` and
    ``param_count`` as plain fields; the ``command`` that made the record.
+   Later additions (optional, absent in older schema-2 files): ``val_hits``, the
+   per-image top-1 / top-5 hits of the scored split (:class:`ValHits`), from
+   which :mod:`harness.intervals` bootstraps confidence intervals.
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -42,6 +47,11 @@ from pydantic import (
     model_validator,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+
 __all__ = [
     "SCHEMA_VERSION",
     "Family",
@@ -50,7 +60,9 @@ __all__ = [
     "RunRecord",
     "SelectionInfo",
     "TrainingInfo",
+    "ValHits",
     "command_from_config",
+    "order_digest",
     "parse_record",
     "read_record",
     "upgrade_v1",
@@ -131,6 +143,93 @@ class SelectionInfo(_Frozen):
     refit: bool = True  # refit on the whole training split with the chosen values
 
 
+def order_digest(paths: Sequence[str], labels: Sequence[int]) -> str:
+    """A digest of a split's images in row order: relative paths and labels, one per row.
+
+    Two records' per-image hits are paired (image ``i`` of one against image
+    ``i`` of the other) only when their digests are equal.
+    """
+    h = hashlib.sha256()
+    paths = list(paths) or [""] * len(labels)  # a split without paths: its labels alone
+    for path, label in zip(paths, labels, strict=True):
+        h.update(f"{path}\t{int(label)}\n".encode())
+    return h.hexdigest()[:24]
+
+
+class ValHits(_Frozen):
+    """Per-image hits of the scored (val) split, in row order, packed for the record.
+
+    ``top1`` and ``top5`` are base64 text of ``numpy.packbits`` (big-endian bit
+    order) of the boolean hit arrays (image ``i`` is a hit at ``k`` when its
+    truth is among its first ``k`` labels): 50,000 images take about 8 kB each.
+    ``order_digest`` (:func:`order_digest`) names the images and their order.
+    """
+
+    n: int = Field(gt=0)  # images scored
+    top1: str  # base64(packbits(top-1 hits))
+    top5: str  # base64(packbits(top-5 hits))
+    order_digest: str = Field(min_length=1)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        top1: np.ndarray,
+        top5: np.ndarray,
+        *,
+        paths: Sequence[str] = (),
+        labels: Sequence[int],
+    ) -> ValHits:
+        """Pack boolean hit arrays of one split (``paths``/``labels`` in the same row order)."""
+        import numpy as np
+
+        top1, top5 = np.asarray(top1, dtype=bool), np.asarray(top5, dtype=bool)
+        if top1.shape != top5.shape or top1.ndim != 1 or len(top1) != len(labels):
+            raise ValueError(
+                f"hits of shapes {top1.shape} and {top5.shape} for {len(labels)} images"
+            )
+
+        def pack(hits: np.ndarray) -> str:
+            return base64.b64encode(np.packbits(hits).tobytes()).decode("ascii")
+
+        return cls(
+            n=len(top1),
+            top1=pack(top1),
+            top5=pack(top5),
+            order_digest=order_digest(paths, labels),
+        )
+
+    def hits(self, k: int) -> np.ndarray:
+        """The boolean hit array at ``k`` (1 or 5), one entry per image in row order."""
+        import numpy as np
+
+        packed = {1: self.top1, 5: self.top5}.get(k)
+        if packed is None:
+            raise KeyError(f"hits are kept for k = 1 and 5, not {k}")
+        raw = np.frombuffer(base64.b64decode(packed), dtype=np.uint8)
+        return np.unpackbits(raw, count=self.n).astype(bool)
+
+    def error(self, k: int) -> float:
+        """Top-``k`` error in percent of these hits."""
+        return float(100.0 * (1.0 - self.hits(k).mean()))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ValHits:
+        for k, packed in ((1, self.top1), (5, self.top5)):
+            try:
+                size = len(base64.b64decode(packed, validate=True))
+            except ValueError:
+                raise ValueError(f"top{k} is not base64 text") from None
+            if size != (self.n + 7) // 8:
+                raise ValueError(
+                    f"top{k} holds {size} bytes; {self.n} images need {(self.n + 7) // 8}"
+                )
+        import numpy as np
+
+        if np.any(self.hits(1) & ~self.hits(5)):
+            raise ValueError("an image is a top-1 hit but not a top-5 hit")
+        return self
+
+
 Percent = Annotated[float, Field(ge=0, le=100)]  # an error in percent
 NonNegative = Annotated[float, Field(ge=0)]  # seconds, MiB, images per second
 
@@ -193,6 +292,7 @@ class RunRecord(_Frozen):
     training: TrainingInfo = Field(default_factory=TrainingInfo)
     selection: list[SelectionInfo] = Field(default_factory=list)
     learning_curve: list[dict[str, Any]] = Field(default_factory=list)  # per-epoch rows
+    val_hits: ValHits | None = None  # per-image hits of the scored split (None: older records)
     notes: dict[str, Any] = Field(default_factory=dict)  # method-specific facts
     config: dict[str, Any] = Field(default_factory=dict)  # the full resolved run configuration
     command: str | None = None  # the command line that made the record
@@ -247,6 +347,17 @@ class RunRecord(_Frozen):
             raise ValueError("status 'ok' needs top1_err and top5_err")
         if self.status == "error" and not self.error:
             raise ValueError("status 'error' needs the error message")
+        hits = self.val_hits
+        if hits is not None:
+            if self.n_val is not None and hits.n != self.n_val:
+                raise ValueError(f"val_hits has {hits.n} images but n_val is {self.n_val}")
+            for k, err in ((1, self.top1_err), (5, self.top5_err)):
+                # the errors are rounded to 4 decimals when written
+                if err is not None and abs(hits.error(k) - err) > 1e-3:
+                    raise ValueError(
+                        f"val_hits give a top-{k} error of {hits.error(k):.4f}%, "
+                        f"the record says {err}%"
+                    )
         return self
 
     # -- reading ------------------------------------------------------------

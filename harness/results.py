@@ -15,12 +15,26 @@ but different classes are two groups. Within a group rows are ranked by top-5
 then top-1 error. By default a group shows one row per (method, variant): the
 newest successful record, or the newest failed one when none succeeded;
 ``all_records=True`` (``harness leaderboard --all``) shows every record.
+
+Intervals and repeats. A record that keeps its per-image hits
+(``RunRecord.val_hits``) gets a 95% bootstrap interval of each error
+(:mod:`harness.intervals`: :data:`~harness.intervals.N_RESAMPLES` draws of the
+val images, seeded); an older record without hits gets empty interval columns
+(NaN). Records of one configuration that differ only in their seed
+(``harness run --seeds`` / ``--repeats``) are *repeats*: the leaderboard row
+(:func:`repeat_rows`) takes the newest successful record of each seed and
+shows the mean error over seeds, its standard deviation (``top*_err_std``,
+ddof=1) and ``n_seeds``; its interval then covers seeds and images together
+(the two-level bootstrap of :func:`harness.intervals.combine_repeats`). The
+other columns (times, device, run id) are those of the newest record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -30,10 +44,13 @@ from typing import Any
 
 import pandas as pd
 
+from harness.config import DEMO_DATA
+from harness.intervals import bootstrap_error_ci, combine_repeats
 from harness.record import (
     SCHEMA_VERSION,
     RecordError,
     RunRecord,
+    ValHits,
     parse_record,
     read_record,
     write_record,
@@ -51,16 +68,20 @@ __all__ = [
     "atomic_write_text",
     "ensure_folder",
     "existing_ok_record",
+    "is_demo_run",
     "is_demo_subset",
+    "is_sweep_record",
     "latest_rows",
     "leaderboard_frame",
     "load_records",
     "method_overrides",
+    "rank_order",
     "rank_rows",
     "read_record",
     "record_path",
     "records_dir",
     "records_frame",
+    "repeat_rows",
     "write_error",
     "write_leaderboard",
     "write_record",
@@ -87,6 +108,13 @@ LEADERBOARD_COLUMNS = [
     "seed",
     "top1_err",
     "top5_err",
+    "top1_err_ci_low",
+    "top1_err_ci_high",
+    "top5_err_ci_low",
+    "top5_err_ci_high",
+    "top1_err_std",
+    "top5_err_std",
+    "n_seeds",
     "top1_acc",
     "top5_acc",
     "monitor",
@@ -125,8 +153,18 @@ RECORD_COLUMNS = [
     "crop",  # side the model sees, px
     "param_count",
     "seed",
-    "top1_err",  # percent; NaN for a failed run
+    "top1_err",  # percent; NaN for a failed run (in repeat_rows: the mean over seeds)
     "top5_err",
+    "top1_err_ci_low",  # 95% bootstrap interval over val images (and seeds); NaN without hits
+    "top1_err_ci_high",
+    "top5_err_ci_low",
+    "top5_err_ci_high",
+    "top1_err_std",  # standard deviation over seeds (ddof=1); NaN for one seed
+    "top5_err_std",
+    "n_seeds",  # seeds aggregated: 1 per successful record (<NA> for a failed one)
+    "seeds",  # tuple of those seeds
+    "hits",  # tuple of ValHits, one per seed; () when a record has none
+    "config_key",  # the configuration less the seed: records with one key are repeats
     "top1_acc",  # 100 - top1_err
     "top5_acc",
     "monitor",  # the split the method tuned on: "train-holdout", "val" or "none"
@@ -143,6 +181,9 @@ RECORD_COLUMNS = [
     "command",  # the command that made the record (or one rebuilt from its config)
     "overrides",  # dict: the method's settings given by the suite file or --param
     "learning_curve",  # list of per-epoch dicts
+    "epochs",  # epochs trained (training facts)
+    "images_seen",  # training images processed, all epochs
+    "fit_images",  # training images left for fitting after the monitor (monitor.n_fit)
     "is_sweep",  # written by `harness sweep` (config["sweep"] names the grid cell)
     "sweep_classes",
     "sweep_train_per_class",
@@ -159,6 +200,10 @@ _INT_COLUMNS = (
     "crop",
     "param_count",
     "seed",
+    "n_seeds",
+    "epochs",
+    "images_seen",
+    "fit_images",
     "monitor_images",
     "sweep_classes",
     "sweep_train_per_class",
@@ -166,6 +211,12 @@ _INT_COLUMNS = (
 _FLOAT_COLUMNS = (
     "top1_err",
     "top5_err",
+    "top1_err_ci_low",
+    "top1_err_ci_high",
+    "top5_err_ci_low",
+    "top5_err_ci_high",
+    "top1_err_std",
+    "top5_err_std",
     "top1_acc",
     "top5_acc",
     "train_seconds",
@@ -176,6 +227,11 @@ _FLOAT_COLUMNS = (
 )
 #: Groups: real data before the demo, then by subset and size; one group per manifest.
 _GROUP_ORDER = ["is_demo", "subset", "n_classes", "n_train", "manifest_hash"]
+#: Within a group, best first: top-5 error, then top-1 error, then the name (the one ranking).
+RANK_BY = ["top5_err", "top1_err", "display"]
+#: Parameters that say how a run may proceed, not what it computes (the runner's
+#: UNHASHED_PARAMS): they do not split repeats.
+_RUN_ONLY_PARAMS = frozenset({"allow_slow_cpu"})
 
 
 # ----------------------------------------------------------------- writing files
@@ -338,6 +394,20 @@ def is_demo_subset(subset: str) -> bool:
     return str(subset).startswith("demo")
 
 
+def is_demo_run(subset: str, data: Any = None) -> bool:
+    """A run on the generated demo data: a ``demo`` subset or ``--data demo``.
+
+    The one test of "demo" for the records frame, the report and the CLI.
+    """
+    return is_demo_subset(subset) or data == DEMO_DATA
+
+
+def is_sweep_record(record: RunRecord) -> bool:
+    """A record written by ``harness sweep`` (its config names the grid cell)."""
+    cell = record.config.get("sweep")
+    return isinstance(cell, Mapping) and bool(cell)
+
+
 def method_overrides(record: RunRecord) -> dict[str, Any]:
     """The settings a run gave its method (suite file or ``--param``), not its defaults."""
     for spec in record.config.get("methods") or []:
@@ -353,11 +423,38 @@ def _int_or_none(x: Any) -> int | None:
         return None
 
 
+def config_key(r: RunRecord) -> str:
+    """A digest of everything that makes a run what it is, except its seed.
+
+    Records with one key (and one manifest, method and variant) are repeats of
+    one configuration: the method's parameters (less run-only switches), its
+    tag, and the monitor draw it tuned on.
+    """
+    params = {k: v for k, v in r.params.items() if k not in _RUN_ONLY_PARAMS}
+    payload = {
+        "params": params,
+        "tag": r.tag,
+        "monitor": [r.monitor.split, r.monitor.fraction, r.monitor.seed],
+    }
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _error_intervals(hits: ValHits | None) -> dict[str, float | None]:
+    """The 95% bootstrap interval of each error from one record's hits (None without them)."""
+    out: dict[str, float | None] = {}
+    for k in (1, 5):
+        low, high = bootstrap_error_ci(hits.hits(k)) if hits is not None else (None, None)
+        out[f"top{k}_err_ci_low"], out[f"top{k}_err_ci_high"] = low, high
+    return out
+
+
 def _row(r: RunRecord) -> dict[str, Any]:
     cell = r.config.get("sweep")
     cell = cell if isinstance(cell, Mapping) and cell else None
     top1 = r.top1_err if r.ok else None
     top5 = r.top5_err if r.ok else None
+    hits = r.val_hits if r.ok else None
     return {
         "run_id": r.run_id,
         "status": r.status,
@@ -383,6 +480,13 @@ def _row(r: RunRecord) -> dict[str, Any]:
         "seed": r.seed,
         "top1_err": top1,
         "top5_err": top5,
+        **_error_intervals(hits),
+        "top1_err_std": None,
+        "top5_err_std": None,
+        "n_seeds": 1 if r.ok else None,
+        "seeds": (r.seed,),
+        "hits": (hits,) if hits is not None else (),
+        "config_key": config_key(r),
         "top1_acc": None if top1 is None else 100.0 - top1,
         "top5_acc": None if top5 is None else 100.0 - top5,
         "monitor": r.monitor.split,
@@ -399,10 +503,13 @@ def _row(r: RunRecord) -> dict[str, Any]:
         "command": r.command_line(),
         "overrides": method_overrides(r),
         "learning_curve": list(r.learning_curve),
+        "epochs": r.training.epochs,
+        "images_seen": r.training.images_seen,
+        "fit_images": r.monitor.n_fit,
         "is_sweep": cell is not None,
         "sweep_classes": _int_or_none(cell.get("classes")) if cell else None,
         "sweep_train_per_class": _int_or_none(cell.get("train_per_class")) if cell else None,
-        "is_demo": is_demo_subset(r.subset) or r.config.get("data") == "demo",
+        "is_demo": is_demo_run(r.subset, r.config.get("data")),
     }
 
 
@@ -425,6 +532,16 @@ def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFr
     return df
 
 
+def _oldest_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows by the records' ``date`` (then ``run_id``), undated first: the newest is last."""
+    when = pd.to_datetime(frame["date"], utc=True, errors="coerce", format="ISO8601")
+    return (
+        frame.assign(_when=when)
+        .sort_values(["_when", "run_id"], na_position="first", kind="stable")
+        .drop(columns="_when")
+    )
+
+
 def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (manifest, method, variant): the newest successful record, else the newest.
 
@@ -435,14 +552,87 @@ def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     key = [frame["manifest_hash"], frame["method"], frame["variant"].fillna("")]
     any_ok = frame.groupby(key)["ok"].transform("any")
-    keep = frame[frame["ok"] | ~any_ok]
-    when = pd.to_datetime(keep["date"], utc=True, errors="coerce", format="ISO8601")
-    ordered = keep.assign(_when=when).sort_values(
-        ["_when", "run_id"], na_position="first", kind="stable"
-    )
+    ordered = _oldest_first(frame[frame["ok"] | ~any_ok])
     key = [ordered["manifest_hash"], ordered["method"], ordered["variant"].fillna("")]
-    newest = ordered.groupby(key, sort=False).tail(1).drop(columns="_when")
+    newest = ordered.groupby(key, sort=False).tail(1)
     return frame.loc[frame.index.isin(newest.index)]
+
+
+def _paired_hits(hits: list[tuple[ValHits, ...]]) -> tuple[ValHits, ...]:
+    """One ValHits per seed when every seed has hits of the same images in one order, else ()."""
+    if not hits or any(len(h) != 1 for h in hits):
+        return ()
+    flat = tuple(h[0] for h in hits)
+    if len({(h.n, h.order_digest) for h in flat}) != 1:
+        return ()
+    return flat
+
+
+def _aggregate(repeats: pd.DataFrame) -> dict[str, Any]:
+    """The columns of one row that change when it stands for several seeds."""
+    out: dict[str, Any] = {"n_seeds": len(repeats), "seeds": tuple(repeats["seed"])}
+    hits = _paired_hits(list(repeats["hits"]))
+    out["hits"] = hits
+    for k in (1, 5):
+        errs = repeats[f"top{k}_err"].astype(float)
+        out[f"top{k}_err"] = float(errs.mean())
+        out[f"top{k}_acc"] = 100.0 - float(errs.mean())
+        out[f"top{k}_err_std"] = float(errs.std(ddof=1))
+        if hits:
+            summary = combine_repeats([h.hits(k) for h in hits])
+            low, high = summary.ci_low, summary.ci_high
+        else:
+            low = high = float("nan")
+        out[f"top{k}_err_ci_low"], out[f"top{k}_err_ci_high"] = low, high
+    return out
+
+
+def repeat_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`latest_rows`, each successful row aggregated over its configuration's seeds.
+
+    The repeats of a row are the successful records of its manifest, method,
+    variant and :func:`config_key`, the newest one per seed (the row's own
+    record among them). With more than one seed the errors become the mean
+    over seeds, with ``top*_err_std``, ``n_seeds``, ``seeds`` and the
+    two-level interval (NaN when a seed has no per-image hits, or the seeds'
+    hits do not cover the same images in one order).
+    """
+    newest = latest_rows(frame)
+    if newest.empty:
+        return newest
+    ok = _oldest_first(frame[frame["ok"]])
+    key = ["manifest_hash", "method", "_variant", "config_key"]
+    ok = ok.assign(
+        _variant=ok["variant"].fillna(""),
+        _seed=ok["seed"].astype("Float64").fillna(-1.0),  # an unknown seed is one seed
+    )
+    per_seed = ok.groupby([*key, "_seed"], sort=False).tail(1)
+    repeats_of = {
+        k: g.drop(columns=["_variant", "_seed"]) for k, g in per_seed.groupby(key, sort=False)
+    }
+    out = newest.copy()
+    for index, row in newest.iterrows():
+        if not row["ok"]:
+            continue
+        variant = row["variant"] if isinstance(row["variant"], str) else ""
+        repeats = repeats_of[(row["manifest_hash"], row["method"], variant, row["config_key"])]
+        if len(repeats) < 2:
+            continue
+        repeats = repeats.sort_values("seed", kind="stable", na_position="last")
+        for col, value in _aggregate(repeats).items():
+            out.at[index, col] = value
+    return out
+
+
+def rank_order(frame: pd.DataFrame, err_col: str = "top5_err") -> pd.DataFrame:
+    """Rows best first (``err_col``, then top-1 error, then name; missing errors last).
+
+    The one ordering of results: the leaderboard's rank and the gap's "best"
+    method both come from it. Columns a frame lacks are skipped.
+    """
+    by = [err_col, *[c for c in RANK_BY if c != err_col]]
+    by = [c for c in by if c in frame.columns]
+    return frame.sort_values(by, kind="stable", na_position="last")
 
 
 def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -451,12 +641,8 @@ def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
     Adds ``rank`` (nullable integer, 1 = best): successful rows are ranked,
     failed ones follow them unranked.
     """
-    df = frame.assign(_failed=~frame["ok"].astype(bool))
-    df = df.sort_values(
-        [*_GROUP_ORDER, "_failed", "top5_err", "top1_err", "display"],
-        kind="stable",
-        na_position="last",
-    )
+    df = rank_order(frame.assign(_failed=~frame["ok"].astype(bool)))
+    df = df.sort_values([*_GROUP_ORDER, "_failed"], kind="stable", na_position="last")
     rank = pd.Series(pd.NA, index=df.index, dtype="Int64")
     ok = df[~df["_failed"]]
     if len(ok):
@@ -470,11 +656,12 @@ def leaderboard_frame(
 ) -> pd.DataFrame:
     """The leaderboard: :data:`LEADERBOARD_COLUMNS`, grouped by manifest, ranked within it.
 
-    One row per (manifest, method, variant) unless ``all_records``.
+    One row per (manifest, method, variant), aggregated over its seeds
+    (:func:`repeat_rows`), unless ``all_records`` (every record, one seed each).
     """
     frame = records_frame(records)
     if not all_records:
-        frame = latest_rows(frame)
+        frame = repeat_rows(frame)
     df = rank_rows(frame)
     for col in _FLOAT_COLUMNS:
         df[col] = df[col].round(2)

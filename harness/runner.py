@@ -37,8 +37,8 @@ from harness.config import DEMO_DATA, ConfigError, MethodSpec, RunConfig, user_d
 from harness.data.holdout import Holdout, carve_holdout
 from harness.memory import PeakMemory
 from harness.params import ParameterError, check_params
-from harness.protocol import topk_errors
-from harness.record import parse_record
+from harness.protocol import hit_error, topk_hits
+from harness.record import ValHits, parse_record
 from harness.registry import BASELINES, import_object
 from harness.results import (
     atomic_write_text,
@@ -612,6 +612,12 @@ def _training_facts(ctx: RunContext) -> dict[str, Any]:
     return facts
 
 
+def _val_hits(hits: dict[int, np.ndarray], val: Split) -> dict[str, Any]:
+    """The record's per-image hits of the val split (row order), for intervals later."""
+    packed = ValHits.from_arrays(hits[1], hits[5], paths=val.paths, labels=val.labels)
+    return packed.model_dump(mode="json")
+
+
 def run_method(
     cfg: RunConfig, data: PreparedData, spec: MethodSpec, device: str, results_dir: Path
 ) -> MethodOutcome:
@@ -680,11 +686,12 @@ def run_method(
             if hasattr(method, "variant_scores"):
                 for vname, vscores in method.variant_scores(data.val, ctx).items():
                     variants[vname] = check_scores(vscores, data.val, f"{spec.name}[{vname}]")
-            errs = topk_errors(scores, data.val.labels, (1, 5))
+            hits = topk_hits(scores, data.val.labels, (1, 5))
             record.update(
                 status="ok",
-                top1_err=round(errs[1], 4),
-                top5_err=round(errs[5], 4),
+                top1_err=round(hit_error(hits[1]), 4),
+                top5_err=round(hit_error(hits[5]), 4),
+                val_hits=_val_hits(hits, data.val),
                 train_seconds=round(t1 - t0, 3),
                 eval_seconds=round(t2 - t1, 3),
                 train_images_per_s=images_per_s(len(data.train), t1 - t0),
@@ -725,12 +732,13 @@ def run_method(
         write_record(results_dir, rec)
         outcome.records.append(rec)
         for vname, vscores in variants.items():
-            errs = topk_errors(vscores, data.val.labels, (1, 5))
+            hits = topk_hits(vscores, data.val.labels, (1, 5))
             vrec = rec.with_changes(
                 run_id=f"{run_id}__{vname}",
                 variant=vname,
-                top1_err=round(errs[1], 4),
-                top5_err=round(errs[5], 4),
+                top1_err=round(hit_error(hits[1]), 4),
+                top5_err=round(hit_error(hits[5]), 4),
+                val_hits=_val_hits(hits, data.val),
                 learning_curve=[],
             )
             write_record(results_dir, vrec)

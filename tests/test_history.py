@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from harness.history import historical_gaps, history_csv_path, load_history
-from harness.report_document import fmt_points, fmt_relative
+from harness.report.document import fmt_points, fmt_relative
 
 # Transcribed from HISTORY.md (percent): (benchmark, split, team_or_method) -> (top1, top5).
 EXPECTED = {

@@ -10,9 +10,11 @@ from harness.cli import main
 from harness.protocol import (
     SubmissionFormatError,
     flat_error,
+    hit_error,
     score_submission,
     topk_error,
     topk_errors,
+    topk_hits,
     topk_labels,
     write_submission,
 )
@@ -152,3 +154,22 @@ def test_an_unreadable_predictions_file_is_a_format_error(tmp_path) -> None:
     folder.mkdir()
     with pytest.raises(SubmissionFormatError, match=r"the predictions file .*pred.txt is a folder"):
         score_submission(folder, gt)
+
+
+def test_topk_hits_are_the_per_image_form_of_topk_errors() -> None:
+    rng = np.random.default_rng(1)
+    scores = rng.random((60, 12))
+    labels = rng.integers(0, 12, 60)
+    hits = topk_hits(scores, labels, (1, 5))
+    assert hits[1].dtype == bool and hits[1].shape == (60,)
+    assert not np.any(hits[1] & ~hits[5])  # a top-1 hit is a top-5 hit
+    errs = topk_errors(scores, labels, (1, 5))
+    assert errs == {k: hit_error(h) for k, h in hits.items()}
+    ranked = topk_labels(scores, 5)
+    assert np.array_equal(hits[5], (ranked == labels[:, None]).any(axis=1))
+    # with fewer classes than k, every label counts: all hits
+    assert topk_hits(rng.random((4, 3)), [0, 1, 2, 0], (5,))[5].all()
+    with pytest.raises(SubmissionFormatError, match="3 score rows for 2"):
+        topk_hits(rng.random((3, 4)), [0, 1])
+    with pytest.raises(ValueError, match="k must be between 1 and 5"):
+        topk_hits(scores, labels, (6,))

@@ -17,7 +17,9 @@ from harness.record import (
     RecordError,
     RunRecord,
     TrainingInfo,
+    ValHits,
     command_from_config,
+    order_digest,
     parse_record,
     read_record,
     upgrade_v1,
@@ -250,3 +252,66 @@ def test_command_from_config_rebuilds_run_and_sweep_commands() -> None:
     sweep = command_from_config(config, grid=([10, 30], [50, 150]))
     assert sweep.startswith("harness sweep ")
     assert "--classes 10,30 --train-per-class 50,150" in sweep
+
+
+# Per-image hits (val_hits): packed, round-tripped, checked against the errors.
+
+
+def hits_record(n: int = 50, **changes) -> RunRecord:
+    rng = np.random.default_rng(0)
+    top5 = rng.random(n) < 0.6
+    top1 = top5 & (rng.random(n) < 0.5)
+    paths = [f"val/img_{i}.JPEG" for i in range(n)]
+    hits = ValHits.from_arrays(top1, top5, paths=paths, labels=np.arange(n) % 7)
+    return full_record(
+        n_val=n,
+        top1_err=round(hits.error(1), 4),
+        top5_err=round(hits.error(5), 4),
+        val_hits=hits,
+        **changes,
+    )
+
+
+def test_a_record_with_hits_round_trips(tmp_path: Path) -> None:
+    record = hits_record(n=53)  # not a multiple of 8: the packing pads the last byte
+    back = read_record(write_record(tmp_path, record))
+    assert back == record and back.val_hits is not None
+    stored = json.loads((tmp_path / "runs" / f"{record.run_id}.json").read_text())
+    assert set(stored["val_hits"]) == {"n", "top1", "top5", "order_digest"}
+    assert back.val_hits.hits(5).shape == (53,)
+    assert back.val_hits.error(5) == pytest.approx(record.top5_err, abs=1e-3)
+    assert np.array_equal(back.val_hits.hits(1), record.val_hits.hits(1))
+    # a record without hits (every record before them) still reads
+    assert full_record().val_hits is None
+
+
+def test_the_order_digest_names_the_images_and_their_order() -> None:
+    labels = [0, 1, 2]
+    one = order_digest(["a", "b", "c"], labels)
+    assert one == order_digest(["a", "b", "c"], labels)
+    assert one != order_digest(["b", "a", "c"], labels)
+    assert one != order_digest(["a", "b", "c"], [0, 1, 1])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"top5_err": 1.0}, "val_hits give a top-5 error of"),
+        ({"n_val": 49}, "val_hits has 50 images but n_val is 49"),
+    ],
+)
+def test_hits_that_disagree_with_the_record_are_refused(change: dict, message: str) -> None:
+    data = {**hits_record().to_dict(), **change}
+    with pytest.raises(RecordError, match=message):
+        parse_record(data)
+
+
+def test_malformed_hits_are_refused() -> None:
+    good = hits_record().to_dict()["val_hits"]
+    for bad, message in (
+        ({**good, "top1": "!!"}, "top1 is not base64"),
+        ({**good, "n": 80}, "top1 holds 7 bytes; 80 images need 10"),
+        ({**good, "top1": good["top5"], "top5": good["top1"]}, "top-1 hit but not a top-5 hit"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            ValHits.model_validate(bad)

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 
 from harness.gap import best_gap
-from harness.report import REAL_DATA_COMMAND, write_report
-from harness.report_document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
+from harness.report import REAL_DATA_COMMAND, write_report, write_sweep_report
+from harness.report.document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
+from harness.report.frames import sweep_frame, sweep_gaps
 from harness.results import load_records, write_record
-from harness.sweep_plots import sweep_frame, sweep_gaps, write_sweep_report
 
 # Realistic fake run records.
 

@@ -344,3 +344,87 @@ def test_a_read_only_folder_for_real(tmp_path: Path) -> None:
             write_leaderboard(folder)
     finally:
         folder.chmod(0o755)
+
+
+# Intervals and repeats.
+
+
+def hit_record(run_id: str, method: str, err5: float, seed: int = 0, n: int = 2000, **kw) -> dict:
+    """A record whose errors come from per-image hits (top-1 hits: half the top-5 hits)."""
+    import numpy as np
+
+    from harness.record import ValHits
+
+    rng = np.random.default_rng(seed + 100 * len(method))
+    top5 = np.ones(n, dtype=bool)
+    top5[: round(n * err5 / 100)] = False
+    top5 = rng.permutation(top5)
+    top1 = top5 & (np.arange(n) % 2 == 0)
+    hits = ValHits.from_arrays(top1, top5, labels=np.arange(n) % 10)
+    return make_record(
+        run_id,
+        method,
+        round(hits.error(5), 4),
+        top1_err=round(hits.error(1), 4),
+        n_val=n,
+        seed=seed,
+        val_hits=hits.model_dump(),
+        **kw,
+    )
+
+
+def test_the_leaderboard_has_an_interval_on_every_row_with_hits() -> None:
+    df = leaderboard_frame([hit_record("a", "fv", 40.0), make_record("b", "hog", 50.0)])
+    fv, hog = df.set_index("method").loc["fv"], df.set_index("method").loc["hog"]
+    assert fv.top5_err_ci_low < 40.0 < fv.top5_err_ci_high
+    assert fv.top5_err_ci_high - fv.top5_err_ci_low == pytest.approx(4.3, abs=0.5)  # n = 2,000
+    assert fv.top1_err_ci_low < fv.top1_err < fv.top1_err_ci_high
+    assert fv.n_seeds == 1 and pd.isna(fv.top5_err_std)
+    # a record without per-image hits (older records): empty interval columns
+    assert pd.isna(hog.top5_err_ci_low) and pd.isna(hog.top1_err_ci_high)
+
+
+def test_repeats_are_aggregated_over_the_newest_record_per_seed() -> None:
+    recs = [
+        hit_record("s0", "fv", 40.0, seed=0, date="2026-11-01T00:00:00+00:00"),
+        hit_record("s1", "fv", 42.0, seed=1, date="2026-11-02T00:00:00+00:00"),
+        hit_record("s2", "fv", 50.0, seed=2, date="2026-11-02T00:00:00+00:00"),
+        hit_record("s2-rerun", "fv", 44.0, seed=2, date="2026-11-03T00:00:00+00:00"),
+        # another configuration of the same method (other parameters): not a repeat
+        hit_record("other", "fv", 10.0, seed=3, date="2026-10-01T00:00:00+00:00", params={"k": 1}),
+    ]
+    (row,) = leaderboard_frame(recs).itertuples()
+    assert row.run_id == "s2-rerun"  # the newest record's other columns
+    assert row.n_seeds == 3
+    assert row.top5_err == pytest.approx(42.0)
+    assert row.top5_err_std == pytest.approx(2.0)
+    assert row.top5_acc == pytest.approx(58.0)
+    assert row.top5_err_ci_low < 42.0 < row.top5_err_ci_high
+    every = leaderboard_frame(recs, all_records=True)
+    assert len(every) == 5 and (every["n_seeds"] == 1).all()
+
+
+def test_seeds_on_different_images_get_no_interval() -> None:
+    a = hit_record("s0", "fv", 40.0, seed=0)
+    b = hit_record("s1", "fv", 42.0, seed=1)
+    b["val_hits"] = {**b["val_hits"], "order_digest": "other-images"}
+    (row,) = leaderboard_frame([a, b]).itertuples()
+    assert row.n_seeds == 2 and pd.isna(row.top5_err_ci_low)
+
+
+def test_run_with_repeats_writes_one_record_per_seed(synthetic_root, tmp_path: Path) -> None:
+    root = synthetic_root("ilsvrc-devkit")
+    args = ["run", "--data", str(root), "--suite", "demo", "--subset", "demo"]
+    args += ["--methods", "random", "--results", str(tmp_path / "r"), "--cache"]
+    args += [str(tmp_path / "c"), "--quiet", "--no-report", "--jobs", "1"]
+    assert main([*args, "--repeats", "2", "--seed", "5"]) == 0
+    records = load_records(tmp_path / "r")
+    assert sorted(r.seed for r in records) == [5, 6]
+    assert all(r.val_hits is not None and r.val_hits.n == r.n_val for r in records)
+    assert records[0].val_hits.order_digest == records[1].val_hits.order_digest
+    board = pd.read_csv(tmp_path / "r" / "leaderboard.csv")
+    assert board["n_seeds"].tolist() == [2]
+    assert board["top5_err_ci_low"].notna().all()
+    assert main([*args, "--seeds", "5,6"]) == 0  # the same two runs: found, skipped
+    assert len(load_records(tmp_path / "r")) == 2
+    assert main([*args, "--seeds", "1,2", "--seed", "3"]) == 2  # one or the other

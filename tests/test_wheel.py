@@ -7,6 +7,7 @@ found through importlib.resources, not through the checkout's folders.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,6 +21,12 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     dist = tmp_path_factory.mktemp("dist")
+    # Built from a copy: an in-tree build would leave build/ and *.egg-info in the checkout.
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, src / name)
+    for package in ("harness", "baselines", "alexnet"):
+        shutil.copytree(REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [
             sys.executable,
@@ -31,7 +38,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
             "--quiet",
             "-w",
             str(dist),
-            str(REPO),
+            str(src),
         ],
         capture_output=True,
         text=True,

@@ -267,6 +267,7 @@ class Trainer:
 
         bar = self._progress_bar((cfg.epochs - resumed) * state.rows_per_rank, state.rank)
         try:
+            self._fit_start = start  # cumulative time on the curve (the compute figure)
             for epoch in range(resumed, cfg.epochs):
                 self._one_epoch(state, train, rows, monitor, epoch, bar)
                 if state.rank == 0:
@@ -337,6 +338,9 @@ class Trainer:
             "lr": lr,
             "images_per_s": result.images / max(result.seconds, 1e-9),
             "seconds": time.perf_counter() - epoch_start,
+            # whole-fit wall time and images so far, epochs before a resume included
+            "elapsed_seconds": state.seconds_before + time.perf_counter() - self._fit_start,
+            "images_seen": state.epoch_images * (epoch + 1),
         }
         state.curve.append(row)
         if rank == 0:

@@ -164,7 +164,9 @@ class EncodedSvmBaseline(BaselineBase):
                 channel,
             )
             if selecting:
-                svm, scores = self._select_and_refit(channel, feats, train, ctx, fit_rows, monitor_rows)
+                svm, scores = self._select_and_refit(
+                    channel, feats, train, ctx, fit_rows, monitor_rows
+                )
                 monitor_scores[channel] = scores
             else:
                 svm = self._svm(ctx, self.svm_reg, self.svm_epochs)
@@ -175,7 +177,10 @@ class EncodedSvmBaseline(BaselineBase):
                     progress=ctx.progress,
                     log_epoch=self._logger(ctx, channel, "fit"),
                 )
-                ctx.note(f"{self.name}_{channel}_svm", {"reg": svm.reg, "epochs": svm.epochs, "eta0": svm.eta0_})
+                ctx.note(
+                    f"{self.name}_{channel}_svm",
+                    {"reg": svm.reg, "epochs": svm.epochs, "eta0": svm.eta0_},
+                )
             self.svms_[channel] = svm
         self.svm_ = self.svms_[MAIN]
         if len(monitor_scores) > 1:
@@ -193,7 +198,9 @@ class EncodedSvmBaseline(BaselineBase):
         )
         return self
 
-    def _svm(self, ctx: RunContext, reg: float, epochs: int, eta0: float | None = None) -> OvrHingeSgd:
+    def _svm(
+        self, ctx: RunContext, reg: float, epochs: int, eta0: float | None = None
+    ) -> OvrHingeSgd:
         return OvrHingeSgd(
             reg=float(reg),
             epochs=int(epochs),
@@ -250,9 +257,14 @@ class EncodedSvmBaseline(BaselineBase):
                 candidates.append(cand)
                 if not best or candidate_key(cand) < candidate_key(best["cand"]):
                     best.update(cand=cand, scores=scores)
-                ctx.log_epoch(phase="select", channel=channel, epoch=epoch, reg=model.reg,
-                              monitor_top1_err=cand["monitor_top1_err"],
-                              monitor_top5_err=cand["monitor_top5_err"])
+                ctx.log_epoch(
+                    phase="select",
+                    channel=channel,
+                    epoch=epoch,
+                    reg=model.reg,
+                    monitor_top1_err=cand["monitor_top1_err"],
+                    monitor_top5_err=cand["monitor_top5_err"],
+                )
 
         per_model = feats.shape[1] * train.n_classes * 8
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
@@ -277,7 +289,10 @@ class EncodedSvmBaseline(BaselineBase):
                     {**c, "channel": channel}
                     for c in sorted(candidates, key=lambda c: (c["svm_reg"], c["svm_epochs"]))
                 ),
-                chosen={f"{prefix}svm_reg": chosen["svm_reg"], f"{prefix}svm_epochs": chosen["svm_epochs"]},
+                chosen={
+                    f"{prefix}svm_reg": chosen["svm_reg"],
+                    f"{prefix}svm_epochs": chosen["svm_epochs"],
+                },
                 criterion="monitor_top5_err",
                 refit=True,
             )
@@ -338,4 +353,3 @@ def resolve_backend(backend: str, device: str) -> str:
     if backend == "auto":
         return "torch" if device.startswith("cuda") else "opencv"
     return backend
-

@@ -1,16 +1,15 @@
-"""Gap versus scale: the figures and tables of a `harness sweep`.
+"""Section and files of a `harness sweep`: the gap against the training-set size.
 
 A sweep runs the same methods over a grid of subset sizes (classes x training
-images per class). Each record's ``config["sweep"]`` names its grid cell
-(``{"classes": C, "train_per_class": M}``); ``n_train`` and ``n_classes`` are
-record fields. From those records (through :func:`harness.results.records_frame`,
-newest record per manifest, method and variant) this module draws top-5 error
-against training-set size (one panel per class count, log x) and the gap (best
+images per class). Each record's ``config["sweep"]`` names its grid cell;
+:func:`harness.report.frames.sweep_frame` gives one row per cell and method
+(seeds aggregated). This module draws top-5 error against training-set size
+(one panel per class count, log x, with 95% intervals) and the gap (best
 hand-crafted minus best CNN top-5 error, within one manifest) against
-training-set size, and writes ``sweep.csv`` (one row per record shown) and
-``sweep.md``. The 2012 lesson it is built to show or refute: at small scale
-CNNs have no clear edge over hand-crafted features + SVMs; at large scale they
-do.
+training-set size with its paired 95% interval as error bars, and writes
+``sweep.csv`` and ``sweep.md``. The 2012 lesson it is built to show or
+refute: at small scale CNNs have no clear edge over hand-crafted features +
+SVMs; at large scale they do.
 """
 
 from __future__ import annotations
@@ -22,105 +21,43 @@ from typing import Any
 
 import pandas as pd
 
-from harness.gap import best_gap
-from harness.plots import TOP_K
 from harness.record import RunRecord
-from harness.report_document import (
+from harness.report.document import (
+    MISSING,
     Block,
     Figure,
     Heading,
     Paragraph,
     Table,
-    fmt_err,
+    fmt_ci,
+    fmt_err_spread,
     fmt_points,
     fmt_relative,
     fmt_versions,
+    md_text,
     render_markdown,
 )
-from harness.results import atomic_write_text, ensure_folder, latest_rows, records_frame
+from harness.report.figures import TOP_K, chance_top5_err
+from harness.report.frames import SWEEP_COLUMNS, sweep_frame, sweep_gaps
+from harness.report.notes import demo_warning, monitor_note
+from harness.report.style import (
+    CHANCE_COLOUR,
+    FAMILY_MARKERS,
+    TEXT_COLOUR,
+    figure_legend,
+    method_colours,
+    new_figure,
+    save_figure,
+    style_axes,
+    styled,
+)
+from harness.results import atomic_write_text, ensure_folder
 
-__all__ = ["SWEEP_COLUMNS", "sweep_blocks", "sweep_frame", "sweep_gaps", "write_sweep_report"]
+__all__ = ["sweep_blocks", "sweep_gap_chart", "sweep_top5_chart", "write_sweep_report"]
 
-#: Columns of ``sweep.csv``: the grid cell, then a selection of the records frame
-#: (``method`` the registry name, ``display`` with its tag and variant).
-SWEEP_COLUMNS = [
-    "classes",
-    "train_per_class",
-    "n_classes",
-    "n_train",
-    "n_val",
-    "method",
-    "variant",
-    "display",
-    "family",
-    "status",
-    "top1_err",
-    "top5_err",
-    "monitor",
-    "train_seconds",
-    "train_images_per_s",
-    "device",
-    "subset",
-    "manifest_hash",
-    "run_id",
-    "error",
-    "is_demo",
-    "versions",
-]
-_CSV_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("is_demo", "versions")]
-
-
-def sweep_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per (manifest, method, variant) of the sweep records (failed runs included)."""
-    frame = latest_rows(records_frame(records))
-    classes = frame["sweep_classes"].fillna(frame["n_classes"])
-    per_class = frame["sweep_train_per_class"]
-    derived = (frame["n_train"] // frame["n_classes"].where(frame["n_classes"] > 0)).astype("Int64")
-    per_class = per_class.fillna(derived)
-    missing = frame.loc[classes.isna(), "run_id"].tolist()
-    if missing:
-        raise ValueError(
-            f"sweep record {missing[0]!r} names no class count (config.sweep.classes or n_classes)"
-        )
-    df = frame.assign(
-        classes=classes.astype(int),
-        train_per_class=per_class,
-        n_train=frame["n_train"].fillna(classes * per_class.fillna(0)),
-    )
-    return (
-        df[SWEEP_COLUMNS]
-        .sort_values(["classes", "train_per_class", "display"])
-        .reset_index(drop=True)
-    )
-
-
-def sweep_gaps(frame: pd.DataFrame) -> pd.DataFrame:
-    """The gap per grid cell and manifest: best hand-crafted minus best CNN top-5 error."""
-    rows = []
-    cells = frame.groupby(["classes", "train_per_class", "manifest_hash"], sort=True, dropna=False)
-    for (classes, per_class, manifest), cell in cells:
-        # With 5 classes or fewer every guess list holds the truth: no top-5 gap exists.
-        trivial = classes <= TOP_K
-        ok = cell[cell["status"] == "ok"]
-        gap = None if trivial else best_gap(ok, name_col="display")
-        rows.append(
-            {
-                "classes": classes,
-                "train_per_class": per_class,
-                "manifest_hash": manifest,
-                "n_train": int(cell["n_train"].max()),
-                "best_handcrafted": gap.handcrafted if gap else None,
-                "handcrafted_top5": gap.handcrafted_top5 if gap else float("nan"),
-                "best_cnn": gap.cnn if gap else None,
-                "cnn_top5": gap.cnn_top5 if gap else float("nan"),
-                "gap_points": gap.points if gap else float("nan"),
-                "gap_relative": gap.relative if gap else float("nan"),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
+_CSV_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("is_demo", "versions", "hits")]
 _SEPARATORS = "-_~:@.+/"
+_LINES = {"cnn": "-", "hand-crafted": "-", "reference": ":", "other": "--"}
 
 
 def _common_stem(names: list[str]) -> str:
@@ -153,26 +90,26 @@ def _size_axis(ax: Any, sizes: list[int]) -> None:
     ax.xaxis.set_minor_locator(NullLocator())
 
 
-def _style(ax: Any) -> None:
-    ax.grid(color="#e4e8ec", which="major")
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+def _yerr(values: pd.Series, low: pd.Series, high: pd.Series) -> list[list[float]] | None:
+    """Asymmetric error bars; 0 where an interval is unknown; None when none is known."""
+    if low.isna().all():
+        return None
+    return [
+        list((values - low).fillna(0).clip(lower=0)),
+        list((high - values).fillna(0).clip(lower=0)),
+    ]
 
 
+@styled
 def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
     """Top-5 error of each method against training-set size, one panel per class count."""
-    from matplotlib import colormaps
-
-    from harness.plots import chance_top5_err, figure_legend, new_figure, save_figure
+    from matplotlib.lines import Line2D
 
     ok = frame[frame["status"] == "ok"]
     class_counts = sorted(frame["classes"].unique())
     methods = sorted(frame["display"].unique())
-    palette = colormaps["tab10"]
-    colour = {m: palette(i % 10) for i, m in enumerate(methods)}
+    colour = method_colours(methods)
     family = dict(zip(frame["display"], frame["family"], strict=True))
-    marker = {"cnn": "o", "hand-crafted": "s", "reference": "x", "other": "^"}
-    line = {"cnn": "-", "hand-crafted": "-", "reference": ":", "other": "--"}
 
     fig = new_figure(max(6.0, 3.4 * len(class_counts) + 0.8), 4.8)
     axes = fig.subplots(1, len(class_counts), sharey=True, squeeze=False)[0]
@@ -182,20 +119,22 @@ def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
             pts = panel[panel["display"] == m].sort_values("n_train")
             if pts.empty:
                 continue
-            ax.plot(
+            ax.errorbar(
                 pts["n_train"],
                 pts["top5_err"],
+                yerr=_yerr(pts["top5_err"], pts["top5_err_ci_low"], pts["top5_err_ci_high"]),
                 color=colour[m],
-                marker=marker[family[m]],
-                linestyle=line[family[m]],
+                marker=FAMILY_MARKERS[family[m]],
+                linestyle=_LINES[family[m]],
+                capsize=2,
                 label=f"{m} ({family[m]})",
             )
-        ax.axhline(chance_top5_err(int(classes)), color="#555", linestyle="--", linewidth=1)
+        ax.axhline(chance_top5_err(int(classes)), color=CHANCE_COLOUR, linestyle="--", linewidth=1)
         _size_axis(ax, list(frame.loc[frame["classes"] == classes, "n_train"]))
         trivial = " (top-5 error is 0 by construction)" if classes <= TOP_K else ""
         ax.set_title(f"{classes} classes{trivial}", fontsize=10 if trivial else 11)
         ax.set_xlabel("training images (log scale)")
-        _style(ax)
+        style_axes(ax)
     axes[0].set_ylabel("top-5 error (%), validation")
     axes[0].set_ylim(bottom=0)
     handles, labels = [], []
@@ -204,20 +143,19 @@ def sweep_top5_chart(frame: pd.DataFrame, *, title: str, path: Path) -> Path:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    from matplotlib.lines import Line2D
-
-    handles.append(Line2D([], [], color="#555", linestyle="--", linewidth=1))
+    handles.append(Line2D([], [], color=CHANCE_COLOUR, linestyle="--", linewidth=1))
     labels.append("chance (1 - 5 / classes)")
     figure_legend(fig, handles, labels, fontsize=9)
-    fig.suptitle(f"Top-5 error vs training-set size\n{title}", fontsize=11, fontweight="bold")
+    fig.suptitle(f"Top-5 error vs training-set size (bars: 95% intervals)\n{title}")
     return save_figure(fig, path)
 
 
+@styled
 def sweep_gap_chart(gaps: pd.DataFrame, *, title: str, path: Path) -> Path:
-    """The gap (best hand-crafted minus best CNN top-5 error) against training-set size."""
+    """The gap (best hand-crafted minus best CNN top-5 error) against training-set size,
+    with the paired 95% interval of each cell as an error bar."""
     from matplotlib import colormaps
-
-    from harness.plots import new_figure, save_figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 
     fig = new_figure(7.5, 4.6)
     ax = fig.subplots()
@@ -228,11 +166,17 @@ def sweep_gap_chart(gaps: pd.DataFrame, *, title: str, path: Path) -> Path:
         if pts.empty:
             continue
         c = palette(i / max(1, len(class_counts) - 1) * 0.85)
-        ax.plot(pts["n_train"], pts["gap_points"], marker="o", color=c, label=f"{classes} classes")
+        ax.errorbar(
+            pts["n_train"],
+            pts["gap_points"],
+            yerr=_yerr(pts["gap_points"], pts["gap_ci_low"], pts["gap_ci_high"]),
+            marker="o",
+            color=c,
+            capsize=3,
+            label=f"{classes} classes",
+        )
     ax.axhline(0, color="#333", linewidth=1)
     # Sizes of different class counts interleave: 1-2-5 ticks instead of one per cell.
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
-
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -243,14 +187,19 @@ def sweep_gap_chart(gaps: pd.DataFrame, *, title: str, path: Path) -> Path:
     ax.set_xlabel("training images (log scale)")
     ax.set_ylabel("gap: hand-crafted minus CNN top-5 error (points)")
     lo, hi = ax.get_ylim()
-    ax.text(ax.get_xlim()[0], hi, " CNN ahead \u2191", va="top", fontsize=9, color="#555")
+    ax.text(ax.get_xlim()[0], hi, " CNN ahead \u2191", va="top", fontsize=9, color=TEXT_COLOUR)
     ax.text(
-        ax.get_xlim()[0], lo, " hand-crafted ahead \u2193", va="bottom", fontsize=9, color="#555"
+        ax.get_xlim()[0],
+        lo,
+        " hand-crafted ahead \u2193",
+        va="bottom",
+        fontsize=9,
+        color=TEXT_COLOUR,
     )
-    _style(ax)
+    style_axes(ax)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(frameon=False, fontsize=9, loc="best")
-    fig.suptitle(f"The gap vs training-set size\n{title}", fontsize=11, fontweight="bold")
+        ax.legend(fontsize=9, loc="best")
+    fig.suptitle(f"The gap vs training-set size (bars: paired 95% intervals)\n{title}")
     return save_figure(fig, path)
 
 
@@ -267,10 +216,17 @@ def _trend_sentences(gaps: pd.DataFrame) -> list[str]:
         if g.empty:
             out.append(f"{classes} classes: no cell with both a CNN and a hand-crafted result.")
             continue
-        first, last = g.iloc[0], g.iloc[-1]
-        text = f"{classes} classes: gap {fmt_points(first['gap_points'])} at {int(first['n_train']):,} training images"
+
+        def cell(r: Any) -> str:
+            ci = fmt_ci(r["gap_ci_low"], r["gap_ci_high"])
+            state = (
+                "" if ci == MISSING else (f" {ci}" + ("" if r["resolved"] else ", not resolved"))
+            )
+            return f"{fmt_points(r['gap_points'])}{state} at {int(r['n_train']):,} training images"
+
+        text = f"{classes} classes: gap {cell(g.iloc[0])}"
         if len(g) > 1:
-            text += f", {fmt_points(last['gap_points'])} at {int(last['n_train']):,}"
+            text += f", {cell(g.iloc[-1])}"
         out.append(text + ".")
     return out
 
@@ -293,27 +249,37 @@ def sweep_blocks(
             (frame["classes"] == g.classes)
             & (frame["train_per_class"] == g.train_per_class)
             & (frame["manifest_hash"] == g.manifest_hash)
-        ]
-        errs = dict(zip(cell["display"], cell["top5_err"], strict=True))
-        status = dict(zip(cell["display"], cell["status"], strict=True))
+        ].set_index("display")
+        values = []
+        for m in methods:
+            if m not in cell.index:
+                values.append(MISSING)
+            elif cell.at[m, "status"] == "error":
+                values.append("failed")
+            else:
+                r = cell.loc[m]
+                values.append(fmt_err_spread(r["top5_err"], r["top5_err_std"], r["n_seeds"]))
         rows.append(
             [
                 str(g.classes),
                 str(g.train_per_class),
                 f"{g.n_train:,}",
-                *[
-                    ("failed" if status.get(m) == "error" else fmt_err(errs.get(m)))
-                    for m in methods
-                ],
-                fmt_points(g.gap_points) if pd.notna(g.gap_points) else "–",
+                *values,
+                fmt_points(g.gap_points) if pd.notna(g.gap_points) else MISSING,
+                fmt_ci(g.gap_ci_low, g.gap_ci_high),
                 fmt_relative(g.gap_relative),
             ]
         )
-    columns = ["classes", "train / class", "train images", *methods, "gap", "relative"]
+    columns = [
+        "classes",
+        "train / class",
+        "train images",
+        *methods,
+        "gap",
+        "gap 95% CI",
+        "relative",
+    ]
     blocks: list[Block] = []
-    # lazy: harness.report imports this module
-    from harness.report import demo_warning, monitor_note
-
     if frame["is_demo"].any():
         blocks.append(demo_warning())
     blocks += [
@@ -326,14 +292,15 @@ def sweep_blocks(
             columns,
             rows,
             numeric=frozenset(columns),
-            caption="Top-5 error (%) on the validation split per grid cell; gap = best "
-            "hand-crafted minus best CNN of the cell's manifest.",
+            caption="Top-5 error (%) on the validation split per grid cell (mean ± std for "
+            "several seeds); gap = best hand-crafted minus best CNN of the cell's manifest, with "
+            "its paired bootstrap 95% interval (– without per-image hits).",
         ),
         Paragraph(
-            f"Data and hardware: {context}. Manifests: "
+            f"Data and hardware: {md_text(context)}. Manifests: "
             + ", ".join(f"`{h}`" for h in frame["manifest_hash"].dropna().astype(str).unique())
             + ". Versions: "
-            + fmt_versions(frame["versions"])
+            + md_text(fmt_versions(frame["versions"]))
             + ".",
             "note",
         ),
@@ -341,17 +308,21 @@ def sweep_blocks(
         *[Paragraph(s) for s in _trend_sentences(gaps)],
         Figure(
             top5,
-            "Top-5 error of each method against the number of training images (dashed: chance).",
+            "Top-5 error of each method against the number of training images (dashed: chance; "
+            "bars: 95% intervals where the records keep per-image hits).",
         ),
         Figure(
-            gap_png, "Best hand-crafted minus best CNN top-5 error; above zero the CNN is ahead."
+            gap_png,
+            "Best hand-crafted minus best CNN top-5 error; above zero the CNN is ahead; bars: "
+            "paired 95% intervals (an interval that crosses zero leaves the ordering unresolved).",
         ),
     ]
     failed = frame[frame["status"] == "error"]
     for r in failed.itertuples():
         blocks.append(
             Paragraph(
-                f"**{r.display}** failed at {r.classes} classes x {r.train_per_class}/class: {r.error}"
+                f"**{md_text(r.display)}** failed at {r.classes} classes x {r.train_per_class}"
+                f"/class: {md_text(r.error)}"
             )
         )
     return blocks, {top5.name: top5, gap_png.name: gap_png}

@@ -1,0 +1,141 @@
+"""The report's small print: provenance, settings, monitor and interval notes, the demo warning.
+
+Each function turns rows of :mod:`harness.report.frames` into one Markdown
+paragraph's text (record values escaped with :func:`~harness.report.document.md_text`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.intervals import LEVEL, N_RESAMPLES
+from harness.report.document import MISSING, Paragraph, fmt_versions, md_text
+from harness.report.frames import unique
+
+__all__ = [
+    "REAL_DATA_COMMAND",
+    "base_name",
+    "demo_warning",
+    "display_path",
+    "intervals_note",
+    "monitor_note",
+    "provenance_note",
+    "settings_note",
+]
+
+#: What to run for real numbers (a hint next to demo results, not how a record was made).
+REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
+
+
+def base_name(row: Any) -> str:
+    """A row's method with its tag, without the variant (a variant shares its run's settings)."""
+    tag = getattr(row, "tag", None)
+    return f"{row.method} ({tag})" if isinstance(tag, str) and tag else str(row.method)
+
+
+def settings_note(rows: pd.DataFrame) -> str:
+    """One line naming every method's non-default settings, or "" when all ran on defaults."""
+    parts: dict[str, str] = {}
+    for r in rows.itertuples():
+        name = base_name(r)
+        if r.overrides and name not in parts:
+            parts[name] = ", ".join(f"{k}={v}" for k, v in sorted(r.overrides.items()))
+    if not parts:
+        return ""
+    return "Settings changed from each method's defaults (suite file or --param): " + "; ".join(
+        f"**{md_text(name)}**: {md_text(values)}" for name, values in parts.items()
+    )
+
+
+def provenance_note(rows: pd.DataFrame) -> str:
+    """Manifest hash, data size, hardware, versions and commit of a group of records."""
+    parts = []
+    hashes = unique(rows["manifest_hash"])
+    parts.append(
+        "manifest " + ", ".join(f"`{h}`" for h in hashes) if hashes else "manifest unknown"
+    )
+    sizes = rows[["n_classes", "n_train", "n_val", "img_size"]].drop_duplicates()
+    for _, s in sizes.iterrows():
+        if pd.notna(s["n_classes"]):
+            size = f"{int(s['n_classes'])} classes"
+            if pd.notna(s["n_train"]) and pd.notna(s["n_val"]):
+                size += f", {int(s['n_train']):,} train / {int(s['n_val']):,} val images"
+            if pd.notna(s["img_size"]):
+                size += f" stored at {int(s['img_size'])} px"
+            parts.append(size)
+    parts.append("hardware: " + (md_text("; ".join(unique(rows["device"]))) or "not recorded"))
+    parts.append("versions: " + md_text(fmt_versions(rows["versions"])))
+    commits = unique(rows["git_commit"])
+    if commits:
+        parts.append("harness commit " + ", ".join(f"`{c[:12]}`" for c in commits))
+    dates = sorted(unique(rows["date"]))
+    if dates:
+        parts.append(
+            f"run {dates[0][:10]}"
+            + (f" to {dates[-1][:10]}" if dates[-1][:10] != dates[0][:10] else "")
+        )
+    return " · ".join(parts)
+
+
+def monitor_note(rows: pd.DataFrame) -> str:
+    """A warning line when some rows tuned on the validation split they were scored on."""
+    val = unique(rows.loc[rows["monitor"] == "val", "display"])
+    if not val:
+        return ""
+    return (
+        f"Monitor `val`: {', '.join(md_text(v) for v in val)} chose learning-rate drops or "
+        "stopping points on the validation split they are scored on (records written before the "
+        "held-out monitor, schema 1); their errors are optimistic. `train-holdout` rows tuned on "
+        "images held out of train; `none`: nothing was tuned on held-out images."
+    )
+
+
+def intervals_note(rows: pd.DataFrame) -> str:
+    """How the intervals were made, which rows have none, and how seeds were combined."""
+    ok = rows[rows["ok"]]
+    if ok.empty:
+        return ""
+    without = unique(ok.loc[ok["top5_err_ci_low"].isna(), "display"])
+    if len(without) == len(ok):
+        return (
+            f"95% CI {MISSING}: no record here keeps per-image hits (all were written before "
+            "hits were recorded), so no interval can be computed; rerun the methods to get them."
+        )
+    text = (
+        f"{LEVEL:.0%} CI: percentile bootstrap over the val images ({N_RESAMPLES:,} resamples, "
+        "seeded), from the per-image hits each record keeps."
+    )
+    if (ok["n_seeds"].fillna(1) > 1).any():
+        text += (
+            " Rows of several seeds (the seeds column) show mean ± standard deviation over "
+            "seeds; their interval resamples the seeds and the images together (two-level "
+            "bootstrap)."
+        )
+    if without:
+        text += (
+            f" {MISSING}: {', '.join(md_text(n) for n in without)} "
+            f"{'keeps' if len(without) == 1 else 'keep'} no per-image hits (records written "
+            "before hits were recorded, or seeds scored on different images), so no interval; "
+            "rerun to get one."
+        )
+    return text
+
+
+def demo_warning() -> Paragraph:
+    return Paragraph(
+        "These results come from the built-in `demo` data: small procedurally drawn images that the "
+        "harness generates itself. Demo numbers say nothing about ImageNet; they only show that every "
+        f"method runs end to end. For real data run `{REAL_DATA_COMMAND}`.",
+        "warning",
+    )
+
+
+def display_path(path: Path, base: Path) -> str:
+    """``path`` relative to the report's folder when it is inside it (no machine paths)."""
+    try:
+        return Path(path).resolve().relative_to(Path(base).resolve()).as_posix() + "/"
+    except ValueError:
+        return str(path)
