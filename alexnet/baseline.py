@@ -82,7 +82,16 @@ DDP_DONE_MARKER = "ddp_training_done.json"
 log = logging.getLogger("alexnet")
 
 #: the parameters a profile sets when they are left at None
-PROFILE_PARAMS = ("stem", "width", "init", "epochs", "batch_size", "lr")
+PROFILE_PARAMS = (
+    "stem",
+    "width",
+    "init",
+    "epochs",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "warmup_epochs",
+)
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -138,7 +147,8 @@ class AlexNetBaseline(BaselineBase):
         lr: float | None = None,
         momentum: float = PAPER.momentum,
         weight_decay: float = PAPER.weight_decay,
-        lr_schedule: str = "plateau",
+        lr_schedule: str | None = None,
+        warmup_epochs: float | None = None,
         plateau_patience: int = PAPER.plateau_patience,
         max_lr_drops: int = PAPER.max_lr_drops,
         stem: str | None = None,
@@ -162,7 +172,8 @@ class AlexNetBaseline(BaselineBase):
         self.lr = lr  # initial learning rate; None: paper 0.01, cpu 0.003
         self.momentum = momentum
         self.weight_decay = weight_decay  # on weights only, never biases (as cuda-convnet)
-        self.lr_schedule = lr_schedule  # "plateau" (paper) | "cosine" | "constant"
+        self.lr_schedule = lr_schedule  # "plateau" (paper) | "cosine" | "constant"; None: profile's
+        self.warmup_epochs = warmup_epochs  # "cosine": linear warm-up epochs; None: profile's
         self.plateau_patience = plateau_patience  # epochs in a row without a lower monitor error
         self.max_lr_drops = max_lr_drops
         self.stem = stem  # "paper" (224 crops of 256) | "small" (56 of 64); None: the profile's
@@ -221,7 +232,8 @@ class AlexNetBaseline(BaselineBase):
             lr=float(pick("lr")),
             momentum=self.momentum,
             weight_decay=self.weight_decay,
-            lr_schedule=self.lr_schedule,
+            lr_schedule=pick("lr_schedule"),
+            warmup_epochs=float(pick("warmup_epochs")),
             plateau_patience=self.plateau_patience,
             max_lr_drops=self.max_lr_drops,
             mean=self.mean,
@@ -301,7 +313,7 @@ class AlexNetBaseline(BaselineBase):
             problems.append(f"lrn_impl must be one of {LRN_IMPLS}, got {self.lrn_impl!r}")
         if self.batch_scaling not in BATCH_SCALINGS:
             problems.append(f"batch_scaling must be one of {BATCH_SCALINGS}")
-        if self.lr_schedule not in LR_SCHEDULES:
+        if self.lr_schedule is not None and self.lr_schedule not in LR_SCHEDULES:
             problems.append(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if problems:
             raise MethodError("alexnet: " + "; ".join(problems))
@@ -365,6 +377,7 @@ class AlexNetBaseline(BaselineBase):
             weight_decay=s.weight_decay,
             bias_decay=False,  # cuda-convnet and bvlc_alexnet decay weights only
             lr_schedule=s.lr_schedule,
+            warmup_epochs=s.warmup_epochs,
             lr_drop_factor=PAPER.lr_drop_factor,
             plateau_patience=s.plateau_patience,
             max_lr_drops=s.max_lr_drops,

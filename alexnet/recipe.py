@@ -99,6 +99,8 @@ class Profile:
     epochs: int  # passes over the fit rows
     batch_size: int  # global images per SGD step
     lr: float  # initial learning rate
+    lr_schedule: str = "plateau"  # the paper's rule: /10 when the monitor stops improving
+    warmup_epochs: float = 0.0  # "cosine" only: linear warm-up epochs
 
 
 PROFILES: dict[str, Profile] = {
@@ -132,6 +134,7 @@ class Settings:
     momentum: float
     weight_decay: float
     lr_schedule: str
+    warmup_epochs: float
     plateau_patience: int
     max_lr_drops: int
     mean: str  # "pixel" (the paper's mean image) | "channel"
@@ -162,7 +165,8 @@ def departures(s: Settings) -> list[str]:
     if s.weight_decay != PAPER.weight_decay:
         out.append(f"weight decay {s.weight_decay:g}")
     if s.lr_schedule != "plateau":
-        out.append(f"{s.lr_schedule} schedule (monitor for the curve only)")
+        warm = f", {s.warmup_epochs:g} warm-up epochs" if s.warmup_epochs else ""
+        out.append(f"{s.lr_schedule} schedule{warm} (monitor for the curve only)")
     else:  # what the plateau rule does with the monitor
         if s.plateau_patience != PAPER.plateau_patience:
             out.append(f"plateau patience {s.plateau_patience}")

@@ -37,6 +37,7 @@ class TrainConfig:
     plateau_threshold: float = 0.0  # "plateau": error decrease (percent points) that counts
     max_lr_drops: int = 3  # "plateau": at most this many drops (AlexNet: three)
     onecycle_pct_start: float = 0.25  # "onecycle": fraction of steps spent warming up
+    warmup_epochs: float = 0.0  # "cosine": linear warm-up over these epochs, then cosine to 0
     label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none, as in 1998/2012)
     grad_clip_norm: float | None = None  # clip the global gradient norm (None = never)
     drop_last: bool = False  # drop the last incomplete training batch of each epoch
@@ -70,6 +71,12 @@ class TrainConfig:
             problems.append(f"plateau_patience must be >= 1, got {self.plateau_patience}")
         if self.amp_dtype not in ("bfloat16", "float16"):
             problems.append(f"amp_dtype must be 'bfloat16' or 'float16', got {self.amp_dtype!r}")
+        if self.warmup_epochs < 0 or self.warmup_epochs >= self.epochs:
+            problems.append(
+                f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs} for {self.epochs}"
+            )
+        if self.warmup_epochs and self.lr_schedule != "cosine":
+            problems.append("warmup_epochs needs lr_schedule 'cosine'")
         if not 0 < self.lr_drop_factor < 1:
             problems.append(f"lr_drop_factor must be in (0, 1), got {self.lr_drop_factor}")
         if problems:

@@ -105,10 +105,12 @@ def check_resumable(ckpt: dict[str, Any], path: Path, run: RunIdentity) -> None:
             "delete it (or pass --fresh) to train from scratch"
         )
     saved, now = ckpt["config"], dataclasses.asdict(run.config)
+    # a key the checkpoint predates had its default then (e.g. warmup_epochs = 0)
+    defaults = {f.name: f.default for f in dataclasses.fields(run.config)}
     differences = [
-        f"{key}: checkpoint {saved.get(key)!r}, now {now[key]!r}"
+        f"{key}: checkpoint {saved.get(key, defaults.get(key))!r}, now {now[key]!r}"
         for key in now
-        if key not in RESUME_INSENSITIVE and saved.get(key) != now[key]
+        if key not in RESUME_INSENSITIVE and saved.get(key, defaults.get(key)) != now[key]
     ]
     if ckpt["n_fit"] != run.n_fit:
         differences.append(f"fit rows: checkpoint {ckpt['n_fit']}, now {run.n_fit}")

@@ -5,7 +5,7 @@ after the epochs in ``lr_milestones``; ``plateau``  AlexNet's rule: divide by
 10 when the monitored error has not improved for ``plateau_patience`` epochs
 in a row (patience 4: the fourth epoch without a lower error ends with a
 drop), at most ``max_lr_drops`` times; ``cosine``  per batch from ``lr`` to 0
-over the whole run; ``onecycle``  per-batch one-cycle (a modern recipe, for
+over the whole run, after a linear warm-up of ``warmup_epochs`` (0: none); ``onecycle``  per-batch one-cycle (a modern recipe, for
 comparisons only). torch's own schedulers do the arithmetic; this class adds
 the epochs after which the rate dropped and one ``state_dict`` of
 primitives for checkpoints.
@@ -55,7 +55,20 @@ class LrSchedule:
                 threshold_mode="abs",
             )
         elif self.kind == "cosine":
-            self.scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+            warm = round(config.warmup_epochs * steps_per_epoch)
+            if warm > 0:  # linear from lr/warm up to lr, then cosine to 0: ends low in budget
+                self.scheduler = lr_scheduler.SequentialLR(
+                    optimizer,
+                    [
+                        lr_scheduler.LinearLR(
+                            optimizer, start_factor=1.0 / warm, end_factor=1.0, total_iters=warm
+                        ),
+                        lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warm)),
+                    ],
+                    milestones=[warm],
+                )
+            else:
+                self.scheduler = lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
         elif self.kind == "onecycle":
             self.scheduler = lr_scheduler.OneCycleLR(
                 optimizer,

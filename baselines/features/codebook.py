@@ -12,23 +12,29 @@ K = 256; raise both numbers for 256 px runs on a bigger machine.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from baselines.features.fisher import DiagonalGmm
-from baselines.features.sift_encoders import DenseSiftExtractor, Pca
+from baselines.features.sift_encoders import Pca
 from harness.api import MethodError
 
 
 def sample_training_descriptors(
     images: np.ndarray,
-    extractor: DenseSiftExtractor,
+    extractor: Any,
     *,
     n_images: int,
     per_image: int,
     seed: int,
     chunk: int = 256,
 ) -> np.ndarray:
-    """``(M, 128)`` float32 descriptors from a seeded sample of ``images`` (the train split)."""
+    """``(M, D)`` float32 descriptors from a seeded sample of ``images`` (the train split).
+
+    ``extractor`` is anything with ``descriptors(images) -> (n, P, D)`` and a
+    ``grid``: dense SIFT (D = 128) or the colour statistics (D = 96).
+    """
     rng = np.random.default_rng(seed)
     n = len(images)
     chosen = np.sort(rng.choice(n, size=min(n_images, n), replace=False))
@@ -44,7 +50,7 @@ def sample_training_descriptors(
             kept.append(d[rng.choice(p, size=take, replace=False)])
     if not kept:
         raise MethodError(
-            f"no SIFT descriptors to learn a codebook from: training images of {images.shape[1]} px "
+            f"no dense descriptors to learn a codebook from: training images of {images.shape[1]} px "
             f"are smaller than the smallest descriptor of {extractor.grid} (4 bins of "
             f"{min(extractor.grid.bin_sizes, default=0)} px); use smaller bin_sizes"
         )

@@ -136,6 +136,8 @@ class EncodedSvmBaseline(BaselineBase):
         check_class_counts(train.labels, train.wnids, self.min_images_per_class)
         fit_rows, monitor_rows = ctx.fit_and_monitor(train)
         selecting = bool(self.select) and len(monitor_rows) > 0
+        if selecting:
+            self._grids()  # a bad grid fails now, not after the features are built
         if self.select and not selecting:
             ctx.note(
                 f"{self.name}_svm_selection",
@@ -198,6 +200,20 @@ class EncodedSvmBaseline(BaselineBase):
         )
         return self
 
+    def _grids(self) -> tuple[list[float], list[int]]:
+        """The lambdas and epoch counts to try, sorted; a :class:`MethodError` if unusable."""
+        try:
+            regs = sorted({float(r) for r in _as_list(self.svm_grid)})
+            epochs = sorted({int(e) for e in _as_list(self.svm_epoch_grid)})
+        except (TypeError, ValueError) as exc:
+            raise MethodError(f"{self.name}: svm_grid / svm_epoch_grid: {exc}") from exc
+        if not regs or not epochs or min(regs) <= 0 or min(epochs) < 1:
+            raise MethodError(
+                f"{self.name}: svm_grid needs positive lambdas and svm_epoch_grid epochs >= 1, "
+                f"got {self.svm_grid!r} and {self.svm_epoch_grid!r}"
+            )
+        return regs, epochs
+
     def _svm(
         self, ctx: RunContext, reg: float, epochs: int, eta0: float | None = None
     ) -> OvrHingeSgd:
@@ -230,17 +246,11 @@ class EncodedSvmBaseline(BaselineBase):
 
         Returns the refitted SVMs and the monitor scores of the chosen candidate.
         """
-        regs = sorted({float(r) for r in self.svm_grid})
-        epoch_grid = sorted({int(e) for e in self.svm_epoch_grid})
-        if not regs or not epoch_grid or min(regs) <= 0 or min(epoch_grid) < 1:
-            raise MethodError(
-                f"{self.name}: svm_grid needs positive lambdas and svm_epoch_grid epochs >= 1, "
-                f"got {self.svm_grid!r} and {self.svm_epoch_grid!r}"
-            )
+        regs, epoch_grid = self._grids()
         labels = np.asarray(train.labels)
         check_class_counts(labels[fit_rows], train.wnids, 1)
-        runner = self._svm(ctx, regs[0], epoch_grid[-1])
-        eta0 = runner.calibrate(feats, labels, train.n_classes, rows=fit_rows)
+        eta0 = self._svm(ctx, regs[0], 1).calibrate(feats, labels, train.n_classes, rows=fit_rows)
+        runner = self._svm(ctx, regs[0], epoch_grid[-1], eta0=eta0)  # epochs: the longest
         candidates: list[dict[str, Any]] = []
         best: dict[str, Any] = {}
 
@@ -257,14 +267,6 @@ class EncodedSvmBaseline(BaselineBase):
                 candidates.append(cand)
                 if not best or candidate_key(cand) < candidate_key(best["cand"]):
                     best.update(cand=cand, scores=scores)
-                ctx.log_epoch(
-                    phase="select",
-                    channel=channel,
-                    epoch=epoch,
-                    reg=model.reg,
-                    monitor_top1_err=cand["monitor_top1_err"],
-                    monitor_top5_err=cand["monitor_top5_err"],
-                )
 
         per_model = feats.shape[1] * train.n_classes * 8
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
@@ -305,6 +307,8 @@ class EncodedSvmBaseline(BaselineBase):
                 "eta0": eta0,
                 "monitor_top1_err": chosen["monitor_top1_err"],
                 "monitor_top5_err": chosen["monitor_top5_err"],
+                # the best lambda at an end of the grid: a wider grid may do better
+                "at_grid_edge": chosen["svm_reg"] in (regs[0], regs[-1]) and len(regs) > 1,
                 "n_fit": int(len(fit_rows)),
                 "n_monitor": int(len(monitor_rows)),
                 "refit_rows": int(len(train)),
@@ -346,6 +350,11 @@ class EncodedSvmBaseline(BaselineBase):
             for channel in self.svms_
         ]
         return scores[0] if len(scores) == 1 else np.mean(scores, axis=0, dtype=np.float32)
+
+
+def _as_list(values: Any) -> list[Any]:
+    """A grid from Python (tuple) or TOML (list), or a single number."""
+    return list(values) if isinstance(values, (list, tuple)) else [values]
 
 
 def resolve_backend(backend: str, device: str) -> str:

@@ -86,10 +86,10 @@ def test_pilot_data_subsamples_the_harness_holdout(tiny_root, cache, tmp_path) -
     assert len(data.fit_rows) == 15 and data.n_classes == 3
     assert sorted(np.bincount(data.labels[data.fit_rows])) == [5, 5, 5]
     assert len(data.monitor) == 3 and set(data.monitor.labels.tolist()) == {0, 1, 2}
-    kept = [harness.train.wnids.index(w) for w in data.monitor.wnids]
-    assert data.n_fit_full == int(
-        np.isin(harness.train.labels[harness.holdout.fit_rows], kept).sum()
-    )
+    # the recommended profile is sized for a full run: every class's fit and monitor rows
+    assert data.n_fit_full == len(harness.holdout.fit_rows)
+    assert data.n_monitor_full == len(harness.monitor)
+    assert data.describe["pilot"]["chance_top5_err"] == 0.0  # 3 classes: top-5 always right
     # every pilot monitor image is one of the harness's monitor images, never a fit row
     mon = {harness.monitor.images[i].tobytes() for i in range(len(harness.monitor))}
     assert all(data.monitor.images[i].tobytes() in mon for i in range(len(data.monitor)))

@@ -1,0 +1,140 @@
+"""SVM selection on the monitor (a held-out slice of train), then a refit on every training row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from baselines.features.pipeline import candidate_key
+from baselines.linear import OvrHingeSgd
+from harness.api import RunContext, Split
+from harness.data.holdout import carve_holdout
+from harness.registry import BASELINES
+
+N_CLASSES, SIZE = 4, 32
+WNIDS = tuple(f"n{c:08d}" for c in range(N_CLASSES))
+FAST = {  # small codebooks, as in test_handcrafted.py
+    "hog-svm": {},
+    "sift-fv-svm": {
+        "n_components": 4,
+        "pca_dim": 16,
+        "codebook_images": 40,
+        "descriptors_per_image": 30,
+    },
+}
+GRID = {"svm_grid": (1e-3, 1e-2, 1e-1), "svm_epoch_grid": (2, 4)}
+
+
+def oriented_texture_split(name: str, per_class: int, seed: int) -> Split:
+    """Class c = gratings at orientation c*45 degrees plus noise (as test_handcrafted.py)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    images, labels = [], []
+    for c in range(N_CLASSES):
+        angle = np.pi * c / N_CLASSES
+        for _ in range(per_class):
+            phase, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.6, 1.0)
+            wave = np.sin(freq * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+            img = 128 + 80 * wave[..., None] + rng.normal(0, 20, (SIZE, SIZE, 3))
+            images.append(np.clip(img, 0, 255).astype(np.uint8))
+            labels.append(c)
+    return Split(name, np.stack(images), np.array(labels), WNIDS)
+
+
+@pytest.fixture(scope="module")
+def train() -> Split:
+    return oriented_texture_split("train", 20, 0)  # 20 per class: 2 per class held out
+
+
+def holdout_context(train: Split, tmp_path: Path, monitor: Split | None = None) -> RunContext:
+    holdout = carve_holdout(train.labels, train.n_classes, seed=0)
+    if monitor is None:
+        monitor = train.subset(holdout.monitor_rows, name="monitor")
+    return RunContext(cache_dir=tmp_path, quiet=True, seed=0, holdout=holdout, monitor=monitor)
+
+
+class FitSpy:
+    """Records the rows every SVM training run of OvrHingeSgd used (None: all rows)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[int, np.ndarray | None, tuple[float, ...]]] = []
+        original = OvrHingeSgd.fit_grid
+
+        def spy(model, features, labels, n_classes, regs, **kw):
+            self.calls.append((len(features), kw.get("rows"), tuple(regs)))
+            return original(model, features, labels, n_classes, regs, **kw)
+
+        monkeypatch.setattr(OvrHingeSgd, "fit_grid", spy)
+
+
+def test_selection_reports_the_grid_and_refits_on_all_training_rows(
+    train: Split, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = holdout_context(train, tmp_path)
+    spy = FitSpy(monkeypatch)
+    method = BASELINES.get("hog-svm")(**FAST["hog-svm"], **GRID)
+    method.fit(train, ctx)
+
+    (selection,) = ctx.selections
+    assert selection.parameters == ("svm_reg", "svm_epochs")
+    assert selection.criterion == "monitor_top5_err" and selection.refit
+    grid = {(c["svm_reg"], c["svm_epochs"]) for c in selection.candidates}
+    assert grid == {(r, e) for r in GRID["svm_grid"] for e in GRID["svm_epoch_grid"]}
+    for cand in selection.candidates:
+        assert 0 <= cand["monitor_top1_err"] <= 100 and 0 <= cand["monitor_top5_err"] <= 100
+    best = min(selection.candidates, key=candidate_key)
+    assert selection.chosen == {"svm_reg": best["svm_reg"], "svm_epochs": best["svm_epochs"]}
+
+    # one joint run of the grid on the fit rows, then the refit on every row of train
+    (n, rows, regs), refit = spy.calls[0], spy.calls[-1]
+    assert len(spy.calls) == 2
+    assert n == len(train) and regs == GRID["svm_grid"]
+    np.testing.assert_array_equal(rows, ctx.holdout.fit_rows)
+    assert refit[0] == len(train) and refit[1] is None and refit[2] == (best["svm_reg"],)
+    assert method.svm_.reg == best["svm_reg"] and method.svm_.epochs == best["svm_epochs"]
+
+    facts = ctx.notes["hog-svm_main_svm"]
+    assert facts["refit_rows"] == len(train) == facts["n_fit"] + facts["n_monitor"]
+    assert facts["n_monitor"] == len(ctx.holdout.monitor_rows) > 0
+    assert ctx.training.fit_split == "train" and ctx.training.monitor_use == "selection"
+    assert ctx.training.epochs == best["svm_epochs"]
+    phases = {row["phase"] for row in ctx.epoch_log}
+    assert phases == {"select", "refit"}
+
+
+def test_without_a_holdout_the_fixed_values_train_once_and_the_record_says_so(
+    train: Split, tmp_path: Path
+) -> None:
+    ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0)  # built by hand: no monitor
+    method = BASELINES.get("hog-svm")(**FAST["hog-svm"], **GRID, svm_reg=0.05, svm_epochs=3)
+    method.fit(train, ctx)
+    assert ctx.selections == []
+    assert "no monitor" in ctx.notes["hog-svm_svm_selection"]
+    assert method.svm_.reg == 0.05 and method.svm_.epochs == 3
+    assert ctx.training.monitor_use is None
+
+
+def test_select_false_fixes_lambda_even_with_a_monitor(train: Split, tmp_path: Path) -> None:
+    ctx = holdout_context(train, tmp_path)
+    method = BASELINES.get("hog-svm")(**FAST["hog-svm"], select=False, svm_reg=0.02, svm_epochs=2)
+    method.fit(train, ctx)
+    assert ctx.selections == [] and "hog-svm_svm_selection" not in ctx.notes
+    assert method.svm_.reg == 0.02 and method.svm_.epochs == 2
+
+
+def test_fit_reads_only_the_train_split(train: Split, tmp_path: Path) -> None:
+    """What fit learns does not depend on ``ctx.monitor`` (the harness's copy of the held-out
+    images) or on any other split: it indexes train's own features by the holdout's rows."""
+    val = Split("val", np.full((8, SIZE, SIZE, 3), 3, np.uint8), np.arange(8) % N_CLASSES, WNIDS)
+    scores = []
+    for name, monitor in (("a", None), ("b", val)):
+        ctx = holdout_context(train, tmp_path / name, monitor=monitor)
+        method = BASELINES.get("sift-fv-svm")(**FAST["sift-fv-svm"], **GRID).fit(train, ctx)
+        feature_dirs = sorted(
+            p.name.split("-")[3] for p in (tmp_path / name / "features").iterdir()
+        )
+        assert feature_dirs == ["train"]  # nothing but train was encoded during fit
+        scores.append(method.decision_function(train.subset(np.arange(12)), ctx))
+    np.testing.assert_array_equal(scores[0], scores[1])
