@@ -218,6 +218,7 @@ class OvrHingeSgd:
         progress: Callable[..., Any] | None = None,
         on_epoch: Callable[[int, Any, Any, dict[str, Any]], None] | None = None,
         seed: int | None = None,
+        batch: int | None = None,
     ) -> tuple[Any, Any]:
         """M = len(regs) models trained jointly in one stream: returns averaged (dim, M, C), (M, C).
 
@@ -243,7 +244,7 @@ class OvrHingeSgd:
         W_avg, b_avg = torch.zeros_like(W), torch.zeros_like(b)
         n_avg = 0
         buf = self._buffer(dim)
-        batch = self.effective_batch(len(rows))
+        batch = batch or self.effective_batch(len(rows))
         rng = np.random.default_rng(seed)
         labels_t = torch.as_tensor(labels, device=dev)  # a copy: labels may be a read-only memmap
         step = 0
@@ -332,6 +333,7 @@ class OvrHingeSgd:
                 mu=mu,
                 transform=transform,
                 seed=self.seed + 7919,
+                batch=self.effective_batch(len(rows)),  # the batch of the run it calibrates
             )
         finally:
             self.average_from = saved
