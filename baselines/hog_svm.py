@@ -14,7 +14,7 @@ from baselines.features.pipeline import EncodedSvmBaseline
 from harness.api import RunContext, Split
 from harness.registry import register_baseline
 
-SVM_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # lambda; C = 1 / (lambda N)
+SVM_GRID = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 
 
@@ -37,7 +37,7 @@ class HogSvm(EncodedSvmBaseline):
         select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
         svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
         svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
-        svm_reg: float = 1e-2,  # lambda without selection (no monitor or select=False)
+        svm_reg: float = 3e-2,  # lambda without selection (no monitor or select=False)
         svm_epochs: int = 8,  # SGD passes without selection
         chunk_size: int = 512,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class

@@ -309,7 +309,7 @@ class LeNet5Baseline(BaselineBase):
         rgb: bool = False,  # three input channels instead of the paper's grey levels
         epochs: int = 20,  # passes over the training split (the paper: 20)
         batch_size: int = 32,  # images per SGD step (the paper: 1)
-        lr: float = 0.1,  # initial learning rate (0.02/0.1/0.2 compared on Tiny ImageNet)
+        lr: float = 0.05,  # initial lr: 0.02/0.05/0.1/0.2 compared on a monitor (results/lenet5_recipe/)
         momentum: float = 0.0,  # SGD momentum (0: plain SGD, as in the period)
         weight_decay: float = 0.0,  # L2 coefficient (the paper: none)
         lr_drop_at: tuple[float, ...] = (0.5, 0.75),  # fractions of `epochs` after which lr /= 10

@@ -66,7 +66,7 @@ class Chi2MappedBovw:
         return np.asarray(mapped, dtype=np.float32)
 
 
-SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)  # lambda; C = 1 / (lambda N)
+SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 
 
