@@ -42,6 +42,7 @@ path (on CPU too, which is how it is tested without a GPU).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,12 @@ class EncodedSvmBaseline(BaselineBase):
             "encoder": type(encoder).__name__,
             "learned": array_digest(*arrays) if arrays else "",
         }
+        if dataclasses.is_dataclass(encoder):  # its settings (e.g. HOG colour / gamma)
+            params["settings"] = {
+                f.name: getattr(encoder, f.name)
+                for f in dataclasses.fields(encoder)
+                if not isinstance(getattr(encoder, f.name), np.ndarray)
+            }
         if hasattr(encoder, "cache_params"):
             params.update(encoder.cache_params())
         if hasattr(encoder, "extractor"):
