@@ -1,0 +1,45 @@
+"""The 256 px suites carry the 2010-2012 settings, not the scaled-down 64 px defaults.
+
+The values and their sources are in shared HISTORY.md and the suite files'
+comments: vl_phow's dense SIFT (bins 4/6/8/10 px, step 4), PCA to 64, K = 256
+fitted on ~10^6 descriptors, a 1x1 + 3x1 pyramid (XRCE / Sanchez-Perronnin),
+BoVW with thousands of words on 1x1 + 2x2 + 4x4.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.config import load_suite
+from harness.runner import validate_methods
+
+FV_2011 = {
+    "bin_sizes": [4, 6, 8, 10],
+    "step": 4,
+    "pca_dim": 64,
+    "n_components": 256,
+    "pyramid": [[1, 1], [1, 3]],
+    "colour": True,
+}
+BOVW_2010 = {"bin_sizes": [4, 6, 8, 10], "step": 4, "pyramid": [[1, 1], [2, 2], [4, 4]]}
+
+
+@pytest.mark.parametrize("suite", ["ilsvrc2012-100", "ilsvrc2012"])
+def test_256px_suites_run_the_2010_2012_settings(suite: str) -> None:
+    cfg = load_suite(suite)
+    rows = {m.name: dict(m.params) for m in cfg.methods}
+    fv, bovw = rows["sift-fv-svm"], rows["sift-bovw-svm"]
+    assert {k: fv[k] for k in FV_2011} == FV_2011
+    assert fv["codebook_images"] * fv["descriptors_per_image"] >= 10**6
+    assert {k: bovw[k] for k in BOVW_2010} == BOVW_2010
+    assert bovw["n_words"] >= 1000
+    validate_methods(cfg)  # every value is a valid parameter of its method
+
+
+def test_the_64px_suite_keeps_the_documented_scaled_down_values() -> None:
+    rows = {m.name: dict(m.params) for m in load_suite("tiny-imagenet").methods}
+    assert rows["sift-fv-svm"] == {"colour": True}  # the class defaults are the 64 px values
+    from baselines.sift_fv_svm import SiftFvSvm
+
+    fv = SiftFvSvm()
+    assert tuple(fv.bin_sizes) == (2, 3, 4, 5) and fv.step == 3 and fv.n_components == 64
