@@ -94,6 +94,12 @@ def _add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
     )
     p.add_argument("--holdout-seed", type=int, help="seed of the monitor draw (default 0)")
     p.add_argument(
+        "--monitor",
+        choices=["holdout", "val"],
+        help="what methods tune on: the held-out slice of train (default) or, as the 2012 "
+        "paper did, the val split (rows say so)",
+    )
+    p.add_argument(
         "--allow-slow-cpu",
         action="store_true",
         help="train networks whose estimated CPU time is in days (the paper AlexNet on a CPU)",
@@ -220,6 +226,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         size=args.size,
         holdout_fraction=args.holdout_fraction,
         holdout_seed=args.holdout_seed,
+        monitor=args.monitor,
         command=getattr(args, "command_line", None),
     )
     if args.subset:

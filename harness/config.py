@@ -83,6 +83,8 @@ class RunConfig:
     size: int | None = None  # stored side length, px (default: the subset's, else the layout's)
     holdout_fraction: float = 0.1  # share of each class's training images held out as the monitor
     holdout_seed: int = 0  # seed of the monitor draw (the same for every method of a run)
+    monitor: str = "holdout"  # "holdout" (default) | "val": watch the scored split, as the 2012
+    # paper did; its rows say so (monitor = val) and no longer score val "once"
     allow_slow_cpu: bool = False  # run networks whose CPU training time is estimated in days
     command: str | None = None  # the command line that made this run (for the report)
     plugins: tuple[str, ...] = ()  # extra "module:Class" baselines to register

@@ -206,6 +206,7 @@ def run_id_for(
             "seed": cfg.seed,
             "manifest": manifest_hash,
             "holdout": [cfg.holdout_fraction, cfg.holdout_seed],
+            **({"monitor": "val"} if cfg.monitor == "val" else {}),
         }
     digest = config_hash(payload)
     safe_subset = subset.replace("/", "_").replace(":", "_")
@@ -527,14 +528,18 @@ def method_context(
         dask_scheduler=cfg.dask_scheduler,
         quiet=cfg.quiet,
         deterministic=cfg.deterministic,
-        monitor=data.monitor,
-        holdout=data.holdout,
+        # --monitor val: the paper's practice (its lr schedule watched val); every
+        # method then fits on all of train and the record says the monitor was val
+        monitor=data.val if cfg.monitor == "val" else data.monitor,
+        holdout=None if cfg.monitor == "val" else data.holdout,
         manifest_hash=data.manifest.hash,
         logger=logging.getLogger(f"harness.method.{spec.name}"),
     )
 
 
-def _monitor_record(data: PreparedData) -> dict[str, Any]:
+def _monitor_record(data: PreparedData, cfg: RunConfig) -> dict[str, Any]:
+    if cfg.monitor == "val":
+        return {"split": "val", "n_images": len(data.val)}
     if data.holdout is None or data.monitor is None:
         return {"split": "none"}
     return data.holdout.describe()
@@ -578,7 +583,7 @@ def _base_record(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         **data.cached.record(),  # cache folder, decode rate, bad_images
         "manifest_notes": list(getattr(data.manifest, "notes", [])),
-        "monitor": _monitor_record(data),
+        "monitor": _monitor_record(data, cfg),
         "training": {},
         "selection": [],
         "learning_curve": [],

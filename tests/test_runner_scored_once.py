@@ -280,3 +280,21 @@ def test_any_layout_runs_on_every_class_it_holds(
     entries = pd.read_csv(manifest, comment="#")
     val = entries[entries["split"] == "val"]
     assert {p: w for p, w in zip(val["path"], val["wnid"], strict=True)} == tree.val_truth
+
+
+def test_watching_val_as_the_paper_did_is_an_option_its_rows_name(
+    devkit7: Path, tmp_path: Path, monkeypatch
+) -> None:
+    probe = tmp_path / "probe.json"
+    monkeypatch.setenv("PROBE_OUT", str(probe))
+    argv = args_for(devkit7, tmp_path, "--methods", "probe", "--plugin", "probe_plugins:Probe")
+    assert main([*argv, "--monitor", "val"]) == 0
+    seen = json.loads(probe.read_text())
+    assert seen["split_names"] == ["train", "val"] and seen["monitor_rows"] == []
+    (record,) = load_records(tmp_path / "results")
+    assert record["monitor"]["split"] == "val"
+    assert main(argv) == 0  # the default is another run, not the same record
+    assert sorted(r["monitor"]["split"] for r in load_records(tmp_path / "results")) == [
+        "train-holdout",
+        "val",
+    ]
