@@ -19,6 +19,7 @@ from harness.config import (
     MethodSpec,
     RunConfig,
     apply_param_overrides,
+    data_folder,
     load_suite,
     suite_names,
     user_data_root,
@@ -178,14 +179,7 @@ def _choose_suite(args: argparse.Namespace) -> tuple[str, bool]:
     from harness.data import detect_layout
     from harness.data.layouts import get_layout
 
-    root = Path(data).expanduser()
-    if not root.is_dir():
-        what = "is a file" if root.exists() else "does not exist"
-        raise ConfigError(
-            f"--data {root}: {what}; pass the folder that holds the dataset "
-            f"(train/ and val/, or Tiny ImageNet's wnids.txt)"
-        )
-    layout = get_layout(detect_layout(root))
+    layout = get_layout(detect_layout(data_folder(data)))
     return layout.defaults.suite, False
 
 

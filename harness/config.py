@@ -224,6 +224,18 @@ def apply_param_overrides(
     )
 
 
+def data_folder(data: str) -> Path:
+    """``--data``'s folder, or one ConfigError line saying what is wrong with it."""
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        what = "is a file" if root.exists() else "does not exist"
+        raise ConfigError(
+            f"--data {root}: {what}; pass the folder that holds the dataset "
+            f"(train/ and val/, or Tiny ImageNet's wnids.txt)"
+        )
+    return root
+
+
 def user_data_root(subset: str) -> str | None:
     """The data root from HARNESS_DATA or the user config file, if any."""
     env = os.environ.get("HARNESS_DATA")

@@ -33,7 +33,14 @@ import numpy as np
 
 from harness import __version__
 from harness.api import MethodError, RunContext, Split, get_params
-from harness.config import DEMO_DATA, ConfigError, MethodSpec, RunConfig, user_data_root
+from harness.config import (
+    DEMO_DATA,
+    ConfigError,
+    MethodSpec,
+    RunConfig,
+    data_folder,
+    user_data_root,
+)
 from harness.data.holdout import Holdout, carve_holdout
 from harness.memory import PeakMemory
 from harness.params import ParameterError, check_params
@@ -242,14 +249,7 @@ def resolve_data_root(cfg: RunConfig) -> Path:
         from harness.data import make_demo_dataset
 
         return Path(make_demo_dataset(Path(cfg.cache) / "demo-data"))
-    root = Path(data).expanduser()
-    if not root.is_dir():
-        what = "is a file" if root.exists() else "does not exist"
-        raise ConfigError(
-            f"--data {root}: {what}; pass the folder that holds the dataset "
-            f"(train/ and val/, or Tiny ImageNet's wnids.txt)"
-        )
-    return root
+    return data_folder(data)
 
 
 def layout_size(layout: str) -> int:
