@@ -28,6 +28,7 @@ from harness.registry import register_baseline
 
 SVM_GRID = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
+SVM_CLASS_WEIGHT_GRID = ("balanced", "none")  # one-vs-rest positives re-weighted or not
 
 
 @register_baseline("hog-svm")
@@ -52,8 +53,10 @@ class HogSvm(EncodedSvmBaseline):
         select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
         svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
         svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
+        svm_class_weight_grid: tuple[str, ...] = SVM_CLASS_WEIGHT_GRID,  # "balanced", "none"
         svm_reg: float = 3e-2,  # lambda without selection (no monitor or select=False)
         svm_epochs: int = 8,  # SGD passes without selection
+        svm_class_weight: str = "balanced",  # class weighting without selection
         chunk_size: int = 512,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
     ) -> None:
@@ -65,8 +68,10 @@ class HogSvm(EncodedSvmBaseline):
         self.select = select
         self.svm_grid = svm_grid
         self.svm_epoch_grid = svm_epoch_grid
+        self.svm_class_weight_grid = svm_class_weight_grid
         self.svm_reg = svm_reg
         self.svm_epochs = svm_epochs
+        self.svm_class_weight = svm_class_weight
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
 

@@ -95,15 +95,29 @@ def _torch_device(device: str) -> Any:
     return torch.device(device)
 
 
+CLASS_WEIGHTS = ("balanced", None)  # None may also be written "none" (TOML has no null)
+
+
 def class_weights(labels: np.ndarray, n_classes: int, mode: str | None) -> np.ndarray:
     """``(2, C)`` weights of a class's positives (row 0) and negatives (row 1)."""
     n = len(labels)
     counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
     if mode == "balanced":
         return np.stack([n / (2.0 * np.maximum(counts, 1)), n / (2.0 * np.maximum(n - counts, 1))])
-    if mode is None:
+    if mode is None or mode == "none":
         return np.ones((2, n_classes))
-    raise ValueError(f"class_weight must be 'balanced' or None, got {mode!r}")
+    raise ValueError(f"class_weight must be 'balanced' or None ('none'), got {mode!r}")
+
+
+def _weight_tensors(
+    labels: np.ndarray, n_classes: int, modes: Sequence[str | None], device: Any
+) -> tuple[Any, Any]:
+    """``(M, C)`` positive and negative weights of M models (one class-weight mode each)."""
+    import torch
+
+    w = np.stack([class_weights(labels, n_classes, mode) for mode in modes])  # (M, 2, C)
+    w_t = torch.as_tensor(w, dtype=torch.float32, device=device)
+    return w_t[:, 0], w_t[:, 1]
 
 
 class OvrHingeSgd:
@@ -121,7 +135,7 @@ class OvrHingeSgd:
         average_from: int = 1,  # average the iterates after this many epochs (ASGD)
         batch_size: int = 256,  # rows per SGD step (fewer on small sets: MIN_STEPS_PER_EPOCH)
         block_rows: int = 2048,  # rows read from disk per block (bounds RAM)
-        class_weight: str | None = "balanced",  # "balanced" | None
+        class_weight: str | None = "balanced",  # "balanced" | None (or "none")
         seed: int = 0,
         device: str = "cpu",
         n_threads: int | None = None,  # torch CPU threads (None: torch's default)
@@ -189,7 +203,7 @@ class OvrHingeSgd:
         return torch.empty(self.block_rows, dim, dtype=torch.float32, device=self.device_)
 
     def effective_batch(self, n_rows: int) -> int:
-        """``batch_size``, or less so that an epoch of ``n_rows`` has ``MIN_STEPS_PER_EPOCH`` steps."""
+        """``batch_size``, or less: an epoch of ``n_rows`` has ``MIN_STEPS_PER_EPOCH`` steps."""
         return max(1, min(self.batch_size, -(-n_rows // MIN_STEPS_PER_EPOCH)))
 
     @staticmethod
@@ -227,10 +241,12 @@ class OvrHingeSgd:
         on_epoch: Callable[[int, Any, Any, dict[str, Any]], None] | None = None,
         seed: int | None = None,
         batch: int | None = None,
+        modes: Sequence[str | None] | None = None,
     ) -> tuple[Any, Any]:
         """M = len(regs) models trained jointly in one stream: returns averaged (dim, M, C), (M, C).
 
-        Each model m has its own lambda and eta0; they share every block read,
+        Each model m has its own lambda, eta0 and class weighting (``modes``,
+        default this estimator's ``class_weight``); they share every block read,
         every row order and one matrix product per step (scores of all models at
         once). ``on_epoch(epoch, W, b, stats)`` gets the current averaged
         weights (in the centred parametrisation) after every epoch.
@@ -241,9 +257,8 @@ class OvrHingeSgd:
         seed = self.seed if seed is None else seed
         m_models, c = len(regs), n_classes
         labels = np.asarray(labels, dtype=np.int64)
-        weights = class_weights(labels[rows], c, self.class_weight)
-        w_pos = torch.as_tensor(weights[0], dtype=torch.float32, device=dev)
-        w_neg = torch.as_tensor(weights[1], dtype=torch.float32, device=dev)
+        modes = [self.class_weight] * m_models if modes is None else list(modes)
+        w_pos, w_neg = _weight_tensors(labels[rows], c, modes, dev)  # (M, C) each
         lam = torch.as_tensor(np.asarray(regs, np.float64), device=dev)  # float64: t0 may be ~1e9
         t0 = 1.0 / (lam * torch.as_tensor(np.asarray(eta0s, np.float64), device=dev))
         dim = int(mu.shape[0])
@@ -265,9 +280,9 @@ class OvrHingeSgd:
                 Y = labels_t[torch.as_tensor(block, device=dev)]
                 for s in range(0, len(block), batch):
                     x, y = X[s : s + batch], Y[s : s + batch]
-                    pos = torch.nn.functional.one_hot(y, c).bool()  # (B, C)
-                    sign = (pos.float() * 2 - 1)[:, None, :]  # (B, 1, C)
-                    weight = torch.where(pos, w_pos, w_neg)[:, None, :]
+                    pos = torch.nn.functional.one_hot(y, c).bool()[:, None, :]  # (B, 1, C)
+                    sign = pos.float() * 2 - 1
+                    weight = torch.where(pos, w_pos, w_neg)  # (B, M, C)
                     margin = sign * (x @ W + b).view(-1, m_models, c)  # (B, M, C)
                     hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2))
                     # eta_t = 1 / (lambda (t + t0)): Pegasos after t0, ~eta0 before
@@ -394,8 +409,14 @@ class OvrHingeSgd:
         log_epoch: Callable[..., None] | None = None,
         checkpoints: Sequence[int] = (),
         on_checkpoint: Callable[[int, list[OvrHingeSgd]], None] | None = None,
+        class_weights: Sequence[str | None] | None = None,
+        eta0s: Sequence[float] | None = None,
     ) -> list[OvrHingeSgd]:
         """One fitted copy of this estimator per lambda in ``regs``, trained in one stream.
+
+        ``class_weights`` and ``eta0s``, if given, pair with ``regs`` (model m:
+        ``regs[m]``, ``class_weights[m]``, ``eta0s[m]``); by default every model
+        has this estimator's ``class_weight`` and ``eta0``.
 
         ``on_checkpoint(epoch, models)`` is called after each epoch in
         ``checkpoints`` with the models as they are then (averaged weights, the
@@ -408,17 +429,23 @@ class OvrHingeSgd:
         labels = np.asarray(labels, dtype=np.int64)
         if len(rows) == 0:
             raise MethodError("no training rows for the SVM")
-        eta0 = self.eta0
-        if eta0 is None:  # a caller tuning lambda calibrates once and passes eta0 instead
-            eta0 = self.calibrate(features, labels, n_classes, rows=rows, transform=transform)
-        mu, _ = self._centre(features, rows, transform)
         regs = [float(r) for r in regs]
-        eta0s = [min(float(eta0), 1.0 / r) for r in regs]
+        modes = [self.class_weight] * len(regs) if class_weights is None else list(class_weights)
+        if eta0s is None:
+            eta0 = self.eta0
+            if eta0 is None:  # a caller tuning lambda calibrates once and passes eta0 instead
+                eta0 = self.calibrate(features, labels, n_classes, rows=rows, transform=transform)
+            eta0s = [eta0] * len(regs)
+        if not len(regs) == len(modes) == len(eta0s):
+            raise ValueError("regs, class_weights and eta0s must pair up")
+        mu, _ = self._centre(features, rows, transform)
+        eta0s = [min(float(e), 1.0 / r) for e, r in zip(eta0s, regs, strict=True)]
         curve: list[list[dict[str, Any]]] = [[] for _ in regs]
 
         def make(W: Any, b: Any, m: int, epochs: int) -> OvrHingeSgd:
             model = copy.copy(self)
             model.reg, model.epochs, model.eta0_ = regs[m], epochs, eta0s[m]
+            model.class_weight = modes[m]
             model.curve_ = list(curve[m])
             return model._finish(W[:, m], b[m], mu)
 
@@ -427,6 +454,7 @@ class OvrHingeSgd:
                 row = {
                     "epoch": epoch,
                     "reg": reg,
+                    "class_weight": modes[m] or "none",
                     # the running hinge of the iterates during the epoch, plus the
                     # regulariser of the averaged weights: an estimate, no extra pass
                     "train_objective": float(reg / 2 * stats["norm_sq"][m] + stats["hinge"][m]),
@@ -451,6 +479,7 @@ class OvrHingeSgd:
             transform=transform,
             progress=progress,
             on_epoch=on_epoch,
+            modes=modes,
         )
         return [make(W, b, m, self.epochs) for m in range(len(regs))]
 
@@ -461,16 +490,7 @@ class OvrHingeSgd:
         rows: np.ndarray | None = None,
     ) -> np.ndarray:
         """Scores ``(n, n_classes)`` float32 of ``features[rows]`` (all rows by default)."""
-        import torch
-
-        rows = self._rows(features, rows)
-        out = np.zeros((len(rows), self.coef_.shape[1]), dtype=np.float32)
-        buf = self._buffer(self.coef_.shape[0]) if len(rows) > self.block_rows else None
-        with torch.no_grad():
-            for s in range(0, len(rows), self.block_rows):
-                X = self._load(features, rows[s : s + self.block_rows], transform, out=buf)
-                out[s : s + len(X)] = (X @ self.coef_ + self.intercept_).cpu().numpy()
-        return out
+        return decision_functions([self], features, transform, rows)[0]
 
     def objective(
         self,
@@ -497,15 +517,15 @@ class OvrHingeSgd:
         regs: Sequence[float],
         mu: Any,
         transform: Callable | None,
+        modes: Sequence[str | None] | None = None,
     ) -> np.ndarray:
         """Objective of each of M stacked models ``(dim, M, C)``, ``(M, C)`` on ``rows``."""
         import torch
 
         labels = np.asarray(labels, dtype=np.int64)
         _, m_models, c = W.shape
-        weights = class_weights(labels[rows], c, self.class_weight)
-        w_pos = torch.as_tensor(weights[0], dtype=torch.float32, device=W.device)
-        w_neg = torch.as_tensor(weights[1], dtype=torch.float32, device=W.device)
+        modes = [self.class_weight] * m_models if modes is None else list(modes)
+        w_pos, w_neg = _weight_tensors(labels[rows], c, modes, W.device)
         flat, bias = W.reshape(W.shape[0], -1), b.reshape(-1)
         hinge = torch.zeros(m_models, dtype=torch.float64, device=W.device)
         buf = self._buffer(W.shape[0]) if len(rows) > self.block_rows else None
@@ -514,11 +534,38 @@ class OvrHingeSgd:
                 block = rows[s : s + self.block_rows]
                 X = self._load(features, block, transform, mu, buf)
                 y = torch.as_tensor(labels[block], device=W.device)
-                pos = torch.nn.functional.one_hot(y, c).bool()
-                sign = (pos.float() * 2 - 1)[:, None, :]
-                weight = torch.where(pos, w_pos, w_neg)[:, None, :]
+                pos = torch.nn.functional.one_hot(y, c).bool()[:, None, :]
+                sign = pos.float() * 2 - 1
+                weight = torch.where(pos, w_pos, w_neg)
                 margin = sign * (X @ flat + bias).view(len(block), m_models, c)
                 hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2)).double()
         norm_sq = (W.double() ** 2).sum((0, 2))
         lam = torch.as_tensor(np.asarray(regs, np.float64), device=W.device)
         return (lam / 2 * norm_sq + hinge / len(rows)).cpu().numpy()
+
+
+def decision_functions(
+    models: Sequence[OvrHingeSgd],
+    features: Any,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    rows: np.ndarray | None = None,
+) -> list[np.ndarray]:
+    """Each fitted model's ``(n, n_classes)`` scores of ``features[rows]``, in one pass.
+
+    The models (of one dimension, on one device; e.g. a grid's candidates)
+    share every block read: one product with their stacked weights.
+    """
+    import torch
+
+    first = models[0]
+    rows = first._rows(features, rows)
+    W = torch.cat([m.coef_ for m in models], dim=1)
+    b = torch.cat([m.intercept_ for m in models])
+    out = np.zeros((len(rows), W.shape[1]), dtype=np.float32)
+    buf = first._buffer(W.shape[0]) if len(rows) > first.block_rows else None
+    with torch.no_grad():
+        for s in range(0, len(rows), first.block_rows):
+            X = first._load(features, rows[s : s + first.block_rows], transform, out=buf)
+            out[s : s + len(X)] = (X @ W + b).cpu().numpy()
+    widths = np.cumsum([0] + [m.coef_.shape[1] for m in models])
+    return [np.ascontiguousarray(out[:, a:z]) for a, z in zip(widths[:-1], widths[1:], strict=True)]

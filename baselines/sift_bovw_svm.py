@@ -78,6 +78,7 @@ class Chi2MappedBovw:
 
 SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
+SVM_CLASS_WEIGHT_GRID = ("balanced",)  # one-vs-rest positives re-weighted or not
 
 
 @register_baseline("sift-bovw-svm")
@@ -105,8 +106,10 @@ class SiftBovwSvm(EncodedSvmBaseline):
         select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
         svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
         svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
+        svm_class_weight_grid: tuple[str, ...] = SVM_CLASS_WEIGHT_GRID,  # "balanced", "none"
         svm_reg: float = 1e-4,  # lambda without selection (no monitor or select=False)
         svm_epochs: int = 8,  # SGD passes without selection
+        svm_class_weight: str = "balanced",  # class weighting without selection
         chunk_size: int = 256,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
     ) -> None:
@@ -121,8 +124,10 @@ class SiftBovwSvm(EncodedSvmBaseline):
         self.select = select
         self.svm_grid = svm_grid
         self.svm_epoch_grid = svm_epoch_grid
+        self.svm_class_weight_grid = svm_class_weight_grid
         self.svm_reg = svm_reg
         self.svm_epochs = svm_epochs
+        self.svm_class_weight = svm_class_weight
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
 

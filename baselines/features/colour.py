@@ -1,4 +1,4 @@
-"""Local colour statistics on the dense SIFT grid, and their Fisher vectors (the XRCE colour channel).
+"""Local colour statistics on the dense SIFT grid and their Fisher vectors (XRCE's colour channel).
 
 Perronnin, Sanchez & Mensink (ECCV 2010) and the XRCE ILSVRC 2010-2011
 entries added a second Fisher vector on *local colour statistics*: each patch

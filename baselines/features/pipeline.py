@@ -49,7 +49,7 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
-from baselines.linear import OvrHingeSgd, check_class_counts
+from baselines.linear import OvrHingeSgd, check_class_counts, decision_functions
 from harness.api import BaselineBase, MethodError, RunContext, Selection, Split
 from harness.protocol import topk_errors
 
@@ -57,13 +57,21 @@ MAIN = "main"  # the channel every pipeline has; others (e.g. "colour") are extr
 SVM_GRID_BYTES = 4 << 30  # stacked weights (W and its average) of the lambdas trained at once
 
 
-def candidate_key(candidate: dict[str, Any]) -> tuple[float, float, float, int]:
-    """Sort key of a selection candidate: monitor top-5, top-1, stronger regulariser first."""
+CLASS_WEIGHT_NAMES = ("balanced", "none")  # OvrHingeSgd's class_weight, as TOML can write it
+
+
+def candidate_key(
+    candidate: dict[str, Any], modes: list[str] | None = None
+) -> tuple[float, float, float, int, int]:
+    """Sort key of a selection candidate: monitor top-5, then top-1, then the stronger
+    regulariser (larger lambda, fewer epochs), then the class weighting listed first."""
+    mode = candidate.get("svm_class_weight")
     return (
         candidate["monitor_top5_err"],
         candidate["monitor_top1_err"],
         -candidate["svm_reg"],
         candidate["svm_epochs"],
+        modes.index(mode) if modes and mode in modes else 0,
     )
 
 
@@ -79,8 +87,10 @@ class EncodedSvmBaseline(BaselineBase):
     # subclasses' __init__ store these
     svm_reg: float
     svm_epochs: int
+    svm_class_weight: str
     svm_grid: tuple[float, ...]
     svm_epoch_grid: tuple[int, ...]
+    svm_class_weight_grid: tuple[str, ...]
     select: bool
     chunk_size: int
     min_images_per_class: int
@@ -149,7 +159,7 @@ class EncodedSvmBaseline(BaselineBase):
             ctx.note(
                 f"{self.name}_svm_selection",
                 f"no monitor (no holdout in the run context): fixed svm_reg={self.svm_reg}, "
-                f"svm_epochs={self.svm_epochs}",
+                f"svm_epochs={self.svm_epochs}, svm_class_weight={self.svm_class_weight}",
             )
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(train))
         self.encoder_ = self.learn_encoder(train, ctx)
@@ -188,7 +198,12 @@ class EncodedSvmBaseline(BaselineBase):
                 )
                 ctx.note(
                     f"{self.name}_{channel}_svm",
-                    {"reg": svm.reg, "epochs": svm.epochs, "eta0": svm.eta0_},
+                    {
+                        "reg": svm.reg,
+                        "epochs": svm.epochs,
+                        "class_weight": svm.class_weight,
+                        "eta0": svm.eta0_,
+                    },
                 )
             self.svms_[channel] = svm
         self.svm_ = self.svms_[MAIN]
@@ -207,11 +222,15 @@ class EncodedSvmBaseline(BaselineBase):
         )
         return self
 
-    def _grids(self) -> tuple[list[float], list[int]]:
-        """The lambdas and epoch counts to try, sorted; a :class:`MethodError` if unusable."""
+    def _grids(self) -> tuple[list[float], list[int], list[str]]:
+        """Lambdas and epoch counts (sorted) and class weightings (in order) to try.
+
+        A :class:`MethodError` if a grid is unusable, so it fails before any work.
+        """
         try:
             regs = sorted({float(r) for r in _as_list(self.svm_grid)})
             epochs = sorted({int(e) for e in _as_list(self.svm_epoch_grid)})
+            modes = list(dict.fromkeys(str(m) for m in _as_list(self.svm_class_weight_grid)))
         except (TypeError, ValueError) as exc:
             raise MethodError(f"{self.name}: svm_grid / svm_epoch_grid: {exc}") from exc
         if not regs or not epochs or min(regs) <= 0 or min(epochs) < 1:
@@ -219,15 +238,26 @@ class EncodedSvmBaseline(BaselineBase):
                 f"{self.name}: svm_grid needs positive lambdas and svm_epoch_grid epochs >= 1, "
                 f"got {self.svm_grid!r} and {self.svm_epoch_grid!r}"
             )
-        return regs, epochs
+        if not modes or set(modes) - set(CLASS_WEIGHT_NAMES):
+            raise MethodError(
+                f"{self.name}: svm_class_weight_grid takes {list(CLASS_WEIGHT_NAMES)}, "
+                f"got {self.svm_class_weight_grid!r}"
+            )
+        return regs, epochs, modes
 
     def _svm(
-        self, ctx: RunContext, reg: float, epochs: int, eta0: float | None = None
+        self,
+        ctx: RunContext,
+        reg: float,
+        epochs: int,
+        eta0: float | None = None,
+        class_weight: str | None = None,
     ) -> OvrHingeSgd:
         return OvrHingeSgd(
             reg=float(reg),
             epochs=int(epochs),
             eta0=eta0,
+            class_weight=class_weight or self.svm_class_weight,
             seed=ctx.seed,
             device=ctx.device,
             n_threads=max(1, ctx.n_jobs),
@@ -249,40 +279,49 @@ class EncodedSvmBaseline(BaselineBase):
         fit_rows: np.ndarray,
         monitor_rows: np.ndarray,
     ) -> tuple[OvrHingeSgd, np.ndarray]:
-        """Grid over (lambda, epochs) on the fit rows, scored on the monitor; refit on all rows.
-
-        Returns the refitted SVMs and the monitor scores of the chosen candidate.
+        """Grid over (lambda, epochs, class weighting) on the fit rows, scored on the monitor;
+        refit on all rows. Returns the refitted SVMs and the chosen candidate's monitor scores.
         """
-        regs, epoch_grid = self._grids()
+        regs, epoch_grid, modes = self._grids()
         labels = np.asarray(train.labels)
         check_class_counts(labels[fit_rows], train.wnids, 1)
-        eta0 = self._svm(ctx, regs[0], 1).calibrate(feats, labels, train.n_classes, rows=fit_rows)
-        runner = self._svm(ctx, regs[0], epoch_grid[-1], eta0=eta0)  # epochs: the longest
+        eta0 = {  # the step depends on the loss's weighting, not on lambda: one per weighting
+            mode: self._svm(ctx, regs[0], 1, class_weight=mode).calibrate(
+                feats, labels, train.n_classes, rows=fit_rows
+            )
+            for mode in modes
+        }
+        grid = [(reg, mode) for mode in modes for reg in regs]
+        runner = self._svm(ctx, regs[0], epoch_grid[-1])  # epochs: the longest checkpoint
         candidates: list[dict[str, Any]] = []
         best: dict[str, Any] = {}
 
         def score(epoch: int, models: list[OvrHingeSgd]) -> None:
-            for model in models:
-                scores = model.decision_function(feats, rows=monitor_rows)
+            every = decision_functions(models, feats, rows=monitor_rows)  # one pass for all
+            for model, scores in zip(models, every, strict=True):
                 errs = topk_errors(scores, labels[monitor_rows], (1, 5))
                 cand = {
                     "svm_reg": model.reg,
                     "svm_epochs": epoch,
+                    "svm_class_weight": model.class_weight,
                     "monitor_top1_err": round(errs[1], 4),
                     "monitor_top5_err": round(errs[5], 4),
                 }
                 candidates.append(cand)
-                if not best or candidate_key(cand) < candidate_key(best["cand"]):
+                if not best or candidate_key(cand, modes) < candidate_key(best["cand"], modes):
                     best.update(cand=cand, scores=scores)
 
         per_model = feats.shape[1] * train.n_classes * 8
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
-        for start in range(0, len(regs), group):
+        for start in range(0, len(grid), group):
+            part = grid[start : start + group]
             runner.fit_grid(
                 feats,
                 labels,
                 train.n_classes,
-                regs[start : start + group],
+                [reg for reg, _ in part],
+                class_weights=[mode for _, mode in part],
+                eta0s=[eta0[mode] for _, mode in part],
                 rows=fit_rows,
                 progress=ctx.progress,
                 log_epoch=self._logger(ctx, channel, "select"),
@@ -291,27 +330,34 @@ class EncodedSvmBaseline(BaselineBase):
             )
         chosen = best["cand"]
         prefix = "" if channel == MAIN else f"{channel}_"
+        names = ("svm_reg", "svm_epochs", "svm_class_weight")
         ctx.report_selection(
             Selection(
-                parameters=(f"{prefix}svm_reg", f"{prefix}svm_epochs"),
+                parameters=tuple(prefix + n for n in names),
                 candidates=tuple(
                     {**c, "channel": channel}
-                    for c in sorted(candidates, key=lambda c: (c["svm_reg"], c["svm_epochs"]))
+                    for c in sorted(
+                        candidates,
+                        key=lambda c: (
+                            modes.index(c["svm_class_weight"]),
+                            c["svm_reg"],
+                            c["svm_epochs"],
+                        ),
+                    )
                 ),
-                chosen={
-                    f"{prefix}svm_reg": chosen["svm_reg"],
-                    f"{prefix}svm_epochs": chosen["svm_epochs"],
-                },
+                chosen={prefix + n: chosen[n] for n in names},
                 criterion="monitor_top5_err",
                 refit=True,
             )
         )
+        mode = chosen["svm_class_weight"]
         ctx.note(
             f"{self.name}_{channel}_svm",
             {
                 "reg": chosen["svm_reg"],
                 "epochs": chosen["svm_epochs"],
-                "eta0": eta0,
+                "class_weight": mode,
+                "eta0": eta0[mode],
                 "monitor_top1_err": chosen["monitor_top1_err"],
                 "monitor_top5_err": chosen["monitor_top5_err"],
                 # the best lambda at an end of the grid: a wider grid may do better
@@ -322,15 +368,17 @@ class EncodedSvmBaseline(BaselineBase):
             },
         )
         ctx.logger.info(
-            "%s: %s SVM chose lambda=%g, %d epochs (monitor top-5 %.2f%%); refitting on all %d rows",
+            "%s: %s SVM chose lambda=%g, %d epochs, class weight %s (monitor top-5 %.2f%%); "
+            "refit on all %d rows",
             self.name,
             channel,
             chosen["svm_reg"],
             chosen["svm_epochs"],
+            mode,
             chosen["monitor_top5_err"],
             len(train),
         )
-        svm = self._svm(ctx, chosen["svm_reg"], chosen["svm_epochs"], eta0=eta0)
+        svm = self._svm(ctx, chosen["svm_reg"], chosen["svm_epochs"], eta0[mode], mode)
         svm.fit(
             feats,
             labels,

@@ -1,4 +1,4 @@
-"""Local colour statistics (Perronnin et al. 2010): layout, values on built images, the FV channel."""
+"""Local colour statistics (Perronnin et al. 2010): layout, values on built images, the channel."""
 
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def test_colour_channel_is_selected_on_the_monitor_and_late_fused(tmp_path: Path
     method.fit(train, ctx)
     assert sorted(method.svms_) == ["colour", "main"]
     assert [s.parameters for s in ctx.selections] == [
-        ("svm_reg", "svm_epochs"),
-        ("colour_svm_reg", "colour_svm_epochs"),
+        ("svm_reg", "svm_epochs", "svm_class_weight"),
+        ("colour_svm_reg", "colour_svm_epochs", "colour_svm_class_weight"),
     ]
     assert ctx.notes["sift-fv-svm_colour_feature_dim"] == 2 * 4 * 16 * 5
     assert set(ctx.notes["sift-fv-svm_fused_monitor_err"]) == {

@@ -1,4 +1,4 @@
-"""The averaged-SGD one-vs-rest SVMs: they reach LinearSVC's optimum, lambda acts, runs are exact."""
+"""Averaged-SGD one-vs-rest SVMs: they reach LinearSVC's optimum, lambda acts, runs are exact."""
 
 from __future__ import annotations
 

@@ -24,7 +24,11 @@ FAST = {  # small codebooks, as in test_handcrafted.py
         "descriptors_per_image": 30,
     },
 }
-GRID = {"svm_grid": (1e-3, 1e-2, 1e-1), "svm_epoch_grid": (2, 4)}
+GRID = {
+    "svm_grid": (1e-3, 1e-2, 1e-1),
+    "svm_epoch_grid": (2, 4),
+    "svm_class_weight_grid": ("balanced", "none"),
+}
 
 
 def oriented_texture_split(name: str, per_class: int, seed: int) -> Split:
@@ -59,11 +63,12 @@ class FitSpy:
     """Records the rows every SVM training run of OvrHingeSgd used (None: all rows)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls: list[tuple[int, np.ndarray | None, tuple[float, ...]]] = []
+        self.calls: list[tuple[int, np.ndarray | None, list[tuple[float, str]]]] = []
         original = OvrHingeSgd.fit_grid
 
         def spy(model, features, labels, n_classes, regs, **kw):
-            self.calls.append((len(features), kw.get("rows"), tuple(regs)))
+            modes = kw.get("class_weights") or [model.class_weight] * len(regs)
+            self.calls.append((len(features), kw.get("rows"), list(zip(regs, modes, strict=True))))
             return original(model, features, labels, n_classes, regs, **kw)
 
         monkeypatch.setattr(OvrHingeSgd, "fit_grid", spy)
@@ -78,26 +83,36 @@ def test_selection_reports_the_grid_and_refits_on_all_training_rows(
     method.fit(train, ctx)
 
     (selection,) = ctx.selections
-    assert selection.parameters == ("svm_reg", "svm_epochs")
+    assert selection.parameters == ("svm_reg", "svm_epochs", "svm_class_weight")
     assert selection.criterion == "monitor_top5_err" and selection.refit
-    grid = {(c["svm_reg"], c["svm_epochs"]) for c in selection.candidates}
-    assert grid == {(r, e) for r in GRID["svm_grid"] for e in GRID["svm_epoch_grid"]}
+    names = selection.parameters
+    grid = {tuple(c[n] for n in names) for c in selection.candidates}
+    assert len(grid) == len(selection.candidates) == 3 * 2 * 2
+    assert grid == {
+        (r, e, w)
+        for r in GRID["svm_grid"]
+        for e in GRID["svm_epoch_grid"]
+        for w in GRID["svm_class_weight_grid"]
+    }
     for cand in selection.candidates:
         assert 0 <= cand["monitor_top1_err"] <= 100 and 0 <= cand["monitor_top5_err"] <= 100
     best = min(selection.candidates, key=candidate_key)
-    assert selection.chosen == {"svm_reg": best["svm_reg"], "svm_epochs": best["svm_epochs"]}
+    assert selection.chosen == {n: best[n] for n in names}
 
-    # one joint run of the grid on the fit rows, then the refit on every row of train
-    (n, rows, regs), refit = spy.calls[0], spy.calls[-1]
+    # one joint run of the whole grid on the fit rows, then the refit on every row of train
+    (n, rows, models), refit = spy.calls[0], spy.calls[-1]
     assert len(spy.calls) == 2
-    assert n == len(train) and regs == GRID["svm_grid"]
+    assert n == len(train) and len(models) == 3 * 2
+    assert set(models) == {(reg, weight) for reg, _epochs, weight in grid}
     np.testing.assert_array_equal(rows, ctx.holdout.fit_rows)
-    assert refit[0] == len(train) and refit[1] is None and refit[2] == (best["svm_reg"],)
+    assert refit[0] == len(train) and refit[1] is None
+    assert refit[2] == [(best["svm_reg"], best["svm_class_weight"])]
     assert method.svm_.reg == best["svm_reg"] and method.svm_.epochs == best["svm_epochs"]
 
     facts = ctx.notes["hog-svm_main_svm"]
     assert facts["refit_rows"] == len(train) == facts["n_fit"] + facts["n_monitor"]
     assert facts["n_monitor"] == len(ctx.holdout.monitor_rows) > 0
+    assert facts["class_weight"] == best["svm_class_weight"]
     assert ctx.training.fit_split == "train" and ctx.training.monitor_use == "selection"
     assert ctx.training.epochs == best["svm_epochs"]
     phases = {row["phase"] for row in ctx.epoch_log}

@@ -217,7 +217,9 @@ def test_fit_logs_a_learning_curve_and_beats_chance(tmp_path, splits) -> None:
         "images_seen",
     }
     assert [r["images_seen"] for r in rows] == [len(train) * e for e in (1, 2, 3, 4)]
-    assert all(b["elapsed_seconds"] > a["elapsed_seconds"] for a, b in zip(rows, rows[1:]))
+    assert all(
+        b["elapsed_seconds"] > a["elapsed_seconds"] for a, b in zip(rows, rows[1:], strict=False)
+    )
     assert rows[-1]["monitor_top5_err"] == 0.0  # 3 classes: the top 5 always hold the truth
     proba = trainer.predict_proba(val)
     assert proba.shape == (len(val), N_CLASSES) and proba.dtype == np.float32
@@ -540,8 +542,8 @@ def test_cosine_with_warm_up_rises_linearly_then_ends_near_zero() -> None:
         opt.step()
         schedule.after_batch()
     assert lrs[0] == pytest.approx(0.01) and lrs[10] == pytest.approx(0.1)  # linear to the peak
-    assert all(b > a for a, b in zip(lrs[:10], lrs[1:11]))
-    assert all(b <= a for a, b in zip(lrs[10:], lrs[11:]))  # then cosine down
+    assert all(b > a for a, b in zip(lrs[:10], lrs[1:11], strict=True))
+    assert all(b <= a for a, b in zip(lrs[10:], lrs[11:], strict=False))  # then cosine down
     assert lrs[-1] < 0.002  # ends low within the budget
     with pytest.raises(ValueError, match="warmup_epochs"):
         TrainConfig(epochs=5, batch_size=4, lr=0.1, lr_schedule="plateau", warmup_epochs=1)
