@@ -53,7 +53,7 @@ class HogSvm(EncodedSvmBaseline):
         orientations: int = 9,  # unsigned gradient orientation bins
         colour: bool = True,  # RGB, the channel of largest gradient (D&T's best); False: grey
         sqrt_gamma: bool = True,  # square-root gamma compression before the gradients (D&T)
-        select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
+        select: bool = True,  # choose the SVM settings on the monitor, then refit on all train
         svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
         svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
         svm_class_weight_grid: tuple[str, ...] = SVM_CLASS_WEIGHT_GRID,  # "balanced", "none"

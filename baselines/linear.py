@@ -421,8 +421,9 @@ class OvrHingeSgd:
         ``on_checkpoint(epoch, models)`` is called after each epoch in
         ``checkpoints`` with the models as they are then (averaged weights, the
         same as a fit of that many epochs); ``self.epochs`` is the last epoch.
-        ``eta0`` (given, or calibrated once at this estimator's ``reg``) is
-        shared by all, each model's ``t0 = 1 / (lambda eta0)``.
+        Without ``eta0s`` one step scale serves all models: ``eta0``, or one
+        calibration (which ignores lambda); each model's ``t0 = 1 / (lambda
+        eta0)``, with eta0 capped at 1 / lambda so no step flips W's sign.
         """
         self._setup()
         rows = self._rows(features, rows)

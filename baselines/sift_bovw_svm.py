@@ -23,7 +23,9 @@ and refitted on all of train; nothing is chosen on val. On Tiny
 ImageNet-100 the monitor's top-5 error is flat over lambda 1e-5 to 3e-4
 (50.4-51.0%) and worse at 1e-3 (52.3%); the grid spans the flat part and
 ``svm_reg`` = 1e-4, the monitor's choice there, is what trains without a
-monitor or with ``select=False``.
+monitor or with ``select=False``. Class weighting: balanced, as the Fisher
+vectors (see :mod:`baselines.sift_fv_svm`); ``svm_class_weight_grid`` can add
+"none".
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ class SiftBovwSvm(EncodedSvmBaseline):
         chi2_sample_steps: int = 2,  # AdditiveChi2Sampler sample_steps
         codebook_images: int = 1000,  # training images sampled for k-means
         descriptors_per_image: int = 100,  # descriptors kept per sampled image
-        backend: str = "auto",  # "auto" | "opencv" (CPU) | "torch" (kornia; cuda or cpu)
-        select: bool = True,  # choose lambda and epochs on the monitor, then refit on all train
+        backend: str = "auto",  # "auto" (the faster one) | "numpy" | "torch"; same descriptors
+        select: bool = True,  # choose the SVM settings on the monitor, then refit on all train
         svm_grid: tuple[float, ...] = SVM_GRID,  # lambdas tried on the monitor
         svm_epoch_grid: tuple[int, ...] = SVM_EPOCH_GRID,  # epochs at which each is scored
         svm_class_weight_grid: tuple[str, ...] = SVM_CLASS_WEIGHT_GRID,  # "balanced", "none"

@@ -9,8 +9,9 @@ import pytest
 
 from baselines.features.pipeline import candidate_key
 from baselines.linear import OvrHingeSgd
-from harness.api import RunContext, Split
+from harness.api import MethodError, RunContext, Split
 from harness.data.holdout import carve_holdout
+from harness.params import ParameterError, check_params
 from harness.registry import BASELINES
 
 N_CLASSES, SIZE = 4, 32
@@ -126,7 +127,7 @@ def test_without_a_holdout_the_fixed_values_train_once_and_the_record_says_so(
     method = BASELINES.get("hog-svm")(**FAST["hog-svm"], **GRID, svm_reg=0.05, svm_epochs=3)
     method.fit(train, ctx)
     assert ctx.selections == []
-    assert "no monitor" in ctx.notes["hog-svm_svm_selection"]
+    assert "no selection" in ctx.notes["hog-svm_svm_selection"]
     assert method.svm_.reg == 0.05 and method.svm_.epochs == 3
     assert ctx.training.monitor_use is None
 
@@ -153,3 +154,15 @@ def test_fit_reads_only_the_train_split(train: Split, tmp_path: Path) -> None:
         assert feature_dirs == ["train"]  # nothing but train was encoded during fit
         scores.append(method.decision_function(train.subset(np.arange(12)), ctx))
     np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_bad_svm_settings_fail_before_any_work(train: Split, tmp_path: Path) -> None:
+    cls = BASELINES.get("hog-svm")
+    check_params(cls, "hog-svm", {"svm_grid": [1e-3, 1e-2], "svm_class_weight": "balanced"})
+    for bad in ({"svm_reg": 0.0}, {"svm_epochs": 0}, {"svm_class_weight": "auto"}):
+        with pytest.raises(ParameterError):
+            check_params(cls, "hog-svm", bad)
+    ctx = holdout_context(train, tmp_path)
+    with pytest.raises(MethodError, match="svm_class_weight_grid"):
+        cls(svm_class_weight_grid=("balanced", "auto")).fit(train, ctx)
+    assert not (tmp_path / "features").exists()  # failed before encoding anything
