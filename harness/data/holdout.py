@@ -78,10 +78,13 @@ def carve_holdout(
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"holdout fraction must be in [0, 1), got {fraction}")
     labels = np.asarray(labels, dtype=np.int64)
+    # the rows of every class in one stable sort (a scan per class would be N x C)
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], np.arange(n_classes + 1))
     monitor: list[np.ndarray] = []
     single: list[int] = []
     for c in range(n_classes):
-        rows = np.flatnonzero(labels == c)
+        rows = order[starts[c] : starts[c + 1]]  # ascending row numbers of class c
         n = len(rows)
         if n == 0:
             continue
