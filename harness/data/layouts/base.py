@@ -21,7 +21,14 @@ from typing import ClassVar
 from harness.data.errors import LayoutError
 from harness.data.textfiles import label_lines, read_label_text
 
-__all__ = ["DatasetIndex", "Layout", "LayoutDefaults", "build_index", "read_synset_names"]
+__all__ = [
+    "DatasetIndex",
+    "Layout",
+    "LayoutDefaults",
+    "ValLabels",
+    "build_index",
+    "read_synset_names",
+]
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,42 @@ class Layout(ABC):
 
     def __repr__(self) -> str:
         return f"<layout {self.name}>"
+
+
+class ValLabels:
+    """Val image -> wnid from one ground-truth file: every image listed once, none left out.
+
+    A repeated line would score one image twice and hide an unlabelled one, so
+    both are errors naming the file, the lines and what to do.
+    """
+
+    def __init__(self, path: Path, images: Mapping[str, Path], root: Path, layout: str) -> None:
+        self.path, self.images, self.root, self.layout = path, images, root, layout
+        self.val: dict[str, list[str]] = {}
+        self.first_line: dict[str, int] = {}  # image key -> the line that labelled it
+
+    def add(self, key: str, wnid: str, lineno: int) -> None:
+        """Label image ``key`` (a key of ``images``) with ``wnid``, from line ``lineno``."""
+        if key in self.first_line:
+            raise LayoutError(
+                f"{self.path} lines {self.first_line[key]} and {lineno} both label {key}: each "
+                f"val image must be listed once; remove one of the lines",
+                layout=self.layout,
+            )
+        self.first_line[key] = lineno
+        self.val.setdefault(wnid, []).append(self.images[key].relative_to(self.root).as_posix())
+
+    def finish(self, folder: str, fix: str) -> dict[str, list[str]]:
+        """{wnid: paths}, once every image of ``folder`` is labelled; ``fix``: what to do."""
+        unlabelled = sorted(set(self.images) - set(self.first_line))
+        if unlabelled:
+            shown = ", ".join(unlabelled[:3]) + (", ..." if len(unlabelled) > 3 else "")
+            raise LayoutError(
+                f"ground truth {self.path} has {len(self.first_line)} rows but {folder} has "
+                f"{len(self.images)} images; unlabelled: {shown}; {fix}",
+                layout=self.layout,
+            )
+        return self.val
 
 
 def read_synset_names(path: Path, what: str) -> dict[str, str]:

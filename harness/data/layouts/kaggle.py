@@ -18,6 +18,7 @@ from harness.data.layouts.base import (
     DatasetIndex,
     Layout,
     LayoutDefaults,
+    ValLabels,
     build_index,
     read_synset_names,
 )
@@ -78,8 +79,7 @@ class KaggleLayout(Layout):
                 f"use the {KAGGLE_SOLUTION} of the Kaggle download",
                 layout=self.name,
             )
-        val: dict[str, list[str]] = {}
-        first_line: dict[str, int] = {}  # image id -> the line that labelled it
+        labels = ValLabels(csv_path, images, root, self.name)
         for row in reader:
             lineno = reader.line_num
             if not row or not any(cell.strip() for cell in row):
@@ -97,12 +97,6 @@ class KaggleLayout(Layout):
                     f"restore the image or remove the line",
                     layout=self.name,
                 )
-            if image_id in first_line:
-                raise LayoutError(
-                    f"{csv_path} lines {first_line[image_id]} and {lineno} both label "
-                    f"{image_id}: each val image must be listed once; remove one of the lines",
-                    layout=self.name,
-                )
             if wnid not in known:
                 raise LayoutError(
                     f"unknown wnid {wnid}: {csv_path} line {lineno} labels {image_id} with a class "
@@ -110,18 +104,10 @@ class KaggleLayout(Layout):
                     f"{rel(val_dir.parent / 'train' / wnid, root)}/",
                     layout=self.name,
                 )
-            first_line[image_id] = lineno
-            val.setdefault(wnid, []).append(rel(images[image_id], root))
-        unlabelled = sorted(set(images) - set(first_line))
-        if unlabelled:
-            shown = ", ".join(unlabelled[:3]) + (", ..." if len(unlabelled) > 3 else "")
-            raise LayoutError(
-                f"ground truth {csv_path} has {len(first_line)} rows but {rel(val_dir, root)}/ has "
-                f"{len(images)} images; unlabelled: {shown}; restore the missing lines or remove "
-                f"those images",
-                layout=self.name,
-            )
-        return val
+            labels.add(image_id, wnid, lineno)
+        return labels.finish(
+            f"{rel(val_dir, root)}/", "restore the missing lines or remove those images"
+        )
 
 
 LAYOUT = KaggleLayout()

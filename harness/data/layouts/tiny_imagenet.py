@@ -17,13 +17,13 @@ from harness.data.layouts.base import (
     DatasetIndex,
     Layout,
     LayoutDefaults,
+    ValLabels,
     build_index,
     read_synset_names,
 )
 from harness.data.layouts.scan import (
     flat_images,
     read_class_folders,
-    rel,
     require_dirs,
     require_files,
 )
@@ -79,8 +79,7 @@ class TinyImageNetLayout(Layout):
         images = {p.name: p for p in flat_images(root / "val" / "images")}
         ann = root / ANNOTATIONS
         text = read_label_text(ann, "the Tiny ImageNet val labels")
-        val: dict[str, list[str]] = {}
-        first_line: dict[str, int] = {}  # image name -> the line that labelled it
+        labels = ValLabels(ann, images, root, self.name)
         for lineno, line in label_lines(text):
             parts = line.split("\t") if "\t" in line else line.split()
             if len(parts) < 2:
@@ -96,31 +95,14 @@ class TinyImageNetLayout(Layout):
                     f"remove the line",
                     layout=self.name,
                 )
-            if name in first_line:
-                # a repeated line would score one image twice and hide an unlabelled one
-                raise LayoutError(
-                    f"{ann} lines {first_line[name]} and {lineno} both label {name}: each val "
-                    f"image must be listed once; remove one of the lines",
-                    layout=self.name,
-                )
             if wnid not in train:
                 raise LayoutError(
                     f"unknown wnid {wnid}: {ann} line {lineno} labels {name} with a class that is "
                     f"not in {root / WNIDS}; fix the line or add the class",
                     layout=self.name,
                 )
-            first_line[name] = lineno
-            val.setdefault(wnid, []).append(rel(images[name], root))
-        unlabelled = sorted(set(images) - set(first_line))
-        if unlabelled:
-            shown = ", ".join(unlabelled[:3]) + (", ..." if len(unlabelled) > 3 else "")
-            raise LayoutError(
-                f"ground truth {ann} has {len(first_line)} rows but val/images/ has "
-                f"{len(images)} images; unlabelled: {shown}; add a line for each or remove "
-                f"those images",
-                layout=self.name,
-            )
-        return val
+            labels.add(name, wnid, lineno)
+        return labels.finish("val/images/", "add a line for each or remove those images")
 
 
 LAYOUT = TinyImageNetLayout()
