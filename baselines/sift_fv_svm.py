@@ -56,6 +56,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from baselines.features.cache import cached_arrays, split_fingerprint
 from baselines.features.codebook import fit_gmm, fit_pca, sample_training_descriptors
 from baselines.features.colour import ColourFisherEncoder, ColourStatsExtractor
@@ -128,17 +130,14 @@ class SiftFvSvm(EncodedSvmBaseline):
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
 
-    def learn_extra_encoders(self, train: Split, ctx: RunContext) -> dict[str, Any]:
-        if not self.colour:
-            return {}
-        device = ctx.device if resolve_backend(self.backend, ctx.device) == "torch" else "cpu"
-        extractor = ColourStatsExtractor(
-            DenseGrid(tuple(int(b) for b in self.bin_sizes), int(self.step)), device
-        )
+    def _pca_gmm(
+        self, train: Split, ctx: RunContext, extractor: Any, kind: str, cache_name: str
+    ) -> dict[str, np.ndarray]:
+        """PCA + diagonal GMM on descriptors sampled from train (cached): SIFT and colour alike."""
         key = {
             "data": split_fingerprint(train, ctx.manifest_hash),
             "n": len(train),
-            "colour": extractor.cache_params(),
+            kind: extractor.cache_params(),
             "pca_dim": self.pca_dim,
             "k": self.n_components,
             "images": self.codebook_images,
@@ -154,7 +153,7 @@ class SiftFvSvm(EncodedSvmBaseline):
                 per_image=self.descriptors_per_image,
                 seed=ctx.seed,
             )
-            ctx.logger.info("sift-fv colour: %d descriptors; fitting PCA and GMM", len(desc))
+            ctx.logger.info("sift-fv %s: %d descriptors; fitting PCA and GMM", kind, len(desc))
             pca = fit_pca(desc, self.pca_dim, ctx.seed)
             gmm = fit_gmm((desc - pca.mean) @ pca.components.T, self.n_components, ctx.seed)
             return {
@@ -166,7 +165,16 @@ class SiftFvSvm(EncodedSvmBaseline):
                 "n_descriptors": desc.shape[:1],
             }
 
-        arrays = cached_arrays(ctx, "sift-fv-colour-codebook", key, build)
+        return cached_arrays(ctx, cache_name, key, build)
+
+    def learn_extra_encoders(self, train: Split, ctx: RunContext) -> dict[str, Any]:
+        if not self.colour:
+            return {}
+        device = ctx.device if resolve_backend(self.backend, ctx.device) == "torch" else "cpu"
+        extractor = ColourStatsExtractor(
+            DenseGrid(tuple(int(b) for b in self.bin_sizes), int(self.step)), device
+        )
+        arrays = self._pca_gmm(train, ctx, extractor, "colour", "sift-fv-colour-codebook")
         ctx.note("sift_fv_colour_gmm_components", len(arrays["weights"]))
         return {
             "colour": ColourFisherEncoder(
@@ -185,39 +193,7 @@ class SiftFvSvm(EncodedSvmBaseline):
             resolve_backend(self.backend, ctx.device),
             device,
         )
-        key = {
-            "data": split_fingerprint(train, ctx.manifest_hash),
-            "n": len(train),
-            "sift": extractor.cache_params(),
-            "pca_dim": self.pca_dim,
-            "k": self.n_components,
-            "images": self.codebook_images,
-            "per_image": self.descriptors_per_image,
-            "seed": ctx.seed,
-        }
-
-        def build() -> dict[str, Any]:
-            desc = sample_training_descriptors(
-                train.images,
-                extractor,
-                n_images=self.codebook_images,
-                per_image=self.descriptors_per_image,
-                seed=ctx.seed,
-            )
-            ctx.logger.info("sift-fv: %d descriptors sampled; fitting PCA and GMM", len(desc))
-            pca = fit_pca(desc, self.pca_dim, ctx.seed)
-            gmm = fit_gmm((desc - pca.mean) @ pca.components.T, self.n_components, ctx.seed)
-            ctx.logger.info("sift-fv: PCA + GMM learned on %d descriptors", len(desc))
-            return {
-                "pca_mean": pca.mean,
-                "pca_components": pca.components,
-                "weights": gmm.weights,
-                "means": gmm.means,
-                "variances": gmm.variances,
-                "n_descriptors": desc.shape[:1],
-            }
-
-        arrays = cached_arrays(ctx, "sift-fv-codebook", key, build)
+        arrays = self._pca_gmm(train, ctx, extractor, "sift", "sift-fv-codebook")
         ctx.note("sift_fv_codebook_descriptors", int(arrays["n_descriptors"][0]))
         ctx.note("sift_fv_gmm_components", len(arrays["weights"]))  # < n_components if capped
         return FisherEncoder(
