@@ -71,6 +71,10 @@ __all__ = [
 
 SCHEMA_VERSION = 2
 
+#: Parameters that change how a run may proceed, not what it computes: they are left
+#: out of run ids (harness.runner) and do not split repeats (harness.results).
+UNHASHED_PARAMS = frozenset({"allow_slow_cpu"})
+
 #: What a method is, for the gap (best CNN against best hand-crafted); the same
 #: values as ``harness.api.FAMILIES`` (a test keeps them equal).
 Family = Literal["cnn", "hand-crafted", "reference", "other"]

@@ -48,6 +48,7 @@ from harness.config import DEMO_DATA
 from harness.intervals import bootstrap_error_ci, combine_repeats
 from harness.record import (
     SCHEMA_VERSION,
+    UNHASHED_PARAMS,
     RecordError,
     RunRecord,
     ValHits,
@@ -229,9 +230,6 @@ _FLOAT_COLUMNS = (
 _GROUP_ORDER = ["is_demo", "subset", "n_classes", "n_train", "manifest_hash"]
 #: Within a group, best first: top-5 error, then top-1 error, then the name (the one ranking).
 RANK_BY = ["top5_err", "top1_err", "display"]
-#: Parameters that say how a run may proceed, not what it computes (the runner's
-#: UNHASHED_PARAMS): they do not split repeats.
-_RUN_ONLY_PARAMS = frozenset({"allow_slow_cpu"})
 
 
 # ----------------------------------------------------------------- writing files
@@ -430,7 +428,7 @@ def config_key(r: RunRecord) -> str:
     one configuration: the method's parameters (less run-only switches), its
     tag, and the monitor draw it tuned on.
     """
-    params = {k: v for k, v in r.params.items() if k not in _RUN_ONLY_PARAMS}
+    params = {k: v for k, v in r.params.items() if k not in UNHASHED_PARAMS}
     payload = {
         "params": params,
         "tag": r.tag,

@@ -45,7 +45,7 @@ from harness.data.holdout import Holdout, carve_holdout
 from harness.memory import PeakMemory
 from harness.params import ParameterError, check_params
 from harness.protocol import hit_error, topk_hits
-from harness.record import ValHits, parse_record
+from harness.record import UNHASHED_PARAMS, ValHits, parse_record
 from harness.registry import BASELINES, import_object
 from harness.results import (
     atomic_write_text,
@@ -162,10 +162,6 @@ MIN_TIMED_SECONDS = 0.01  # below this a rate is clock noise (e.g. ``random``), 
 def images_per_s(n_images: int, seconds: float) -> float | None:
     """Throughput for the record; ``None`` when the interval is too short to time."""
     return round(n_images / seconds, 2) if seconds >= MIN_TIMED_SECONDS else None
-
-
-#: Parameters that change how a run is allowed to proceed, not what it computes.
-UNHASHED_PARAMS = frozenset({"allow_slow_cpu"})
 
 
 def full_params(method: object, spec: MethodSpec) -> dict[str, Any]:
