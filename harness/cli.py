@@ -405,9 +405,18 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 records.extend(summary.records)
                 failed |= summary.failed
     from harness.report import write_sweep_report
+    from harness.report.sweep import sweep_cell_records
+    from harness.results import load_records
 
+    # This grid's records, every earlier cell of the same subsets in the results
+    # folder (the newest record per cell and method wins), and the comparison on
+    # a swept subset taken whole (the grid's largest cell, run once by `harness run`).
+    ids = {r.run_id for r in records}
+    earlier = [r for r in load_records(Path(base.results)) if r.run_id not in ids]
+    bases = {str(r.subset).split(":", 1)[0] for r in records}
+    related = [r for r in earlier if str(r.subset).split(":", 1)[0] in bases]
     out = Path(base.results) / "sweep"
-    paths = write_sweep_report(records, out)
+    paths = write_sweep_report(sweep_cell_records([*records, *related]), out)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 1 if failed else 0

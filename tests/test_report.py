@@ -412,7 +412,10 @@ def test_a_modified_cnn_is_flagged_in_the_gap_sentence(tmp_path: Path) -> None:
     )
     write_records(tmp_path, [make_record("hog-svm", SUBSET, 45.0), small, crop])
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
-    assert "Not the published model: alexnet (small stem, width 0.5) (the part in parentheses" in md
+    assert (
+        "Not the published model; what differs from it: **alexnet (small stem, width 0.5)**: "
+        "small stem, width 0.5." in md
+    )
     clean = tmp_path / "clean"
     write_records(
         clean,
@@ -516,3 +519,88 @@ def test_older_records_of_a_method_are_counted_not_shown(tmp_path: Path) -> None
     md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
     assert "| 1 | hog-svm |" in md and "| 2 | hog-svm |" not in md
     assert "1 older record(s)" in md and "--all" in md
+
+
+def test_long_tags_are_shortened_in_tables_and_listed_whole(tmp_path: Path) -> None:
+    tag = "cpu profile: small stem, 56px crops, width 0.5, kaiming init, 8 epochs, batch 64"
+    records = [
+        make_record("hog-svm", SUBSET, 45.0),
+        make_record("alexnet", SUBSET, 60.0, family="cnn", tag=tag),
+        make_record("alexnet", SUBSET, 61.0, family="cnn", tag=tag, variant="centre-crop"),
+    ]
+    write_records(tmp_path, records)
+    md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
+    assert "| alexnet (cpu profile) |" in md
+    assert "| alexnet (cpu profile)[centre-crop] |" in md
+    assert "small stem, 56px crops, width 0.5, kaiming init, 8 epochs, batch 64" in md  # whole
+    assert f"alexnet ({tag})" not in md  # never as a table cell or axis name
+    # one device: no device column (the hardware line names it)
+    assert "| device |" not in md
+
+
+def test_short_names_keep_whole_names_when_they_would_clash() -> None:
+    from harness.report.frames import short_names, short_tag
+
+    assert short_tag("cpu profile: small stem") == "cpu profile"
+    assert short_tag("small stem") == "small stem"
+    assert short_tag("small stem, width 0.5, kaiming init, 8 epochs") == "small stem, width 0.5, …"
+    assert short_tag(None) is None
+    a = "small stem, width 0.5, kaiming init, 8 epochs"
+    b = "small stem, width 0.5, paper init, 8 epochs"
+    frame = pd.DataFrame(
+        {
+            "method": ["alexnet", "alexnet", "alexnet", "hog-svm"],
+            "tag": [a, b, b, None],
+            "variant": [None, None, "centre-crop", None],
+            "display": [
+                f"alexnet ({a})",
+                f"alexnet ({b})",
+                f"alexnet ({b})[centre-crop]",
+                "hog-svm",
+            ],
+        }
+    )
+    short = short_names(frame)
+    # a and b shorten alike: both keep their whole names; the variant row has no twin
+    assert list(short["display"]) == [
+        f"alexnet ({a})",
+        f"alexnet ({b})",
+        "alexnet (small stem, width 0.5, …)[centre-crop]",
+        "hog-svm",
+    ]
+    assert list(short["display_full"]) == list(frame["display"])
+    assert short_names(frame.iloc[:0]).empty
+
+
+def test_the_swept_subset_taken_whole_is_the_sweeps_largest_cell(tmp_path: Path) -> None:
+    from harness.report.sweep import sweep_cell_records
+
+    cells = [
+        make_record(
+            m,
+            "tiny:c10-t50-s0",
+            e,
+            family=f,
+            n_classes=10,
+            n_train=500,
+            sweep={"classes": 10, "train_per_class": 50},
+        )
+        for m, e, f in (("hog-svm", 30.0, "hand-crafted"), ("alexnet", 40.0, "cnn"))
+    ]
+    whole = [
+        make_record(m, "tiny", e, family=f, n_classes=100, n_train=50_000)
+        for m, e, f in (("hog-svm", 60.0, "hand-crafted"), ("alexnet", 50.0, "cnn"))
+    ]
+    other = [make_record("hog-svm", "imagenette", 20.0, n_classes=10, n_train=9_000)]
+    picked = sweep_cell_records([*cells, *whole, *other])
+    assert [r["subset"] for r in picked] == ["tiny:c10-t50-s0"] * 2 + ["tiny"] * 2
+    gaps = sweep_gaps(sweep_frame(picked)).set_index(["classes", "train_per_class"])
+    assert list(gaps.index) == [(10, 50), (100, 500)]
+    assert gaps.loc[(100, 500), "gap_points"] == pytest.approx(10.0)  # the CNN ahead when whole
+    assert sweep_cell_records(whole) == []  # no sweep, no sweep section
+
+    write_records(tmp_path, [*cells, *whole, *other])
+    md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
+    sweep_part = md.split("## Gap versus scale", 1)[1]
+    assert "| 100 | 500 | 50,000 |" in sweep_part
+    assert "imagenette" not in sweep_part.split("## Historical", 1)[0]

@@ -23,7 +23,7 @@ from harness.report.history_table import history_blocks
 from harness.report.measured import measured_blocks
 from harness.report.notes import REAL_DATA_COMMAND, demo_warning, display_path
 from harness.report.reproduce import reproduce_blocks
-from harness.report.sweep import sweep_blocks
+from harness.report.sweep import sweep_blocks, sweep_cell_records
 from harness.results import (
     atomic_write_text,
     ensure_folder,
@@ -57,6 +57,8 @@ def write_report(
     if sweep_results_dir is not None and Path(sweep_results_dir).resolve() != results_dir.resolve():
         sweep_records += [r for r in load_records(Path(sweep_results_dir)) if is_sweep_record(r)]
     run_records = [r for r in records if not is_sweep_record(r)]
+    # the comparison on a swept subset taken whole is the grid's largest cell
+    sweep_cells = sweep_cell_records([*sweep_records, *run_records]) if sweep_records else []
     measured = measured_frame(run_records)
     manifest_groups = groups(measured)
     shown = int(measured["n_seeds"].where(measured["ok"], 1).fillna(1).sum())
@@ -102,8 +104,8 @@ def write_report(
             section, section_files = make(g, out_dir)
             blocks += section
             files.update(section_files)
-    if sweep_records:
-        section, section_files = sweep_blocks(sweep_records, out_dir)
+    if sweep_cells:
+        section, section_files = sweep_blocks(sweep_cells, out_dir)
         blocks += [Heading("Gap versus scale (sweep)"), *section]
         files.update(section_files)
     blocks += history_blocks(history)

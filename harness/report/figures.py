@@ -75,12 +75,14 @@ def _bars(
 def _chance_line(ax: Any, n_classes: int) -> None:
     chance = chance_top5_err(n_classes)
     ax.axhline(chance, color=CHANCE_COLOUR, linestyle="--", linewidth=1, zorder=3)
+    # At the left end, above the line: the bars are sorted by error, so the left
+    # end is the lowest bar's and the worst one (often random, at chance) is at the right.
     ax.text(
-        ax.get_xlim()[1],
-        chance - 1.0,
+        ax.get_xlim()[0] + 0.05,
+        chance + 0.8,
         f"chance ({n_classes} classes)",
-        ha="right",
-        va="top",
+        ha="left",
+        va="bottom",
         fontsize=8,
         color=CHANCE_COLOUR,
         zorder=4,

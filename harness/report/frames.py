@@ -35,19 +35,61 @@ __all__ = [
     "curve_error_column",
     "groups",
     "measured_frame",
+    "short_names",
+    "short_tag",
     "sweep_frame",
     "sweep_gaps",
     "unique",
 ]
 
 SHORT_HASH = 12  # characters of a manifest hash in headings
+SHORT_TAG = 28  # longest tag shown whole in tables, axes and legends
+
+
+def short_tag(tag: Any) -> str | None:
+    """The part of a row's tag that names it in tables and figures.
+
+    ``"cpu profile: small stem, 56px crops, ..."`` -> ``"cpu profile"``; a tag
+    of at most :data:`SHORT_TAG` characters stays whole; a longer one keeps its
+    first two departures and ``…``. The whole tag is listed under each table
+    (:func:`harness.report.notes.names_note`) and kept in the leaderboard.
+    """
+    if not isinstance(tag, str) or not tag:
+        return None
+    if ": " in tag:
+        return tag.split(": ", 1)[0]
+    if len(tag) <= SHORT_TAG:
+        return tag
+    parts = [p.strip() for p in tag.split(",")]
+    return ", ".join(parts[:2]) + (", …" if len(parts) > 2 else "")
+
+
+def short_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """``display`` shortened with :func:`short_tag` (``display_full`` keeps the whole name).
+
+    Two rows whose whole names differ but whose short names would be equal keep
+    their whole names, so a short name always names one row kind.
+    """
+    if frame.empty:
+        return frame.assign(display_full=frame["display"])
+
+    def name(r: Any) -> str:
+        tag = short_tag(r.tag)
+        base = f"{r.method} ({tag})" if tag else str(r.method)
+        return f"{base}[{r.variant}]" if isinstance(r.variant, str) and r.variant else base
+
+    short = pd.Series([name(r) for r in frame.itertuples()], index=frame.index)
+    full = frame["display"]
+    clash = short.map(full.groupby(short).nunique()) > 1
+    return frame.assign(display_full=full, display=short.where(~clash, full))
 
 
 def measured_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """The report's measured rows: the records frame less sweep records, one row per
-    (manifest, method, variant) aggregated over seeds, ranked within each manifest."""
+    (manifest, method, variant) aggregated over seeds, ranked within each manifest,
+    named by :func:`short_names`."""
     frame = records_frame(records)
-    return rank_rows(repeat_rows(frame[~frame["is_sweep"]]))
+    return short_names(rank_rows(repeat_rows(frame[~frame["is_sweep"]])))
 
 
 def unique(values: Any) -> list[str]:
@@ -139,7 +181,7 @@ SWEEP_COLUMNS = [
 def sweep_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (manifest, method, variant) of the sweep records, aggregated over seeds
     (failed runs included)."""
-    frame = repeat_rows(records_frame(records))
+    frame = short_names(repeat_rows(records_frame(records)))
     classes = frame["sweep_classes"].fillna(frame["n_classes"])
     per_class = frame["sweep_train_per_class"]
     derived = (frame["n_train"] // frame["n_classes"].where(frame["n_classes"] > 0)).astype("Int64")

@@ -31,7 +31,7 @@ from harness.report.document import (
 )
 from harness.report.figures import top5_bar_chart
 from harness.report.frames import Group
-from harness.report.notes import base_name, provenance_note
+from harness.report.notes import base_name, departures_text, provenance_note
 
 __all__ = ["GAP_COLUMNS", "gap_blocks", "gap_sentence", "interval_sentence", "ordering_label"]
 
@@ -165,12 +165,16 @@ def gap_blocks(
             text = f"Measured on **{md_text(g.label)}**: {gap_sentence(gap)}. "
             text += interval_sentence(gap)
             cnn = ok[ok["family"] == "cnn"]
-            modified = sorted({base_name(r) for r in cnn.itertuples() if isinstance(r.tag, str)})
+            modified = {
+                base_name(r): departures_text(r)
+                for r in cnn[cnn["display"] == gap.cnn].itertuples()
+                if isinstance(r.tag, str) and r.tag
+            }
             if modified:
                 text += (
-                    f" Not the published model: {', '.join(md_text(m) for m in modified)} (the "
-                    "part in parentheses names what differs; the settings are listed under the "
-                    "measured table)."
+                    " Not the published model; what differs from it: "
+                    + "; ".join(modified.values())
+                    + "."
                 )
             compared = ok[ok["display"].isin([gap.cnn, gap.handcrafted])]
             on_val = list(compared.loc[compared["monitor"] == "val", "display"])

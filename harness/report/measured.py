@@ -27,6 +27,7 @@ from harness.report.notes import (
     demo_warning,
     intervals_note,
     monitor_note,
+    names_note,
     provenance_note,
     settings_note,
 )
@@ -76,16 +77,23 @@ def _row(r: Any) -> list[str]:
 
 
 def measured_blocks(g: Group, out_dir: Path) -> tuple[list[Block], dict[str, Path]]:
-    """The measured table of one manifest, its notes, its failures and its cost chart."""
+    """The measured table of one manifest, its notes, its failures and its cost chart.
+
+    The device column appears only when the rows ran on more than one device
+    (the hardware line under the table names it otherwise), so the table fits
+    the page.
+    """
     sub = g.rows
     files: dict[str, Path] = {}
     blocks: list[Block] = [Heading(f"Measured: {g.subset} · manifest {g.short}")]
     if g.is_demo:
         blocks.append(demo_warning())
+    one_device = len(unique(sub["device"])) <= 1
+    columns = MEASURED_COLUMNS[:-1] if one_device else MEASURED_COLUMNS
     blocks.append(
         Table(
-            MEASURED_COLUMNS,
-            [_row(r) for r in sub.itertuples()],
+            columns,
+            [_row(r)[: len(columns)] for r in sub.itertuples()],
             numeric=_NUMERIC,
             caption=f"{md_text(g.label)}; ILSVRC flat top-k error on the validation split, lower "
             "is better, with its 95% interval; seeds = runs averaged (mean ± std); monitor = the "
@@ -94,6 +102,7 @@ def measured_blocks(g: Group, out_dir: Path) -> tuple[list[Block], dict[str, Pat
     )
     for note in (
         intervals_note(sub),
+        names_note(sub),
         settings_note(sub),
         monitor_note(sub),
         provenance_note(sub),

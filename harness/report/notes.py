@@ -13,7 +13,7 @@ import pandas as pd
 
 from harness.intervals import LEVEL, N_RESAMPLES
 from harness.report.document import MISSING, Paragraph, fmt_versions, md_text
-from harness.report.frames import unique
+from harness.report.frames import short_tag, unique
 
 __all__ = [
     "REAL_DATA_COMMAND",
@@ -31,9 +31,33 @@ REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imag
 
 
 def base_name(row: Any) -> str:
-    """A row's method with its tag, without the variant (a variant shares its run's settings)."""
+    """A row's method with its short tag, without the variant (a variant shares its run's
+    settings)."""
+    tag = short_tag(getattr(row, "tag", None))
+    return f"{row.method} ({tag})" if tag else str(row.method)
+
+
+def departures_text(row: Any) -> str:
+    """``"alexnet (cpu profile): small stem, 56px crops, ..."``: a short name and its whole tag."""
     tag = getattr(row, "tag", None)
-    return f"{row.method} ({tag})" if isinstance(tag, str) and tag else str(row.method)
+    if not isinstance(tag, str) or not tag:
+        return md_text(str(row.method))
+    whole = tag.split(": ", 1)[1] if ": " in tag else tag
+    return f"**{md_text(base_name(row))}**: {md_text(whole)}"
+
+
+def names_note(rows: pd.DataFrame) -> str:
+    """The whole tag of every row whose name in the tables is shortened, or ""."""
+    seen: dict[str, str] = {}
+    for r in rows.itertuples():
+        tag = getattr(r, "tag", None)
+        if isinstance(tag, str) and tag and short_tag(tag) != tag:
+            seen.setdefault(base_name(r), departures_text(r))
+    if not seen:
+        return ""
+    return (
+        "Names: what differs from the published method, in full: " + "; ".join(seen.values()) + "."
+    )
 
 
 def settings_note(rows: pd.DataFrame) -> str:

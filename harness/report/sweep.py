@@ -51,9 +51,15 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import atomic_write_text, ensure_folder
+from harness.results import atomic_write_text, ensure_folder, is_sweep_record
 
-__all__ = ["sweep_blocks", "sweep_gap_chart", "sweep_top5_chart", "write_sweep_report"]
+__all__ = [
+    "sweep_blocks",
+    "sweep_cell_records",
+    "sweep_gap_chart",
+    "sweep_top5_chart",
+    "write_sweep_report",
+]
 
 _CSV_COLUMNS = [c for c in SWEEP_COLUMNS if c not in ("is_demo", "versions", "hits")]
 _SEPARATORS = "-_~:@.+/"
@@ -229,6 +235,35 @@ def _trend_sentences(gaps: pd.DataFrame) -> list[str]:
             text += f", {cell(g.iloc[-1])}"
         out.append(text + ".")
     return out
+
+
+def _get(record: RunRecord | Mapping[str, Any], key: str) -> Any:
+    return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
+
+
+def _is_sweep(record: RunRecord | Mapping[str, Any]) -> bool:
+    if isinstance(record, RunRecord):
+        return is_sweep_record(record)
+    config = record.get("config") or {}
+    return isinstance(config, Mapping) and config.get("sweep") is not None
+
+
+def sweep_cell_records(
+    records: list[RunRecord | Mapping[str, Any]],
+) -> list[RunRecord | Mapping[str, Any]]:
+    """The sweep records, plus the records of each swept subset taken whole.
+
+    A sweep cell is an ad-hoc draw from a base subset (``tiny-imagenet:c10-t50-s0``
+    from ``tiny-imagenet``). The plain comparison on the base subset
+    (``harness run --suite tiny-imagenet``) is the grid's largest cell, all its
+    classes x all its images per class, on the same images as the leaderboard:
+    its records join the sweep (cell from ``n_classes`` and ``n_train /
+    n_classes``) rather than being recomputed under a second manifest.
+    """
+    sweep = [r for r in records if _is_sweep(r)]
+    bases = {str(_get(r, "subset")).split(":", 1)[0] for r in sweep}
+    whole = [r for r in records if not _is_sweep(r) and str(_get(r, "subset")) in bases]
+    return [*sweep, *whole]
 
 
 def sweep_blocks(
