@@ -353,3 +353,18 @@ def test_fresh_retrains_instead_of_resuming_the_finished_checkpoint(
     assert not rec["training"]["resumed_from_epoch"]  # trained again, from epoch 1
     assert not rec["training"]["seconds_before_resume"]
     assert len(rec["learning_curve"]) == 2
+
+
+def test_sweep_tables_every_cell_of_the_subset_and_the_whole_subset(
+    tiny_root: Path, tmp_path: Path
+) -> None:
+    base = ["--data", str(tiny_root), "--results", str(tmp_path / "results")]
+    base += ["--cache", str(tmp_path / "cache"), "--quiet", "--no-report", "--jobs", "1"]
+    base += ["--methods", "random"]
+    assert main(["run", *base]) == 0  # the whole copy: 5 classes x 6 training images
+    assert main(["sweep", *base, "--classes", "3", "--train-per-class", "4"]) == 0
+    # a second grid: the table keeps the first grid's cell and the whole subset
+    assert main(["sweep", *base, "--classes", "4", "--train-per-class", "2"]) == 0
+    table = pd.read_csv(tmp_path / "results" / "sweep" / "sweep.csv")
+    cells = sorted(zip(table["classes"], table["train_per_class"], strict=True))
+    assert cells == [(3, 4), (4, 2), (5, 6)]
