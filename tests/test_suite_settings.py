@@ -43,3 +43,18 @@ def test_the_64px_suite_keeps_the_documented_scaled_down_values() -> None:
 
     fv = SiftFvSvm()
     assert tuple(fv.bin_sizes) == (2, 3, 4, 5) and fv.step == 3 and fv.n_components == 64
+
+
+@pytest.mark.parametrize("suite", ["demo", "tiny-imagenet", "ilsvrc2012-100", "ilsvrc2012"])
+def test_every_row_of_every_suite_can_be_picked_with_methods(suite: str) -> None:
+    # A suite's TOML arrays (bin_sizes = [4, 6, 8, 10]) once made `--methods` crash
+    # with "unhashable type: 'list'".
+    from harness.cli import build_config, make_parser
+
+    rows = [m.row for m in load_suite(suite).methods]
+    args = make_parser().parse_args(
+        ["run", "--suite", suite, "--methods", ",".join([*rows, rows[0]])]
+    )
+    cfg = build_config(args)
+    assert [m.row for m in cfg.methods] == rows  # each once, in the asked order
+    assert cfg.methods == load_suite(suite).methods
