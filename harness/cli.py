@@ -410,15 +410,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from harness.report.sweep import sweep_cell_records
     from harness.results import load_records
 
-    # This grid's records, every earlier cell of the same subsets in the results
-    # folder (the newest record per cell and method wins), and the comparison on
-    # a swept subset taken whole (the grid's largest cell, run once by `harness run`).
-    ids = {r.run_id for r in records}
-    earlier = [r for r in load_records(Path(base.results)) if r.run_id not in ids]
-    bases = {str(r.subset).split(":", 1)[0] for r in records}
-    related = [r for r in earlier if str(r.subset).split(":", 1)[0] in bases]
+    # The tables are drawn from the records on disk (a failed rerun's attempt, kept
+    # aside, never hides the good record it left in place): every cell of the
+    # subsets this grid drew from (same data root, layout, size and base subset;
+    # earlier grids included, the newest record per cell and method winning), and
+    # the comparison on such a subset taken whole (the grid's largest cell, run
+    # once by `harness run`).
+    def origin(r: Any) -> tuple:
+        return (
+            (r.get("config") or {}).get("data"),
+            r.get("layout"),
+            r.get("image_size"),
+            str(r.get("subset")).split(":", 1)[0],
+        )
+
+    grids = {origin(r) for r in records}
+    on_disk = load_records(Path(base.results))
+    related = [r for r in on_disk if origin(r) in grids or r.get("config", {}).get("sweep") is None]
     out = Path(base.results) / "sweep"
-    paths = write_sweep_report(sweep_cell_records([*records, *related]), out)
+    paths = write_sweep_report(sweep_cell_records(related), out)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 1 if failed else 0

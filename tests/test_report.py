@@ -412,10 +412,7 @@ def test_a_modified_cnn_is_flagged_in_the_gap_sentence(tmp_path: Path) -> None:
     )
     write_records(tmp_path, [make_record("hog-svm", SUBSET, 45.0), small, crop])
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
-    assert (
-        "Not the published model; what differs from it: **alexnet (small stem, width 0.5)**: "
-        "small stem, width 0.5." in md
-    )
+    assert "Not the published model: **alexnet (small stem, width 0.5)**." in md
     clean = tmp_path / "clean"
     write_records(
         clean,
@@ -561,45 +558,76 @@ def test_short_names_keep_whole_names_when_they_would_clash() -> None:
         }
     )
     short = short_names(frame)
-    # a and b shorten alike: both keep their whole names; the variant row has no twin
+    # a and b shorten alike: both models keep their whole names, variants included
     assert list(short["display"]) == [
         f"alexnet ({a})",
         f"alexnet ({b})",
-        "alexnet (small stem, width 0.5, …)[centre-crop]",
+        f"alexnet ({b})[centre-crop]",
         "hog-svm",
     ]
     assert list(short["display_full"]) == list(frame["display"])
     assert short_names(frame.iloc[:0]).empty
 
 
+def _sweep_cell(method: str, subset: str, err: float, classes: int, per_class: int, **kw: Any):
+    rec = make_record(
+        method,
+        subset,
+        err,
+        family="cnn" if method == "alexnet" else "hand-crafted",
+        n_classes=classes,
+        n_train=classes * per_class,
+        sweep={"classes": classes, "train_per_class": per_class},
+        **kw,
+    )
+    rec["config"]["data"] = "/data/tiny"
+    return rec
+
+
+def _whole(method: str, subset: str, err: float, **kw: Any) -> dict:
+    rec = make_record(
+        method,
+        subset,
+        err,
+        family="cnn" if method == "alexnet" else "hand-crafted",
+        n_classes=100,
+        n_train=50_000,
+        **kw,
+    )
+    rec["config"]["data"] = "/data/tiny"
+    return rec
+
+
 def test_the_swept_subset_taken_whole_is_the_sweeps_largest_cell(tmp_path: Path) -> None:
     from harness.report.sweep import sweep_cell_records
 
+    base = "tiny-imagenet-100cls-0123abcd"  # `harness sweep --suite` draws from every class held
     cells = [
-        make_record(
-            m,
-            "tiny:c10-t50-s0",
-            e,
-            family=f,
-            n_classes=10,
-            n_train=500,
-            sweep={"classes": 10, "train_per_class": 50},
-        )
-        for m, e, f in (("hog-svm", 30.0, "hand-crafted"), ("alexnet", 40.0, "cnn"))
+        _sweep_cell(m, f"{base}:c10-t50-s0", e, 10, 50)
+        for m, e in (("hog-svm", 30.0), ("alexnet", 40.0))
     ]
-    whole = [
-        make_record(m, "tiny", e, family=f, n_classes=100, n_train=50_000)
-        for m, e, f in (("hog-svm", 60.0, "hand-crafted"), ("alexnet", 50.0, "cnn"))
+    whole = [_whole(m, "tiny-imagenet", e) for m, e in (("hog-svm", 60.0), ("alexnet", 50.0))]
+    other = [
+        make_record("hog-svm", "imagenette", 20.0, n_classes=10, n_train=9_000),  # other data
+        {**_whole("hog-svm", "tiny-imagenet", 10.0), "image_size": 32},  # another stored size
+        {**_whole("hog-svm", "tiny-imagenet", 10.0), "params": {"colour": False}},  # other recipe
     ]
-    other = [make_record("hog-svm", "imagenette", 20.0, n_classes=10, n_train=9_000)]
+    other[0]["config"]["data"] = "/data/imagenette"
+    for i, r in enumerate(other[1:]):
+        r["run_id"] += f"-{i}"
+        r["manifest_hash"] = f"{i}" * 64
     picked = sweep_cell_records([*cells, *whole, *other])
-    assert [r["subset"] for r in picked] == ["tiny:c10-t50-s0"] * 2 + ["tiny"] * 2
+    assert [r["subset"] for r in picked] == [f"{base}:c10-t50-s0"] * 2 + ["tiny-imagenet"] * 2
+    assert all(r["image_size"] == 64 and not r["params"] for r in picked)
     gaps = sweep_gaps(sweep_frame(picked)).set_index(["classes", "train_per_class"])
     assert list(gaps.index) == [(10, 50), (100, 500)]
     assert gaps.loc[(100, 500), "gap_points"] == pytest.approx(10.0)  # the CNN ahead when whole
     assert sweep_cell_records(whole) == []  # no sweep, no sweep section
+    # a grid that has the whole cell already: the plain run does not count it twice
+    own = [_sweep_cell("hog-svm", f"{base}:c100-t500-s0", 61.0, 100, 500)]
+    assert [r["subset"] for r in sweep_cell_records([*own, *whole])] == [own[0]["subset"]]
 
-    write_records(tmp_path, [*cells, *whole, *other])
+    write_records(tmp_path, [*cells, *whole, other[0]])
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
     sweep_part = md.split("## Gap versus scale", 1)[1]
     assert "| 100 | 500 | 50,000 |" in sweep_part

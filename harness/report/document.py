@@ -263,7 +263,7 @@ h3 { font-size: 1.15em; margin-top: 1.5em; }
 table { border-collapse: collapse; margin: .3em 0 .3em; font-size: .9em; display: block;
         overflow-x: auto; }
 th, td { padding: .35em .7em; border-bottom: 1px solid #e4e8ec; text-align: left;
-         vertical-align: top; overflow-wrap: anywhere; }
+         vertical-align: top; overflow-wrap: break-word; }
 th { background: #f3f5f7; border-bottom: 2px solid #c9d1d9; white-space: nowrap; }
 td[style*="right"] { font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr:hover td { background: #fafbfc; }

@@ -74,6 +74,8 @@ def _bars(
 
 def _chance_line(ax: Any, n_classes: int) -> None:
     chance = chance_top5_err(n_classes)
+    if chance <= 0:  # 5 classes or fewer: every guess list holds the truth
+        return
     ax.axhline(chance, color=CHANCE_COLOUR, linestyle="--", linewidth=1, zorder=3)
     # At the left end, above the line: the bars are sorted by error, so the left
     # end is the lowest bar's and the worst one (often random, at chance) is at the right.

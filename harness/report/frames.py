@@ -67,21 +67,35 @@ def short_tag(tag: Any) -> str | None:
 def short_names(frame: pd.DataFrame) -> pd.DataFrame:
     """``display`` shortened with :func:`short_tag` (``display_full`` keeps the whole name).
 
-    Two rows whose whole names differ but whose short names would be equal keep
-    their whole names, so a short name always names one row kind.
+    Two models (method + whole tag, variants aside) whose short names would be
+    equal keep their whole names, in every row of theirs (variants included),
+    so a short name always names one model.
     """
     if frame.empty:
         return frame.assign(display_full=frame["display"])
 
-    def name(r: Any) -> str:
-        tag = short_tag(r.tag)
+    def tag_of(r: Any) -> str:
+        return r.tag if isinstance(r.tag, str) else ""
+
+    def name(r: Any, tag: str | None) -> str:
         base = f"{r.method} ({tag})" if tag else str(r.method)
         return f"{base}[{r.variant}]" if isinstance(r.variant, str) and r.variant else base
 
-    short = pd.Series([name(r) for r in frame.itertuples()], index=frame.index)
-    full = frame["display"]
-    clash = short.map(full.groupby(short).nunique()) > 1
-    return frame.assign(display_full=full, display=short.where(~clash, full))
+    rows = list(frame.itertuples())
+    models = pd.DataFrame(
+        {
+            "short": [f"{r.method} ({short_tag(r.tag) or ''})" for r in rows],
+            "whole": [f"{r.method} ({tag_of(r)})" for r in rows],
+        }
+    )
+    clash = models["short"].map(models.groupby("short")["whole"].nunique()) > 1
+    display = [
+        name(r, tag_of(r) if clashes else short_tag(r.tag))
+        for r, clashes in zip(rows, clash, strict=True)
+    ]
+    return frame.assign(
+        display_full=frame["display"], display=pd.Series(display, index=frame.index)
+    )
 
 
 def measured_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
@@ -156,6 +170,7 @@ SWEEP_COLUMNS = [
     "method",
     "variant",
     "display",
+    "display_full",  # method (whole tag)[variant]
     "family",
     "status",
     "top1_err",

@@ -171,11 +171,7 @@ def gap_blocks(
                 if isinstance(r.tag, str) and r.tag
             }
             if modified:
-                text += (
-                    " Not the published model; what differs from it: "
-                    + "; ".join(modified.values())
-                    + "."
-                )
+                text += " Not the published model: " + "; ".join(modified.values()) + "."
             compared = ok[ok["display"].isin([gap.cnn, gap.handcrafted])]
             on_val = list(compared.loc[compared["monitor"] == "val", "display"])
             if on_val:

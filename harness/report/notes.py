@@ -31,27 +31,38 @@ REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imag
 
 
 def base_name(row: Any) -> str:
-    """A row's method with its short tag, without the variant (a variant shares its run's
-    settings)."""
+    """A row's name in the tables without its variant (a variant shares its run's settings):
+    its ``display`` (:func:`harness.report.frames.short_names`) less ``[variant]``, else
+    the method with its short tag."""
+    display, variant = getattr(row, "display", None), getattr(row, "variant", None)
+    if isinstance(display, str) and display:
+        suffix = f"[{variant}]" if isinstance(variant, str) and variant else ""
+        return display[: -len(suffix)] if suffix and display.endswith(suffix) else display
     tag = short_tag(getattr(row, "tag", None))
     return f"{row.method} ({tag})" if tag else str(row.method)
 
 
-def departures_text(row: Any) -> str:
-    """``"alexnet (cpu profile): small stem, 56px crops, ..."``: a short name and its whole tag."""
+def _whole_tag(row: Any) -> str | None:
+    """The row's tag when its name in the tables does not already show it whole."""
     tag = getattr(row, "tag", None)
-    if not isinstance(tag, str) or not tag:
-        return md_text(str(row.method))
-    whole = tag.split(": ", 1)[1] if ": " in tag else tag
-    return f"**{md_text(base_name(row))}**: {md_text(whole)}"
+    if not isinstance(tag, str) or not tag or f"({tag})" in base_name(row):
+        return None
+    return tag.split(": ", 1)[1] if ": " in tag else tag
+
+
+def departures_text(row: Any) -> str:
+    """``"**alexnet (cpu profile)**: small stem, 56px crops, ..."``: the row's name and, when
+    the name shortens its tag, the whole tag."""
+    whole = _whole_tag(row)
+    name = f"**{md_text(base_name(row))}**"
+    return f"{name}: {md_text(whole)}" if whole else name
 
 
 def names_note(rows: pd.DataFrame) -> str:
     """The whole tag of every row whose name in the tables is shortened, or ""."""
     seen: dict[str, str] = {}
     for r in rows.itertuples():
-        tag = getattr(r, "tag", None)
-        if isinstance(tag, str) and tag and short_tag(tag) != tag:
+        if _whole_tag(r):
             seen.setdefault(base_name(r), departures_text(r))
     if not seen:
         return ""

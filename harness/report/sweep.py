@@ -15,6 +15,7 @@ SVMs; at large scale they do.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from harness.report.document import (
 )
 from harness.report.figures import TOP_K, chance_top5_err
 from harness.report.frames import SWEEP_COLUMNS, sweep_frame, sweep_gaps
-from harness.report.notes import demo_warning, monitor_note
+from harness.report.notes import demo_warning, monitor_note, names_note
 from harness.report.style import (
     CHANCE_COLOUR,
     FAMILY_MARKERS,
@@ -51,7 +52,7 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import atomic_write_text, ensure_folder, is_sweep_record
+from harness.results import atomic_write_text, ensure_folder
 
 __all__ = [
     "sweep_blocks",
@@ -237,15 +238,54 @@ def _trend_sentences(gaps: pd.DataFrame) -> list[str]:
     return out
 
 
-def _get(record: RunRecord | Mapping[str, Any], key: str) -> Any:
-    return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
-
-
 def _is_sweep(record: RunRecord | Mapping[str, Any]) -> bool:
-    if isinstance(record, RunRecord):
-        return is_sweep_record(record)
     config = record.get("config") or {}
-    return isinstance(config, Mapping) and config.get("sweep") is not None
+    cell = config.get("sweep") if isinstance(config, Mapping) else None
+    return isinstance(cell, Mapping) and bool(cell)  # as harness.results.is_sweep_record
+
+
+#: A base subset of every class a copy holds (``present_classes_subset``): its name
+#: spells the layout and the class count.
+_PRESENT_CLASSES = re.compile(r"^(?P<layout>.+)-(?P<n>\d+)cls-[0-9a-f]{8}$")
+
+
+def _swept_from(whole: RunRecord | Mapping[str, Any], cell: RunRecord | Mapping[str, Any]) -> bool:
+    """Whether ``whole`` (a plain run) is the subset the sweep record ``cell`` drew from.
+
+    The same data root, layout and stored size, the same method with the same
+    resolved parameters (the same recipe: a grey-HOG cell never shares a line
+    with a colour-HOG whole run), and either the base's very name or, for a
+    base of "every class the copy holds", a run on all those classes under a
+    named subset (``--suite tiny-imagenet`` runs ``tiny-imagenet``; its sweep
+    draws from ``tiny-imagenet-100cls-<digest>``).
+    """
+    w_cfg, c_cfg = whole.get("config") or {}, cell.get("config") or {}
+    same = (
+        whole.get("layout") == cell.get("layout")
+        and whole.get("image_size") == cell.get("image_size")
+        and w_cfg.get("data") == c_cfg.get("data")
+        and whole.get("method") == cell.get("method")
+        and (whole.get("params") or {}) == (cell.get("params") or {})
+    )
+    if not same:
+        return False
+    subset, base = str(whole.get("subset")), str(cell.get("subset")).split(":", 1)[0]
+    if subset == base:
+        return True
+    present = _PRESENT_CLASSES.match(base)
+    return (
+        present is not None
+        and ":" not in subset
+        and present["layout"] == whole.get("layout")
+        and int(present["n"]) == whole.get("n_classes")
+    )
+
+
+def _cell_of(record: RunRecord | Mapping[str, Any]) -> tuple[int, int] | None:
+    n_classes, n_train = record.get("n_classes"), record.get("n_train")
+    if not n_classes or n_train is None:
+        return None
+    return int(n_classes), int(n_train) // int(n_classes)
 
 
 def sweep_cell_records(
@@ -253,16 +293,30 @@ def sweep_cell_records(
 ) -> list[RunRecord | Mapping[str, Any]]:
     """The sweep records, plus the records of each swept subset taken whole.
 
-    A sweep cell is an ad-hoc draw from a base subset (``tiny-imagenet:c10-t50-s0``
-    from ``tiny-imagenet``). The plain comparison on the base subset
-    (``harness run --suite tiny-imagenet``) is the grid's largest cell, all its
-    classes x all its images per class, on the same images as the leaderboard:
-    its records join the sweep (cell from ``n_classes`` and ``n_train /
-    n_classes``) rather than being recomputed under a second manifest.
+    A sweep cell is an ad-hoc draw from a base subset (``harness sweep --suite
+    tiny-imagenet --classes 10 ...`` draws from every class the copy holds).
+    The plain comparison on that base (``harness run --suite tiny-imagenet``)
+    is the grid's largest cell, all its classes x all its images per class, on
+    the same images as the leaderboard: its records join the sweep (cell from
+    ``n_classes`` and ``n_train / n_classes``) rather than being recomputed
+    under a second manifest. Only runs of the same data root, stored size and
+    recipe join (:func:`_swept_from`), and none whose cell the grid already
+    has (no cell twice).
     """
     sweep = [r for r in records if _is_sweep(r)]
-    bases = {str(_get(r, "subset")).split(":", 1)[0] for r in sweep}
-    whole = [r for r in records if not _is_sweep(r) and str(_get(r, "subset")) in bases]
+    cells = set()
+    for r in sweep:
+        cell = r.get("config", {}).get("sweep", {})
+        if cell.get("classes") is not None and cell.get("train_per_class") is not None:
+            cells.add((int(cell["classes"]), int(cell["train_per_class"])))
+    whole = [
+        r
+        for r in records
+        if not _is_sweep(r)
+        and (cell := _cell_of(r)) is not None
+        and cell not in cells
+        and any(_swept_from(r, s) for s in sweep)
+    ]
     return [*sweep, *whole]
 
 
@@ -339,6 +393,7 @@ def sweep_blocks(
             + ".",
             "note",
         ),
+        *([Paragraph(note, "note")] if (note := names_note(frame)) else []),
         *([Paragraph(note, "note")] if (note := monitor_note(frame)) else []),
         *[Paragraph(s) for s in _trend_sentences(gaps)],
         Figure(
