@@ -88,7 +88,7 @@ def measured_blocks(g: Group, out_dir: Path) -> tuple[list[Block], dict[str, Pat
     blocks: list[Block] = [Heading(f"Measured: {g.subset} · manifest {g.short}")]
     if g.is_demo:
         blocks.append(demo_warning())
-    one_device = len(unique(sub["device"])) <= 1
+    one_device = len(unique(sub["device"])) <= 1 and bool(sub["device"].notna().all())
     columns = MEASURED_COLUMNS[:-1] if one_device else MEASURED_COLUMNS
     blocks.append(
         Table(
