@@ -110,16 +110,35 @@ def _user_suite_dir() -> Path:
     return Path.cwd() / "configs"
 
 
+#: The suite ``harness run`` uses with no flags: an install without it is broken.
+DEFAULT_SUITE = "demo"
+
+
 def _builtin_suites() -> dict[str, Any]:
-    """The suites that ship inside the package, read through importlib.resources (wheel-safe)."""
+    """The suites that ship inside the package, read through importlib.resources (wheel-safe).
+
+    An install whose package lacks them (a wheel built without its package data,
+    a stale build folder) is refused with one line saying so, never taken for an
+    install that has no suites: the README's first command needs ``demo``.
+    """
     folder = resources.files("harness") / "configs"
-    if not folder.is_dir():
-        return {}
-    return {
-        entry.name[: -len(".toml")]: entry
-        for entry in folder.iterdir()
-        if entry.name.endswith(".toml")
-    }
+    suites = (
+        {
+            entry.name[: -len(".toml")]: entry
+            for entry in folder.iterdir()
+            if entry.name.endswith(".toml")
+        }
+        if folder.is_dir()
+        else {}
+    )
+    if DEFAULT_SUITE not in suites:
+        raise ConfigError(
+            f"this install of ilsvrc-harness has no built-in suite {DEFAULT_SUITE!r} (looked in "
+            f"{folder}): the package was built without its data files; reinstall it "
+            "(pip install --force-reinstall --no-cache-dir ilsvrc-harness, or pip install . "
+            "from a clean checkout)"
+        )
+    return suites
 
 
 def suite_names() -> list[str]:

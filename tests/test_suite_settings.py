@@ -58,3 +58,46 @@ def test_every_row_of_every_suite_can_be_picked_with_methods(suite: str) -> None
     cfg = build_config(args)
     assert [m.row for m in cfg.methods] == rows  # each once, in the asked order
     assert cfg.methods == load_suite(suite).methods
+
+
+def test_an_install_without_its_suites_says_so_in_one_line(tmp_path, monkeypatch, capsys) -> None:
+    # A wheel built without its package data once listed no `demo` suite, silently,
+    # and the README's `harness run` then failed with "unknown suite".
+    import importlib.resources
+
+    from harness import config
+    from harness.cli import main
+
+    package = tmp_path / "harness"
+    package.mkdir()  # the package as a broken build leaves it: no configs/
+    monkeypatch.setattr(importlib.resources, "files", lambda name: package)
+    monkeypatch.setattr(config.resources, "files", lambda name: package)
+    monkeypatch.chdir(tmp_path)
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "no built-in suite 'demo'" in err[0] and "reinstall" in err[0]
+    assert main(["run", "--methods", "random"]) == 2
+    assert "no built-in suite 'demo'" in capsys.readouterr().err
+
+
+def test_every_data_file_of_the_packages_ships_in_the_wheel() -> None:
+    # package-data globs in pyproject.toml must cover every non-Python file of a package
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    for package in ("harness", "baselines", "alexnet"):
+        base = root / package
+        patterns = globs.get(package, [])
+        for path in base.rglob("*"):
+            if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+                continue
+            rel = path.relative_to(base).as_posix()
+            if package == "alexnet" and rel == "README.md":
+                continue  # documentation of the folder, read in the checkout
+            assert any(fnmatch.fnmatch(rel, g) for g in patterns), f"{package}/{rel} not shipped"
