@@ -412,23 +412,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     # The tables are drawn from the records on disk (a failed rerun's attempt, kept
     # aside, never hides the good record it left in place): every cell of the
-    # subsets this grid drew from (same data root, layout, size and base subset;
-    # earlier grids included, the newest record per cell and method winning), and
-    # the comparison on such a subset taken whole (the grid's largest cell, run
-    # once by `harness run`).
-    def origin(r: Any) -> tuple:
-        return (
-            (r.get("config") or {}).get("data"),
-            r.get("layout"),
-            r.get("image_size"),
-            str(r.get("subset")).split(":", 1)[0],
-        )
-
-    grids = {origin(r) for r in records}
+    # subsets this grid drew from, earlier grids included (the newest record per
+    # cell and method wins), and the comparison on such a subset taken whole.
     on_disk = load_records(Path(base.results))
-    related = [r for r in on_disk if origin(r) in grids or r.get("config", {}).get("sweep") is None]
     out = Path(base.results) / "sweep"
-    paths = write_sweep_report(sweep_cell_records(related), out)
+    paths = write_sweep_report(sweep_cell_records(on_disk, like=records), out)
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 1 if failed else 0

@@ -400,9 +400,11 @@ def is_demo_run(subset: str, data: Any = None) -> bool:
     return is_demo_subset(subset) or data == DEMO_DATA
 
 
-def is_sweep_record(record: RunRecord) -> bool:
-    """A record written by ``harness sweep`` (its config names the grid cell)."""
-    cell = record.config.get("sweep")
+def is_sweep_record(record: RunRecord | Mapping[str, Any]) -> bool:
+    """A record (typed, or its JSON mapping) written by ``harness sweep``: its config
+    names the grid cell."""
+    config = record.get("config") or {}
+    cell = config.get("sweep") if isinstance(config, Mapping) else None
     return isinstance(cell, Mapping) and bool(cell)
 
 

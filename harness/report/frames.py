@@ -82,16 +82,13 @@ def short_names(frame: pd.DataFrame) -> pd.DataFrame:
         return f"{base}[{r.variant}]" if isinstance(r.variant, str) and r.variant else base
 
     rows = list(frame.itertuples())
-    models = pd.DataFrame(
-        {
-            "short": [f"{r.method} ({short_tag(r.tag) or ''})" for r in rows],
-            "whole": [f"{r.method} ({tag_of(r)})" for r in rows],
-        }
-    )
-    clash = models["short"].map(models.groupby("short")["whole"].nunique()) > 1
+    keys = [(r.method, short_tag(r.tag)) for r in rows]  # the model as its short name says
+    wholes: dict[tuple[str, str | None], set[str]] = {}  # -> the whole tags it stands for
+    for key, r in zip(keys, rows, strict=True):
+        wholes.setdefault(key, set()).add(tag_of(r))
     display = [
-        name(r, tag_of(r) if clashes else short_tag(r.tag))
-        for r, clashes in zip(rows, clash, strict=True)
+        name(r, tag_of(r) if len(wholes[key]) > 1 else key[1])
+        for key, r in zip(keys, rows, strict=True)
     ]
     return frame.assign(
         display_full=frame["display"], display=pd.Series(display, index=frame.index)

@@ -52,7 +52,7 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import atomic_write_text, ensure_folder
+from harness.results import atomic_write_text, ensure_folder, is_sweep_record
 
 __all__ = [
     "sweep_blocks",
@@ -238,12 +238,6 @@ def _trend_sentences(gaps: pd.DataFrame) -> list[str]:
     return out
 
 
-def _is_sweep(record: RunRecord | Mapping[str, Any]) -> bool:
-    config = record.get("config") or {}
-    cell = config.get("sweep") if isinstance(config, Mapping) else None
-    return isinstance(cell, Mapping) and bool(cell)  # as harness.results.is_sweep_record
-
-
 #: A base subset of every class a copy holds (``present_classes_subset``): its name
 #: spells the layout and the class count.
 _PRESENT_CLASSES = re.compile(r"^(?P<layout>.+)-(?P<n>\d+)cls-[0-9a-f]{8}$")
@@ -288,8 +282,16 @@ def _cell_of(record: RunRecord | Mapping[str, Any]) -> tuple[int, int] | None:
     return int(n_classes), int(n_train) // int(n_classes)
 
 
+def _origin(record: RunRecord | Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a sweep cell was drawn from: data root, layout, stored size, base subset."""
+    config = record.get("config") or {}
+    base = str(record.get("subset")).split(":", 1)[0]
+    return (config.get("data"), record.get("layout"), record.get("image_size"), base)
+
+
 def sweep_cell_records(
     records: list[RunRecord | Mapping[str, Any]],
+    like: list[RunRecord | Mapping[str, Any]] | None = None,
 ) -> list[RunRecord | Mapping[str, Any]]:
     """The sweep records, plus the records of each swept subset taken whole.
 
@@ -301,9 +303,13 @@ def sweep_cell_records(
     ``n_classes`` and ``n_train / n_classes``) rather than being recomputed
     under a second manifest. Only runs of the same data root, stored size and
     recipe join (:func:`_swept_from`), and none whose cell the grid already
-    has (no cell twice).
+    has (no cell twice). ``like`` (e.g. the records one ``harness sweep`` just
+    wrote) keeps only the sweep records drawn from the same subsets as those.
     """
-    sweep = [r for r in records if _is_sweep(r)]
+    sweep = [r for r in records if is_sweep_record(r)]
+    if like is not None:
+        origins = {_origin(r) for r in like}
+        sweep = [r for r in sweep if _origin(r) in origins]
     cells = set()
     for r in sweep:
         cell = r.get("config", {}).get("sweep", {})
@@ -312,7 +318,7 @@ def sweep_cell_records(
     whole = [
         r
         for r in records
-        if not _is_sweep(r)
+        if not is_sweep_record(r)
         and (cell := _cell_of(r)) is not None
         and cell not in cells
         and any(_swept_from(r, s) for s in sweep)
@@ -368,8 +374,8 @@ def sweep_blocks(
     # Two tables, so that neither runs past the page: the errors, then the gaps.
     keys = ["classes", "train / class", "train images"]
     columns = [*keys, *methods]
-    gap_columns = [*keys, "best hand-crafted (top-5 %)", "best CNN (top-5 %)", "gap", "gap 95% CI"]
-    gap_columns.append("relative")
+    gap_columns = [*keys, "best hand-crafted (top-5 %)", "best CNN (top-5 %)"]
+    gap_columns += ["gap", "gap 95% CI", "relative"]
     blocks: list[Block] = []
     if frame["is_demo"].any():
         blocks.append(demo_warning())
