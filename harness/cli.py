@@ -196,9 +196,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         for name in wanted:
             rows = [m for m in methods if name in (m.row, m.name)]
             picked.extend(rows or [MethodSpec(name)])
-        # a row asked for twice runs once; specs are compared, not hashed (a suite's
-        # parameter may be a TOML array, e.g. bin_sizes = [4, 6, 8, 10])
-        methods = tuple(m for i, m in enumerate(picked) if m not in picked[:i])
+        methods = tuple(dict.fromkeys(picked))  # a row asked for twice runs once
     plugins = tuple(cfg.plugins) + tuple(args.plugin)
     if args.plugin and not args.methods:
         from harness.runner import load_plugins

@@ -39,6 +39,13 @@ class ConfigError(ValueError):
     """A suite file or an override that cannot be used; the message names it."""
 
 
+def _frozen(value: Any) -> Any:
+    """Lists (TOML arrays, --param values) as tuples, nested ones too."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """One method of a suite: a registry name and its parameters."""
@@ -46,6 +53,12 @@ class MethodSpec:
     name: str  # registry key of the baseline
     params: tuple[tuple[str, Any], ...] = ()  # keyword arguments of its __init__
     key: str = ""  # the suite's row key ([methods.<key>]); the name when empty
+
+    def __hash__(self) -> int:
+        # A frozen spec is a value, hashable like the rest of the config, even when a
+        # parameter is a TOML array (bin_sizes = [4, 6, 8, 10]): hashed as tuples,
+        # kept as given.
+        return hash((self.name, _frozen(self.params), self.key))
 
     @property
     def kwargs(self) -> dict[str, Any]:
