@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     computed_field,
     field_validator,
     model_validator,
 )
+
+from harness.types import Family, Frozen, Selection, TrainingFacts
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -77,7 +78,6 @@ UNHASHED_PARAMS = frozenset({"allow_slow_cpu"})
 
 #: What a method is, for the gap (best CNN against best hand-crafted); the same
 #: values as ``harness.api.FAMILIES`` (a test keeps them equal).
-Family = Literal["cnn", "hand-crafted", "reference", "other"]
 #: Which images a method chose its hyper-parameters, schedule and stopping point on.
 MonitorSplit = Literal["train-holdout", "val", "none"]
 
@@ -86,22 +86,7 @@ class RecordError(ValueError):
     """A record that is not a complete, valid record; the message names the file and field."""
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __getitem__(self, key: str) -> Any:
-        """``record["top5_err"]``, ``record["monitor"]["split"]``: fields read like dict keys."""
-        cls = type(self)
-        if key in cls.model_fields or key in cls.model_computed_fields:
-            return getattr(self, key)
-        raise KeyError(key)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """A field's value, or ``default`` for a name that is not a field."""
-        try:
-            return self[key]
-        except KeyError:
-            return default
+_Frozen = Frozen
 
 
 class MonitorInfo(_Frozen):
@@ -119,32 +104,18 @@ class MonitorInfo(_Frozen):
     seed: int | None = None  # seed of the draw
     min_per_class: int | None = Field(default=None, ge=0)
     max_per_class: int | None = Field(default=None, ge=0)
+    # What the runner handed over and saw (observed, never reported by the method):
+    fit_rows_digest: str | None = None  # sha256 of the row numbers of train given as data.fit
+    monitor_rows_digest: str | None = None  # ... and of those given as data.monitor
+    monitor_rows_read: int | None = Field(default=None, ge=0)  # monitor images the method read
+    refit: bool | None = None  # the runner called refit(train) after fit asked for it
+    refit_rows: int | None = Field(default=None, ge=0)  # rows of that refit (all of train)
+    candidates_tried: int | None = Field(default=None, ge=0)  # candidates of its selections
 
 
-class TrainingInfo(_Frozen):
-    """What the method reported about its training (mirrors ``harness.api.TrainingFacts``)."""
-
-    epochs: int | None = Field(default=None, ge=0)  # passes over the fit rows trained
-    images_seen: int | None = Field(default=None, ge=0)  # training images processed, all epochs
-    images_per_s: float | None = Field(default=None, ge=0)  # images_seen / seconds of the fit
-    lr_drops: tuple[int, ...] = ()  # 1-based epochs after which the learning rate dropped
-    param_count: int | None = Field(default=None, ge=0)  # trainable parameters
-    crop: int | None = Field(default=None, gt=0)  # side of the input the model sees, px
-    profile: str | None = None  # named recipe ("paper", "cpu")
-    fit_split: str | None = None  # "train" (all of it) or "train-fit" (train minus the monitor)
-    monitor_use: str | None = None  # what the monitor decided ("lr-plateau", "selection")
-    resumed_from_epoch: int | None = Field(default=None, ge=0)  # epochs restored from a checkpoint
-    seconds_before_resume: float | None = Field(default=None, ge=0)  # training time of those
-
-
-class SelectionInfo(_Frozen):
-    """A choice made on the monitor (mirrors ``harness.api.Selection``)."""
-
-    parameters: tuple[str, ...]  # names of the chosen parameters
-    candidates: tuple[dict[str, Any], ...]  # one dict per candidate: its values + monitor errors
-    chosen: dict[str, Any]  # the winning values
-    criterion: str = "monitor_top5_err"  # what was minimised
-    refit: bool = True  # refit on the whole training split with the chosen values
+#: The record stores the types methods report (one type each, :mod:`harness.types`).
+TrainingInfo = TrainingFacts
+SelectionInfo = Selection
 
 
 def order_digest(paths: Sequence[str], labels: Sequence[int]) -> str:

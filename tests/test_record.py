@@ -63,6 +63,7 @@ def full_record(**changes) -> RunRecord:
                 "parameters": ("lr",),
                 "candidates": ({"lr": 0.01, "monitor_top5_err": 60.0},),
                 "chosen": {"lr": 0.01},
+                "criterion": "monitor_top5_err",
             }
         ],
         "learning_curve": [{"epoch": 1, "train_loss": 4.5, "monitor_top5_err": 80.0}],
