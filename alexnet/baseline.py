@@ -71,7 +71,7 @@ from alexnet.recipe import (
 from baselines.cnn.distributed import barrier, rank_and_world
 from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import rows_digest
-from harness.api import BaselineBase, MethodError, RunContext, Split
+from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
 from harness.registry import register_baseline
 
@@ -341,11 +341,11 @@ class AlexNetBaseline(BaselineBase):
 
     # ------------------------------------------------------------------- fit
 
-    def _colour_statistics(
-        self, train: Split, rows: np.ndarray, ctx: RunContext
-    ) -> ColourStatistics:
+    def _colour_statistics(self, train: Split, ctx: RunContext) -> ColourStatistics:
         """Mean image and RGB PCA of the fit rows, cached in the run's work folder."""
-        path = Path(ctx.work_dir) / f"colour_stats-{rows_digest(rows)}.npz"
+        rows = np.arange(len(train))
+        parent_rows = train.parent_rows if train.parent_rows is not None else rows
+        path = Path(ctx.work_dir) / f"colour_stats-{rows_digest(parent_rows)}.npz"
         rank, _ = rank_and_world()
         if rank == 0:
             stats = None
@@ -391,10 +391,12 @@ class AlexNetBaseline(BaselineBase):
             eval_batch_size=self.eval_batch_size or (128 if cuda else 8),
         )
 
-    def fit(self, train: Split, ctx: RunContext) -> AlexNetBaseline:
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
+        """Train on ``data.fit``; ``data.monitor`` drives the plateau rule (never trained on)."""
         from baselines.cnn.trainer import Trainer
 
         start = time.perf_counter()
+        train = data.fit
         self.resolve_profile(ctx.device)
         s = self.settings()
         self._validate(train, s)
@@ -402,8 +404,7 @@ class AlexNetBaseline(BaselineBase):
         device = torch.device(ctx.device)
         cuda = device.type == "cuda"
         spec = STEMS[s.stem]
-        fit_rows, _ = ctx.fit_and_monitor(train)  # the monitor stays out of training
-        stats = self._colour_statistics(train, fit_rows, ctx)
+        stats = self._colour_statistics(train, ctx)
         augment = AlexNetAugment(
             stats,
             crop=spec.crop,
@@ -413,7 +414,7 @@ class AlexNetBaseline(BaselineBase):
             device=device,
             standardise=s.init == "kaiming",
         )
-        config = self._train_config(len(fit_rows), cuda, s)
+        config = self._train_config(len(train), cuda, s)
         n_classes = train.n_classes
 
         def wrap(model: nn.Module) -> nn.Module:
@@ -437,7 +438,7 @@ class AlexNetBaseline(BaselineBase):
                 seed=member_seed(ctx.seed, member),
                 wrap_model=wrap if world > 1 else None,
             )
-            models.append(trainer.fit(train, monitor=ctx.monitor, rows=fit_rows))
+            models.append(trainer.fit(train, monitor=data.monitor))
             trainers.append(trainer)
 
         self._report(ctx, trainers, models[0], spec.crop, time.perf_counter() - start)
@@ -458,7 +459,6 @@ class AlexNetBaseline(BaselineBase):
         self.trainers_ = trainers
         self.models_ = models
         self._memo: dict[tuple[Any, ...], np.ndarray] = {}
-        return self
 
     def _report(
         self, ctx: RunContext, trainers: list[Any], model: nn.Module, crop: int, seconds: float
@@ -476,7 +476,6 @@ class AlexNetBaseline(BaselineBase):
             param_count=count_parameters(model),
             crop=crop,
             profile=self.profile_,
-            fit_split=first.fit_split,
             monitor_use=first.monitor_use,
             resumed_from_epoch=first.resumed_from_epoch,
             seconds_before_resume=round(before, 3),
@@ -502,6 +501,18 @@ class AlexNetBaseline(BaselineBase):
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         """Member 0's softmax averaged over the ten test crops, (N, n_classes)."""
         return self._proba(0, True, split)
+
+    def declared_variants(self) -> dict[str, str]:
+        """The single-crop row, and the ensemble's when there is one (Krizhevsky et al., Table 2)."""
+        out = {
+            "centre-crop": "the paper's single-crop figure: member 0 on the centre crop, "
+            "no flips (the headline row averages ten crops)"
+        }
+        if self.ensemble > 1:
+            out[f"ensemble-{self.ensemble}"] = (
+                f"the paper's averaged predictions of {self.ensemble} networks, ten crops each"
+            )
+        return out
 
     def variant_scores(self, split: Split, ctx: RunContext) -> dict[str, np.ndarray]:
         """``centre-crop`` (member 0) and, for ``ensemble > 1``, ``ensemble-N`` (10-crop, averaged)."""

@@ -6,10 +6,10 @@
 Takes the same flags as ``harness run`` (suite, data, subset, ``--param``
 overrides, cache, results, ...) and runs only the suite's ``alexnet`` entry.
 Every process builds the same manifest, memory-maps the same decoded cache
-and the same monitor (rank 0 prepares them first through
-:func:`harness.runner.prepare_data`; the others then find them) and gets
-its context from :func:`harness.runner.method_context`, the runner's own, so
-the work folder, holdout and monitor are exactly those ``harness run`` uses.
+and the same holdout (rank 0 prepares them first through
+:func:`harness.experiment.prepare`; the others then find them) and gets
+its context from :func:`harness.experiment.context`, the runner's own, so
+the work folder, fit rows and monitor are exactly those ``harness run`` uses.
 Rank 0 runs the method's pre-flight check (a CPU training estimated in days
 stops here, before any work, unless ``allow_slow_cpu``), then every rank
 trains every ensemble member with :class:`alexnet.baseline.AlexNetBaseline`
@@ -28,7 +28,7 @@ Effective batch and lr (see :mod:`alexnet.recipe`): by default
 is part of the run's params, so the record says how it was trained.
 
 When training is done, rank 0 leaves the process group and runs the normal
-harness path (:func:`harness.runner.run_method`) on the same work folder:
+harness path (:func:`harness.experiment.run_method`) on the same work folder:
 the members' checkpoints are complete, so it only evaluates (10-crop, centre
 crop, ensemble) and writes the record, learning curve included, exactly as
 ``harness run`` would. A killed job resumes from the last epoch's checkpoint
@@ -37,7 +37,6 @@ when started again with the same flags.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import shlex
@@ -82,22 +81,17 @@ def _preflight_on_rank0(method: object, n_train: int, device: str, cfg: RunConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.cli import build_config, make_parser
+    from harness import experiment
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = make_parser().parse_args(["run", *argv])  # the flags of `harness run`
-    args.command_line = "torchrun ... -m alexnet.train_ddp " + shlex.join(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-
-    from alexnet.baseline import AlexNetBaseline
-    from harness.results import write_leaderboard
-    from harness.runner import method_context, prepare_data, resolve_device, run_id_for, run_method
 
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    cfg = build_config(args)
-    device = resolve_device(cfg.device)
+    cfg = experiment.config_from_args(argv)  # the flags of `harness run`
+    cfg = replace(cfg, command="torchrun ... -m alexnet.train_ddp " + shlex.join(argv))
+    device = experiment.resolve_device(cfg.device)
     if device == "cuda":
         torch.cuda.set_device(local_rank)
     backend = "nccl" if device == "cuda" else "gloo"
@@ -106,24 +100,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = alexnet_spec(cfg, world)
         cfg = replace(cfg, methods=(spec,), quiet=cfg.quiet or rank != 0)
-        results_dir = Path(cfg.results)
         if rank == 0:
-            data = prepare_data(cfg, results_dir)
+            data = experiment.prepare(cfg)
         dist.barrier()
         if rank != 0:
-            data = prepare_data(cfg, results_dir)
-        method = AlexNetBaseline(**spec.kwargs)
+            data = experiment.prepare(cfg)
+        resolved = experiment.resolve(spec, device)
+        method = resolved.method
         _preflight_on_rank0(method, len(data.train), device, cfg)
         # the same id, folder, holdout and monitor as `harness run` (run_method below)
-        run_id = run_id_for(data.subset.name, spec, cfg, data.manifest.hash, device)
-        ctx = method_context(cfg, data, spec, device, run_id)
+        ctx = experiment.context(cfg, data, resolved, device)
         ctx.logger = logging.getLogger(f"harness.method.alexnet.rank{rank}")
         dist.barrier()  # every rank has its context before rank 0 may clear the folder
         if cfg.fresh and rank == 0:  # retrain from scratch: drop the old checkpoints first
             shutil.rmtree(ctx.work_dir, ignore_errors=True)
         dist.barrier()
         ctx.work_dir.mkdir(parents=True, exist_ok=True)
-        method.fit(data.train, ctx)
+        method.fit(data.train_data(cfg.monitor), ctx)
         dist.barrier()
         if rank == 0:
             method.write_ddp_marker(
@@ -131,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "world_size": world,
                     "backend": backend,
-                    "training": dataclasses.asdict(ctx.training),
+                    "training": ctx.training.model_dump(mode="json"),
                 },
             )
     finally:
@@ -140,12 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     # Single-process evaluation and the record, through the harness's own path.
     # fresh=False: the training just done is what the record must evaluate
-    outcome = run_method(replace(cfg, fresh=False), data, spec, device, results_dir)
-    write_leaderboard(results_dir)
+    cfg = replace(cfg, fresh=False)
+    outcome = experiment.run_method(cfg, data, experiment.resolve(spec, device), device)
+    experiment.write_leaderboard(Path(cfg.results))
     for rec in outcome.records:
         print(
-            f"{rec.get('display_name', rec['method'])}: top-1 err {rec.get('top1_err')}, "
-            f"top-5 err {rec.get('top5_err')}"
+            f"{rec['method']}{'[' + rec['variant'] + ']' if rec.get('variant') else ''}: "
+            f"top-1 err {rec.get('top1_err')}, top-5 err {rec.get('top5_err')}"
             + (f", error: {rec['error']}" if rec.get("error") else "")
         )
     return 1 if outcome.failed else 0

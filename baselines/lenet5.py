@@ -68,7 +68,7 @@ from torch import nn
 
 from baselines.cnn import TrainConfig, Trainer
 from baselines.cnn.batches import BatchStream
-from harness.api import BaselineBase, MethodError, RunContext, Split
+from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
 from harness.registry import register_baseline
 
@@ -366,17 +366,17 @@ class LeNet5Baseline(BaselineBase):
 
         return train_transform, eval_transform
 
-    def fit(self, train: Split, ctx: RunContext) -> LeNet5Baseline:
-        """Train on the fit rows (the monitor stays out, even of the input statistics)."""
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
+        """Train on ``data.fit`` and watch ``data.monitor`` (it stays out of the input statistics)."""
         start = time.perf_counter()
+        train = data.fit
         if train.n_classes < 2:
             raise MethodError(
                 f"lenet5: needs at least 2 classes, split {train.name!r} has {train.n_classes}"
             )
         device = torch.device(ctx.device)
-        fit_rows, _ = ctx.fit_and_monitor(train)
         self.n_classes_ = train.n_classes
-        self.input_mean_, self.input_std_ = input_statistics(train, self.rgb, device, rows=fit_rows)
+        self.input_mean_, self.input_std_ = input_statistics(train, self.rgb, device)
         train_transform, eval_transform = self._transforms(device)
         in_channels = 3 if self.rgb else 1
         n_classes, init = train.n_classes, self.init
@@ -388,7 +388,7 @@ class LeNet5Baseline(BaselineBase):
             eval_transform=eval_transform,
             run_name="lenet5",
         )
-        self.model_ = self.trainer_.fit(train, monitor=ctx.monitor, rows=fit_rows)
+        self.model_ = self.trainer_.fit(train, monitor=data.monitor)
         self.n_parameters_ = self.model_.n_trainable_parameters()
         summary = self.trainer_.summary_
         # images over the seconds of the whole fit, epochs trained before a resume included
@@ -400,14 +400,12 @@ class LeNet5Baseline(BaselineBase):
             lr_drops=summary.lr_drops,
             param_count=self.n_parameters_,
             crop=INPUT_SIZE,
-            fit_split=summary.fit_split,
             monitor_use=summary.monitor_use,
             resumed_from_epoch=summary.resumed_from_epoch,
             seconds_before_resume=round(summary.seconds_before_resume, 3),
         )
         ctx.note("lenet5_input_mean", self.input_mean_)
         ctx.note("lenet5_input_std", self.input_std_)
-        return self
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         if not hasattr(self, "trainer_"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.api import BaselineBase, RunContext, Split
+from harness.api import BaselineBase, RunContext, Split, TrainData
 from harness.registry import register_baseline
 
 
@@ -26,9 +26,8 @@ class RandomGuess(BaselineBase):
     def __init__(self) -> None:
         pass
 
-    def fit(self, train: Split, ctx: RunContext) -> RandomGuess:
-        self.n_classes_ = train.n_classes
-        return self
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
+        self.n_classes_ = data.n_classes
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         rng = np.random.default_rng([ctx.seed, len(split), self.n_classes_])

@@ -141,7 +141,7 @@ class SiftBovwSvm(EncodedSvmBaseline):
             ctx.device if backend == "torch" else "cpu",
         )
         key = {
-            "data": split_fingerprint(train, ctx.manifest_hash),
+            "data": split_fingerprint(train, ctx.manifest_hash, rows=True),
             "n": len(train),
             "sift": extractor.cache_params(),
             "words": self.n_words,

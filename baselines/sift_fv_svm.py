@@ -135,7 +135,7 @@ class SiftFvSvm(EncodedSvmBaseline):
     ) -> dict[str, np.ndarray]:
         """PCA + diagonal GMM on descriptors sampled from train (cached): SIFT and colour alike."""
         key = {
-            "data": split_fingerprint(train, ctx.manifest_hash),
+            "data": split_fingerprint(train, ctx.manifest_hash, rows=True),
             "n": len(train),
             kind: extractor.cache_params(),
             "pca_dim": self.pca_dim,

@@ -1,109 +1,74 @@
-"""The contracts between the harness and the methods it runs.
+"""The contract between the harness and the methods it runs.
 
 A method (a *baseline*) is a scikit-learn shaped object: ``__init__`` stores
-parameters only, ``fit(train, ctx)`` learns (state in attributes ending in
-``_``) and returns ``self``, ``decision_function(split, ctx)`` returns scores
-of shape ``(n_images, n_classes)``. A method never computes its own error and
-never writes result files: the harness does both (``harness.protocol``,
-``harness.results``).
+parameters only; ``fit(data, ctx)`` learns (state in attributes ending in
+``_``); ``decision_function(split, ctx)`` returns scores of shape
+``(n_images, n_classes)``. A method never computes its own val error and never
+writes result files: the harness does both (``harness.protocol``,
+``harness.store``).
 
-The harness hands every method the same :class:`Split` objects, built from one
-manifest and one decoded-image cache, so "the same images" holds by
-construction.
+``fit`` receives a :class:`TrainData`: ``data.fit``, the training rows without
+the monitor, and ``data.monitor``, the held-out rows to choose
+hyper-parameters, schedules and stopping points on (or None). No object handed
+to ``fit`` holds both, and the context holds no data at all, so "fit on what
+you are given, choose on the monitor" is honest by construction. A method
+that wants to refit on all of train with what it chose returns
+``FitResult(refit=True)``; the runner then calls ``refit(train, ctx)`` with the
+whole training split and no monitor (scikit-learn's ``GridSearchCV(refit=True)``
+pattern). :func:`choose_on_monitor` makes that one call. The runner records
+what it handed over (the rows, whether a refit ran, how many monitor images
+were read): the record's ``monitor`` block is observed, not self-reported.
+
+Every method gets the same :class:`Split` objects, built from one manifest and
+one decoded-image cache, so "the same images" holds by construction.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from harness.data.holdout import Holdout
+from harness.types import (
+    FAMILIES,
+    FitResult,
+    Holdout,
+    RowView,
+    Selection,
+    Split,
+    TrainData,
+    TrainingFacts,
+)
 
 __all__ = [
     "FAMILIES",
     "Baseline",
     "BaselineBase",
+    "FitResult",
     "Holdout",
     "MethodError",
+    "RowView",
     "RunContext",
     "Selection",
     "Split",
+    "TrainData",
     "TrainingFacts",
+    "choose_on_monitor",
+    "fit_method",
+    "handover",
 ]
 
 #: What a method is, for the report's gap (best CNN against best hand-crafted).
 #: Every baseline declares one; the registry refuses a class without it.
-from harness.types import FAMILIES  # noqa: E402
 
 
 class MethodError(RuntimeError):
     """A method could not run for a reason it can name (too few images, ...)."""
-
-
-@dataclass(frozen=True)
-class Split:
-    """One split of one subset, as decoded uint8 images.
-
-    ``images`` is an ``(N, S, S, 3)`` uint8 RGB array (a read-only memory map
-    of the cache), ``labels`` an ``(N,)`` int64 array of class indices into
-    ``wnids`` (sorted-wnid order, the torchvision/timm convention; never devkit
-    ILSVRC2012_IDs).
-    """
-
-    name: str  # "train" or "val"
-    images: np.ndarray  # (N, S, S, 3) uint8, RGB, memory-mapped
-    labels: np.ndarray  # (N,) int64 class indices
-    wnids: tuple[str, ...]  # class index -> wnid, sorted
-    paths: tuple[str, ...] = ()  # image paths relative to the dataset root, row order
-    class_names: tuple[str, ...] = ()  # class index -> human-readable name
-
-    def __post_init__(self) -> None:
-        if self.images.ndim != 4 or self.images.shape[-1] != 3:
-            raise ValueError(
-                f"Split {self.name!r}: images must be (N, S, S, 3), got {self.images.shape}"
-            )
-        if self.images.dtype != np.uint8:
-            raise ValueError(f"Split {self.name!r}: images must be uint8, got {self.images.dtype}")
-        if len(self.labels) != len(self.images):
-            raise ValueError(
-                f"Split {self.name!r}: {len(self.images)} images but {len(self.labels)} labels"
-            )
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.wnids)
-
-    @property
-    def size(self) -> int:
-        """Stored side length S of the square images."""
-        return int(self.images.shape[1])
-
-    def batches(self, batch_size: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-        """Yield ``(rows, images, labels)`` in row order; images are array views."""
-        for start in range(0, len(self), batch_size):
-            rows = slice(start, min(start + batch_size, len(self)))
-            yield rows, self.images[rows], self.labels[rows]
-
-    def subset(self, index: np.ndarray, name: str | None = None) -> Split:
-        """A split of the rows in ``index`` (loads those rows into memory)."""
-        index = np.asarray(index)
-        return Split(
-            name=name or self.name,
-            images=np.ascontiguousarray(self.images[index]),
-            labels=self.labels[index],
-            wnids=self.wnids,
-            paths=tuple(self.paths[i] for i in index) if self.paths else (),
-            class_names=self.class_names,
-        )
 
 
 def _no_progress(iterable: Any = None, **_: Any) -> Any:
@@ -156,39 +121,6 @@ class _LineWriter:
         self.stream.flush()
 
 
-@dataclass(frozen=True)
-class TrainingFacts:
-    """What a method reports about its training, through :meth:`RunContext.report_training`.
-
-    Every field is optional; the runner puts them into the record's ``training``
-    object. ``images_seen`` over the whole fit's wall time is the throughput
-    the record gives (never a mean of per-epoch rates).
-    """
-
-    epochs: int | None = None  # passes over the fit rows actually trained
-    images_seen: int | None = None  # training images processed, all epochs together
-    images_per_s: float | None = None  # images_seen / seconds of the whole fit
-    lr_drops: tuple[int, ...] = ()  # 1-based epochs after which the learning rate dropped
-    param_count: int | None = None  # trainable parameters
-    crop: int | None = None  # side of the input the model sees (e.g. 224 of a 256 cache)
-    profile: str | None = None  # named recipe in use (e.g. "paper", "cpu")
-    fit_split: str | None = None  # "train" (all) or "train-fit" (train minus the monitor)
-    monitor_use: str | None = None  # what the monitor decided: "lr-plateau", "selection", ...
-    resumed_from_epoch: int | None = None  # epochs restored from a checkpoint
-    seconds_before_resume: float | None = None  # training seconds of those epochs
-
-
-@dataclass(frozen=True)
-class Selection:
-    """A choice made on the monitor: the grid, each candidate's monitor error, the winner."""
-
-    parameters: tuple[str, ...]  # names of the chosen parameters, e.g. ("reg", "epochs")
-    candidates: tuple[dict[str, Any], ...]  # one dict per candidate: its values + errors
-    chosen: dict[str, Any]  # the winning values
-    criterion: str = "monitor_top5_err"  # what was minimised
-    refit: bool = True  # refit on the whole training split with the chosen values
-
-
 @dataclass
 class RunContext:
     """What the harness gives a method besides the data.
@@ -198,6 +130,9 @@ class RunContext:
     vocabularies). ``work_dir`` is this run's own folder (checkpoints); a
     rerun of the same run gets the same folder, which is how resuming works.
     Learning curves go through :meth:`log_epoch`, never straight to disk.
+
+    The context holds no data: the fit rows and the monitor arrive in
+    :class:`TrainData`, the whole training split only through ``refit``.
     """
 
     device: str = "cpu"  # "cpu" or "cuda" (resolved, never "auto")
@@ -208,13 +143,6 @@ class RunContext:
     dask_scheduler: str | None = None  # address of a Dask scheduler, or None for local
     quiet: bool = False  # no progress bars
     deterministic: bool = False
-    # The monitor: rows of the *training* split held out for choosing
-    # hyper-parameters, schedules and stopping points (harness.data.holdout).
-    # ``holdout.fit_rows`` / ``holdout.monitor_rows`` index the train split given
-    # to ``fit``; ``monitor`` is those held-out images as a Split (name
-    # "monitor"). A method never sees the val split before it is scored.
-    monitor: Split | None = None
-    holdout: Holdout | None = None
     manifest_hash: str = ""
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("harness.method"))
     epoch_log: list[dict[str, Any]] = field(default_factory=list)
@@ -232,15 +160,14 @@ class RunContext:
 
     def report_training(self, **facts: Any) -> None:
         """Report training facts (fields of :class:`TrainingFacts`); later calls update earlier."""
-        known = TrainingFacts.__dataclass_fields__
+        known = TrainingFacts.model_fields
         unknown = sorted(set(facts) - set(known))
         if unknown:
             raise TypeError(
                 f"report_training got unknown fact(s) {unknown}; known: {', '.join(known)}"
             )
-        if "lr_drops" in facts:
-            facts["lr_drops"] = tuple(int(e) for e in facts["lr_drops"])
-        self.training = replace(self.training, **facts)
+        merged = {**self.training.model_dump(exclude_unset=True), **facts}
+        self.training = TrainingFacts(**merged)
 
     def report_selection(self, selection: Selection) -> None:
         """Report a choice made on the monitor (it goes into the record's ``selection``)."""
@@ -250,12 +177,6 @@ class RunContext:
         """A method-specific fact for the record's ``notes`` (e.g. a codebook's size)."""
         self.notes[key] = value
 
-    def fit_and_monitor(self, train: Split) -> tuple[np.ndarray, np.ndarray]:
-        """(fit rows, monitor rows) of ``train``; all rows and none without a holdout."""
-        if self.holdout is None:
-            return np.arange(len(train), dtype=np.int64), np.zeros(0, dtype=np.int64)
-        return self.holdout.fit_rows, self.holdout.monitor_rows
-
 
 @runtime_checkable
 class Baseline(Protocol):
@@ -263,24 +184,34 @@ class Baseline(Protocol):
 
     name: ClassVar[str]
     year: ClassVar[int]
+    family: ClassVar[str]
 
-    def fit(self, train: Split, ctx: RunContext) -> Baseline: ...
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult | Any: ...
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray: ...
 
 
 class BaselineBase:
-    """Optional base class giving scikit-learn style ``get_params``.
+    """The base class of every method: scikit-learn style parameters and the optional hooks.
 
-    Subclasses set ``name``, ``year``, ``source`` (a citation) and
-    ``description``; their ``__init__`` keyword arguments are the parameters.
-    A method may also define ``variant_scores(split, ctx) -> dict[str, array]``
-    for extra rows (e.g. ``"centre-crop"``, ``"ensemble-5"``); each variant is
-    recorded as its own result ``<name>[<variant>]``. And it may define
-    ``display_tag() -> str | None`` naming its departures from the published
-    method (e.g. ``"small stem, width 0.5"``); its rows are then shown as
-    ``<name> (<tag>)`` everywhere, so a modified model never passes for the
-    original.
+    Subclasses set ``year``, ``family`` (one of :data:`FAMILIES`), ``source``
+    (a citation) and ``description``; their ``__init__`` keyword arguments are
+    the parameters; the name is the method's entry point (the registry sets
+    ``name``). They implement ``fit(data, ctx)`` and
+    ``decision_function(split, ctx)``; every other hook has a default here:
+
+    * ``refit(train, ctx)``: called on the whole training split, with no monitor
+      beside it, when ``fit`` returns ``FitResult(refit=True)``;
+    * ``variants``: the extra scored rows a method may give, each declared up
+      front with its reason (``{"centre-crop": "the paper's single-crop
+      figure"}``), returned by ``variant_scores(split, ctx)``; a variant is a
+      row of its method, never ranked as a method of its own;
+    * ``display_tag()``: the method's departures from the published model
+      (e.g. ``"small stem, width 0.5"``); its rows then read ``<name> (<tag>)``;
+    * ``resolve_profile(device)`` / ``resolved_params()``: a recipe that depends
+      on the device (AlexNet's ``profile="auto"``) and the values it resolved to;
+    * ``preflight(n_train, device, allow_slow_cpu)``: a check before any image
+      is decoded (raise :class:`MethodError` to refuse).
     """
 
     name: ClassVar[str] = ""
@@ -288,6 +219,45 @@ class BaselineBase:
     source: ClassVar[str] = ""
     description: ClassVar[str] = ""
     family: ClassVar[str]  # required: one of FAMILIES (the registry refuses a class without it)
+    #: variant name -> why the row exists (shown with it); see :meth:`declared_variants`
+    variants: ClassVar[dict[str, str]] = {}
+
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult | Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement fit(data, ctx)")
+
+    def refit(self, train: Split, ctx: RunContext) -> None:
+        """Refit on all of train with what ``fit`` chose; called only if ``fit`` asked for it."""
+        raise MethodError(
+            f"{self.name or type(self).__name__}: fit returned FitResult(refit=True) but the "
+            "class defines no refit(train, ctx)"
+        )
+
+    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement decision_function(split, ctx)"
+        )
+
+    def declared_variants(self) -> dict[str, str]:
+        """Variant name -> reason, for these parameters (default: the class's ``variants``)."""
+        return dict(self.variants)
+
+    def variant_scores(self, split: Split, ctx: RunContext) -> dict[str, np.ndarray]:
+        """Scores of the declared variants (default: none)."""
+        return {}
+
+    def display_tag(self) -> str | None:
+        """Departures from the published method, named in every row (default: none)."""
+        return None
+
+    def resolve_profile(self, device: str) -> None:
+        """Settle a device-dependent recipe before anything else is asked (default: nothing)."""
+
+    def resolved_params(self) -> dict[str, Any]:
+        """The parameters that actually run (default: :meth:`get_params`)."""
+        return self.get_params()
+
+    def preflight(self, n_train: int, device: str, allow_slow_cpu: bool | None = None) -> None:
+        """Refuse, with :class:`MethodError`, a run that cannot go well (default: accept)."""
 
     def get_params(self) -> dict[str, Any]:
         if type(self).__init__ is object.__init__:
@@ -303,6 +273,94 @@ class BaselineBase:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+def handover(
+    train: Split, holdout: Holdout | None = None, monitor: Split | None = None
+) -> TrainData:
+    """The :class:`TrainData` the runner hands ``fit``, for code that calls a method itself.
+
+    With ``holdout``: its fit rows and its monitor rows of ``train`` as row
+    views. Without: all of ``train`` to fit on, and ``monitor`` (e.g. a
+    separate split in a test) as given, or none.
+    """
+    if holdout is not None and holdout.n_monitor:
+        if monitor is not None:
+            raise ValueError("handover: give a holdout or a monitor split, not both")
+        return TrainData(
+            fit=train.view(holdout.fit_rows, name="fit"),
+            monitor=train.view(holdout.monitor_rows, name="monitor"),
+        )
+    every = np.arange(len(train))
+    shown = monitor.view(np.arange(len(monitor)), name=monitor.name) if monitor is not None else None
+    return TrainData(fit=train.view(every, name="fit"), monitor=shown)
+
+
+def fit_method(method: Any, data: TrainData, train: Split, ctx: RunContext) -> int | None:
+    """``fit(data)``, then ``refit(train)`` if fit asked for it: the call sequence of the runner.
+
+    Returns the number of rows of the refit, or None when none ran.
+    """
+    result = method.fit(data, ctx)
+    if isinstance(result, FitResult) and result.refit:
+        method.refit(train, ctx)
+        if result.chosen:
+            ctx.note("refit_with", dict(result.chosen))
+        return len(train)
+    return None
+
+
+def choose_on_monitor(
+    data: TrainData,
+    ctx: RunContext,
+    candidates: Sequence[dict[str, Any]],
+    train: Callable[[Split, dict[str, Any]], Any],
+    score: Callable[[Any, Split], np.ndarray],
+    *,
+    criterion: str = "monitor_top5_err",
+) -> FitResult:
+    """Choose among ``candidates`` on ``data.monitor`` and ask for a refit: the honest path in one call.
+
+    Each candidate (a dict of parameter values) is trained with
+    ``train(data.fit, candidate)`` and scored with ``score(model,
+    data.monitor)``; the one with the lowest ``criterion``
+    (``monitor_top5_err`` or ``monitor_top1_err``; ties go to the other error,
+    then to the earlier candidate) wins. The grid and every candidate's errors
+    go to ``ctx.report_selection``. Returns ``FitResult(refit=True,
+    chosen=...)``: the runner then calls the method's ``refit(train, ctx)``,
+    which trains the chosen values on the whole training split. Without a
+    monitor the first candidate is taken, untried, and the notes say so.
+    """
+    from harness.protocol import topk_errors  # the protocol module reads label files
+
+    if not candidates:
+        raise MethodError("choose_on_monitor: no candidates")
+    if criterion not in ("monitor_top5_err", "monitor_top1_err"):
+        raise MethodError(f"choose_on_monitor: criterion {criterion!r} is not a monitor error")
+    names = tuple(dict.fromkeys(k for c in candidates for k in c))
+    if data.monitor is None or len(data.monitor) == 0:
+        ctx.note("selection", f"no monitor: the first candidate {dict(candidates[0])} untried")
+        return FitResult(refit=True, chosen=dict(candidates[0]))
+    other = "monitor_top1_err" if criterion == "monitor_top5_err" else "monitor_top5_err"
+    tried: list[dict[str, Any]] = []
+    for cand in candidates:
+        model = train(data.fit, dict(cand))
+        errs = topk_errors(np.asarray(score(model, data.monitor)), data.monitor.labels, (1, 5))
+        tried.append(
+            {**cand, "monitor_top1_err": round(errs[1], 4), "monitor_top5_err": round(errs[5], 4)}
+        )
+    best = min(range(len(tried)), key=lambda i: (tried[i][criterion], tried[i][other], i))
+    chosen = {k: tried[best][k] for k in names if k in tried[best]}
+    ctx.report_selection(
+        Selection(
+            parameters=names,
+            candidates=tuple(tried),
+            chosen=chosen,
+            criterion=criterion,
+            refit=True,
+        )
+    )
+    return FitResult(refit=True, chosen=chosen)
 
 
 def get_params(method: object) -> dict[str, Any]:

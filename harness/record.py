@@ -90,7 +90,7 @@ _Frozen = Frozen
 
 
 class MonitorInfo(_Frozen):
-    """The split a method tuned on (``harness.data.holdout.Holdout.describe()``).
+    """The split a method tuned on (``harness.holdout.Holdout.describe()``).
 
     ``"train-holdout"``: a seeded per-class slice of train (the honest protocol);
     ``"val"``: the scored validation split itself (schema-1 CNN records: their
@@ -228,6 +228,7 @@ class RunRecord(_Frozen):
     error: str | None = None  # message of the failure; None when ok
     method: str = Field(min_length=1)  # registry name, nothing else
     variant: str | None = None  # a variant of the method's scores ("centre-crop", "ensemble-5")
+    variant_reason: str | None = None  # why the variant row exists (declared by the method)
     tag: str | None = None  # departures from the published model ("small stem, width 0.5")
     family: Family
     year: int | None = None  # the era the method represents

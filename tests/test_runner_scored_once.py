@@ -236,7 +236,7 @@ def test_git_commit_only_when_the_package_is_the_checkout(tmp_path: Path) -> Non
 
 
 def test_holdout_is_seeded_per_class_and_documented_defaults() -> None:
-    from harness.data.holdout import carve_holdout
+    from harness.holdout import carve_holdout
 
     labels = np.repeat(np.arange(4), [1, 5, 20, 800])
     h = carve_holdout(labels, 4, fraction=0.1, seed=3)

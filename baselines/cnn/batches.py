@@ -72,9 +72,9 @@ class BatchStream:
         if self._pin:
             host = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
             # mode="clip" skips NumPy's bounds-check buffering; rows were validated above
-            np.take(self.images, rows, axis=0, out=host.numpy(), mode="clip")
+            self.images.take(rows, axis=0, out=host.numpy(), mode="clip")
         else:
-            host = torch.from_numpy(np.take(self.images, rows, axis=0))
+            host = torch.from_numpy(np.asarray(self.images.take(rows, axis=0)))
         return host, torch.from_numpy(self.labels[rows])
 
     def _produce(self, out: queue.Queue, stop: threading.Event) -> None:

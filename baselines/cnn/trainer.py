@@ -28,9 +28,9 @@ on_epoch_end=None)``
 * ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`;
   ``params`` are :func:`parameter_groups` (no decay on biases).
 * ``fit(train, monitor=None, rows=None) -> nn.Module``  trains
-  ``config.epochs`` epochs on ``rows`` of ``train`` (default: the fit rows of
-  ``ctx.fit_and_monitor(train)``, so the monitor never enters training)
-  and watches ``monitor`` (default ``ctx.monitor``, the held-out slice of
+  ``config.epochs`` epochs on ``rows`` of ``train`` (default: every row; a
+  method passes ``data.fit``, train without the monitor) and watches
+  ``monitor`` (a method passes ``data.monitor``, the held-out slice of
   train): its top-1/top-5 error go into the learning curve every epoch and
   drive the ``plateau`` schedule (the training loss does without a
   monitor). Resumes from ``ctx.work_dir/run_name/last.pt``
@@ -142,7 +142,6 @@ class TrainingSummary:
     best_epoch: int | None  # epoch of the lowest monitored error
     best_error: float | None  # that error (monitor top-1 %, or training loss)
     n_fit: int  # training rows fitted on
-    fit_split: str  # "train" (every row) or "train-fit" (train minus the monitor)
     monitor_use: str | None  # "lr-plateau", "curve", or None without a monitor
 
     @property
@@ -223,14 +222,13 @@ class Trainer:
         self, train: Split, monitor: Split | None = None, rows: np.ndarray | None = None
     ) -> nn.Module:
         """Train on ``rows`` of ``train`` (default: the context's fit rows); see the module doc."""
-        monitor = monitor if monitor is not None else self.ctx.monitor
         rows = self._fit_rows(train, rows)
         with _torch_threads(self._cpu_threads()):
             return self._fit(train, monitor, rows)
 
     def _fit_rows(self, train: Split, rows: np.ndarray | None) -> np.ndarray:
         if rows is None:
-            rows, _ = self.ctx.fit_and_monitor(train)
+            rows = np.arange(len(train), dtype=np.int64)
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             raise MethodError(f"{self.run_name}: no training rows to fit on in {train.name!r}")
@@ -248,7 +246,9 @@ class Trainer:
             enable_determinism()
         seed_everything(self.seed)  # the initial weights are a function of the run seed
         state = self._build(len(rows))
-        run = RunIdentity(self.run_name, cfg, self.seed, len(rows), rows_digest(rows))
+        # the identity of the rows trained: rows of the parent split for a row view
+        parent = train.parent_rows[rows] if train.parent_rows is not None else rows
+        run = RunIdentity(self.run_name, cfg, self.seed, len(rows), rows_digest(parent))
         ckpt = read_checkpoint(self.checkpoint_path, ctx.logger)
         if ckpt is not None:
             check_resumable(ckpt, self.checkpoint_path, run)
@@ -289,7 +289,6 @@ class Trainer:
             best_epoch=state.best_epoch,
             best_error=state.best_error,
             n_fit=len(rows),
-            fit_split="train-fit" if len(rows) < len(train) else "train",
             monitor_use=None
             if monitor is None
             else ("lr-plateau" if cfg.lr_schedule == "plateau" else "curve"),

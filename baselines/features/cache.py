@@ -5,12 +5,18 @@ labels and a sample of the pixels), the split's name and length, the image
 size, and the encoder's parameters including a digest of its learned arrays.
 A rerun with the same key memory-maps the file instead of recomputing.
 
-Writes are atomic: features go to a temporary file, which is renamed
-(``os.replace``) into place when complete, and only then is the completion
-marker written. A reader trusts a file only when the marker is present and
-describes the same key and shape, so a process killed mid-extraction never
-leaves a file that is used; the next run rebuilds it. A file lock makes two
-concurrent runs build a given file once.
+A row view (``Split.view``: the fit rows, the monitor) shares its parent's
+file: the file has a row per image of the parent split and a ``done`` mask,
+and only rows not yet encoded are encoded, so the fit rows, the monitor and a
+refit on all of train together encode each image once.
+
+Writes are safe against a kill: the file is created under a temporary name
+and renamed into place; rows are marked done (an atomic rewrite of the mask)
+only after they are written and flushed, and the completion marker is written
+when every row is done. A reader trusts only rows marked done under the same
+key and shape, so a process killed mid-extraction never leaves rows that are
+used; the next run encodes them again. A file lock makes two concurrent runs
+encode a given row once.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import RunContext, Split
+from harness.api import RowView, RunContext, Split
 
 #: How many times :func:`cached_features` has computed (not loaded) a feature file; tests read it.
 BUILD_COUNT = {"n": 0}
@@ -39,19 +45,28 @@ def array_digest(*arrays: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
-def split_fingerprint(split: Split, manifest_hash: str) -> str:
-    """The manifest hash when there is one, else a digest of labels and ~64 sampled images."""
+def split_fingerprint(split: Split, manifest_hash: str, rows: bool = False) -> str:
+    """The manifest hash when there is one, else a digest of labels and ~64 sampled images.
+
+    ``rows=True`` adds which rows of its parent a row view shows (a codebook
+    learned on the fit rows is not one learned on all of train).
+    """
     if manifest_hash:
-        return manifest_hash
-    step = max(1, len(split) // 64)
-    return "data-" + array_digest(np.asarray(split.labels), np.asarray(split.images[::step]))
+        base = manifest_hash
+    else:
+        step = max(1, len(split) // 64)
+        base = "data-" + array_digest(np.asarray(split.labels), np.asarray(split.images[::step]))
+    if rows and split.parent_rows is not None:
+        base += "-rows-" + array_digest(np.asarray(split.parent_rows, dtype=np.int64))
+    return base
 
 
 def feature_key(split: Split, ctx: RunContext, params: dict[str, Any]) -> str:
+    """Key of the feature file of ``split``'s *parent* (a row view shares its parent's file)."""
     desc = {
         "data": split_fingerprint(split, ctx.manifest_hash),
-        "split": split.name,
-        "n": len(split),
+        "split": split.parent or split.name,
+        "n": split.parent_len if split.parent is not None else len(split),
         "size": split.size,
         "params": params,
     }
@@ -61,6 +76,12 @@ def feature_key(split: Split, ctx: RunContext, params: dict[str, Any]) -> str:
 def _atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
     os.replace(tmp, path)
 
 
@@ -79,63 +100,99 @@ def load_features(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarr
     return feats
 
 
+def _done_rows(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarray | None:
+    """The rows already encoded in a partly filled file (None: no usable partial file)."""
+    try:
+        meta = json.loads((directory / "partial.json").read_text())
+        done = np.load(directory / "done.npy")
+        feats = np.load(directory / "features.npy", mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    ok = meta.get("key") == key and tuple(feats.shape) == tuple(shape) and len(done) == shape[0]
+    return done.astype(bool) if ok else None
+
+
+def _shown(split: Split, features: np.ndarray) -> Any:
+    """The rows of the parent's ``features`` that ``split`` shows (all of them: the memmap)."""
+    if split.parent is None:
+        return features
+    return RowView(features, split.parent_rows)
+
+
 def cached_features(
     split: Split,
     ctx: RunContext,
     params: dict[str, Any],
     dim: int,
-    chunks: Callable[[], Iterator[tuple[slice, np.ndarray]]],
+    chunks: Callable[[Split], Iterator[tuple[slice, np.ndarray]]],
     label: str = "features",
-) -> np.ndarray:
-    """``(len(split), dim)`` float16 memmap of ``split``'s features, built once.
+) -> Any:
+    """``(len(split), dim)`` float16 features of ``split``, each image encoded once.
 
-    ``chunks()`` yields ``(rows, float32 features)`` covering every row; it is
-    only called when no complete cache exists.
+    The file holds the features of ``split``'s parent (for a row view of
+    train, all of train's rows) and is filled as rows are asked for: the fit
+    rows when ``fit`` encodes them, the monitor's when it selects, nothing new
+    at the refit on all of train. ``chunks(todo)`` yields ``(rows, float32
+    features)`` covering every row of the Split ``todo`` (the rows still
+    missing); it is called only when some are. A full split gets the memmap,
+    a row view a :class:`harness.types.RowView` of it.
     """
     from filelock import FileLock
 
     key = feature_key(split, ctx, params)
-    directory = Path(ctx.cache_dir) / "features" / f"{label}-{split.name}-{key}"
-    shape = (len(split), dim)
+    parent = split.parent or split.name
+    n_parent = split.parent_len if split.parent is not None else len(split)
+    directory = Path(ctx.cache_dir) / "features" / f"{label}-{parent}-{key}"
+    shape = (n_parent, dim)
     found = load_features(directory, key, shape)
     if found is not None:
-        ctx.logger.info("reusing cached %s for %s split: %s", label, split.name, directory)
-        return found
+        ctx.logger.info("reusing cached %s for %s split: %s", label, parent, directory)
+        return _shown(split, found)
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / ".lock")):
         found = load_features(directory, key, shape)  # another process may have built it
         if found is not None:
-            return found
-        (directory / "complete.json").unlink(missing_ok=True)
-        for stale in directory.glob(
-            ".features.*.tmp.npy"
-        ):  # left by a killed run; we hold the lock
-            stale.unlink(missing_ok=True)
-        tmp = directory / f".features.{os.getpid()}.tmp.npy"
-        try:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape)
-            done = np.zeros(len(split), dtype=bool)
-            for rows, feats in chunks():
+            return _shown(split, found)
+        rows = np.arange(len(split)) if split.parent is None else np.asarray(split.parent_rows)
+        done = _done_rows(directory, key, shape)
+        if done is None:  # start the parent's file afresh (a killed run's leftovers go)
+            (directory / "complete.json").unlink(missing_ok=True)
+            for stale in directory.glob(".features.*.tmp.npy"):
+                stale.unlink(missing_ok=True)
+            tmp = directory / f".features.{os.getpid()}.tmp.npy"
+            np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape).flush()
+            os.replace(tmp, directory / "features.npy")
+            done = np.zeros(n_parent, dtype=bool)
+            _atomic_save(directory / "done.npy", done)
+            _atomic_write_text(directory / "partial.json", json.dumps({"key": key}))
+        missing = np.flatnonzero(~done[rows])  # positions in split still to encode
+        if len(missing):
+            todo = split if len(missing) == len(split) else split.view(missing)
+            targets = rows[missing]  # their rows in the parent's file
+            out = np.load(directory / "features.npy", mmap_mode="r+")
+            filled = np.zeros(len(todo), dtype=bool)
+            for part, feats in chunks(todo):
                 if not np.all(np.isfinite(feats)):
-                    raise FloatingPointError(f"non-finite {label} for {split.name} rows {rows}")
-                out[rows] = feats
-                done[rows] = True
-            if not done.all():
+                    raise FloatingPointError(f"non-finite {label} for {split.name} rows {part}")
+                out[targets[part]] = feats
+                filled[part] = True
+            if not filled.all():
                 raise RuntimeError(
-                    f"{label} extraction for {split.name} missed {int((~done).sum())} rows"
+                    f"{label} extraction for {split.name} missed {int((~filled).sum())} rows"
                 )
             out.flush()
             del out
-            os.replace(tmp, directory / "features.npy")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        _atomic_write_text(
-            directory / "complete.json",
-            json.dumps({"key": key, "shape": list(shape), "params": params}, default=str, indent=1),
-        )
-        BUILD_COUNT["n"] += 1
-    return np.load(directory / "features.npy", mmap_mode="r")
+            done[targets] = True  # only now: a kill before this line re-encodes these rows
+            _atomic_save(directory / "done.npy", done)
+            BUILD_COUNT["n"] += 1
+        if done.all():
+            _atomic_write_text(
+                directory / "complete.json",
+                json.dumps(
+                    {"key": key, "shape": list(shape), "params": params}, default=str, indent=1
+                ),
+            )
+    return _shown(split, np.load(directory / "features.npy", mmap_mode="r"))
 
 
 def cached_arrays(

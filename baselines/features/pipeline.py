@@ -1,25 +1,23 @@
 """The shared shape of the hand-crafted baselines: encoders -> cached features -> OvR linear SVMs.
 
-``fit(train, ctx)``:
+``fit(data, ctx)`` (``data.fit``: train without the monitor; ``data.monitor``):
 
 1. check every class has enough images;
-2. learn the encoder on training images (PCA / GMM / vocabulary; nothing for
-   HOG). These use no labels, so they may see every training image, the
-   monitor's included;
-3. encode the train split into the feature cache (once; the monitor's
-   features are rows of it, never recomputed);
+2. learn the encoder on the fit rows (PCA / GMM / vocabulary; nothing for HOG);
+3. encode the fit rows into the feature cache, and the monitor's rows when
+   selecting (rows of one file per parent split: nothing is encoded twice);
 4. choose the SVM's regulariser lambda, its number of epochs and its class
-   weighting on the monitor (below), then refit on *all* training rows with
-   the chosen values.
+   weighting on the monitor (below), and return ``FitResult(refit=True)``.
 
-``decision_function``: encode the split (cached too) and score it. A method
-with several feature *channels* (the Fisher vectors' SIFT and colour) trains
-SVMs per channel and averages their scores (late fusion, as XRCE 2011).
+``refit(train, ctx)``: the runner calls it with the whole training split; the
+SVMs are trained on all of its rows with the chosen values (the features are
+already cached). ``decision_function``: encode the split (cached too) and
+score it. A method with several feature *channels* (the Fisher vectors' SIFT
+and colour) trains SVMs per channel and averages their scores (late fusion,
+as XRCE 2011).
 
-Selection, per channel: ``ctx.fit_and_monitor(train)`` gives the fit rows
-and the monitor rows (a seeded per-class slice of train, see
-``harness.data.holdout``). The SVM step is calibrated once per class
-weighting on the fit rows; then every (lambda, weighting) of ``svm_grid`` x
+Selection, per channel: the SVM step is calibrated once per class weighting
+on the fit rows; then every (lambda, weighting) of ``svm_grid`` x
 ``svm_class_weight_grid`` is trained on the fit rows in one streaming run
 (the models share each block read and each matrix product) and scored on
 the monitor after each epoch count of ``svm_epoch_grid`` (the averaged-SGD
@@ -30,11 +28,8 @@ wins; ties go to the lower top-1 error, then to the stronger regulariser
 grid, every candidate's monitor errors and the choice go to
 ``ctx.report_selection``; the notes say which was chosen and whether lambda
 sat at an end of the grid. The refit reuses the calibrated step. Without a
-monitor (a hand-built RunContext, ``holdout=None``) or with ``select=False``
-the SVMs train once on all rows with ``svm_reg``, ``svm_epochs`` and
-``svm_class_weight``, and the notes say so. Only ``train`` is read: the
-monitor's features are rows of train's feature file, ``ctx.monitor`` is not
-used.
+monitor or with ``select=False`` the refit trains once with ``svm_reg``,
+``svm_epochs`` and ``svm_class_weight``, and the notes say so.
 
 Cost, measured on Tiny ImageNet-100 Fisher vectors (40,960 dims, 100
 classes, 2 CPU cores): calibration 6.5 s, the 4-lambda grid to 8 epochs on
@@ -58,7 +53,15 @@ import numpy as np
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
 from baselines.linear import OvrHingeSgd, check_class_counts, decision_functions
-from harness.api import BaselineBase, MethodError, RunContext, Selection, Split
+from harness.api import (
+    BaselineBase,
+    FitResult,
+    MethodError,
+    RunContext,
+    Selection,
+    Split,
+    TrainData,
+)
 from harness.params import Interval, Options
 from harness.protocol import topk_errors
 
@@ -154,22 +157,55 @@ class EncodedSvmBaseline(BaselineBase):
             ctx,
             self.encoder_params(encoder),
             encoder.dim(split.size),
-            lambda: map_encoder(encoder, split, ctx, self.chunk_size, desc=f"{label} {split.name}"),
+            lambda todo: map_encoder(
+                encoder, todo, ctx, self.chunk_size, desc=f"{label} {todo.name}"
+            ),
             label=label,
         )
 
-    def fit(self, train: Split, ctx: RunContext) -> EncodedSvmBaseline:
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
         from threadpoolctl import threadpool_limits
 
         # BLAS threads = the cores granted (ctx.n_jobs): oversubscribed BLAS
         # thread pools spin and run many times slower on a shared machine
         with threadpool_limits(max(1, ctx.n_jobs)):
-            return self._fit(train, ctx)
+            return self._fit(data, ctx)
 
-    def _fit(self, train: Split, ctx: RunContext) -> EncodedSvmBaseline:
-        check_class_counts(train.labels, train.wnids, self.min_images_per_class)
-        fit_rows, monitor_rows = ctx.fit_and_monitor(train)
-        selecting = bool(self.select) and len(monitor_rows) > 0
+    def refit(self, train: Split, ctx: RunContext) -> None:
+        """Train each channel's SVMs on all of train with the values chosen in ``fit``."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(max(1, ctx.n_jobs)):
+            self.svms_ = {}
+            for channel, chosen in self.chosen_.items():
+                feats = self.features(train, ctx, channel)  # the fit and monitor rows: cached
+                svm = self._svm(
+                    ctx, chosen["reg"], chosen["epochs"], chosen["eta0"], chosen["class_weight"]
+                )
+                svm.fit(
+                    feats,
+                    train.labels,
+                    train.n_classes,
+                    progress=ctx.progress,
+                    log_epoch=self._logger(ctx, channel, "refit"),
+                )
+                if chosen["eta0"] is None:  # no selection: the fixed values, as trained
+                    ctx.note(
+                        f"{self.name}_{channel}_svm",
+                        {
+                            "reg": svm.reg,
+                            "epochs": svm.epochs,
+                            "class_weight": svm.class_weight,
+                            "eta0": svm.eta0_,
+                        },
+                    )
+                self.svms_[channel] = svm
+            self.svm_ = self.svms_[MAIN]
+
+    def _fit(self, data: TrainData, ctx: RunContext) -> FitResult:
+        fit, monitor = data.fit, data.monitor
+        check_class_counts(fit.labels, fit.wnids, self.min_images_per_class)
+        selecting = bool(self.select) and monitor is not None and len(monitor) > 0
         if selecting:
             self._grids()  # a bad grid fails now, not after the features are built
         if self.svm_class_weight not in CLASS_WEIGHT_NAMES:
@@ -180,70 +216,56 @@ class EncodedSvmBaseline(BaselineBase):
         if self.select and not selecting:
             ctx.note(
                 f"{self.name}_svm_selection",
-                "no held-out training rows (ctx.holdout is None), so no selection: "
+                "no monitor given, so no selection: "
                 f"fixed svm_reg={self.svm_reg}, "
                 f"svm_epochs={self.svm_epochs}, svm_class_weight={self.svm_class_weight}",
             )
-        ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(train))
-        self.encoder_ = self.learn_encoder(train, ctx)
-        self.extra_encoders_ = self.learn_extra_encoders(train, ctx)
-        self.svms_: dict[str, OvrHingeSgd] = {}
+        ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(fit))
+        self.encoder_ = self.learn_encoder(fit, ctx)
+        self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
+        self.chosen_: dict[str, dict[str, Any]] = {}
         monitor_scores: dict[str, np.ndarray] = {}
         for channel in [MAIN, *self.extra_encoders_]:
-            ctx.logger.info("%s: encoding the train split (%s)", self.name, channel)
-            feats = self.features(train, ctx, channel)
+            ctx.logger.info("%s: encoding the fit rows (%s)", self.name, channel)
+            feats = self.features(fit, ctx, channel)
             dim = int(feats.shape[1])
             if channel == MAIN:
                 self.n_features_ = dim
                 ctx.note(f"{self.name}_feature_dim", dim)
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
-            ctx.logger.info(
-                "%s: training %d OvR SVMs on %s features (%s)",
-                self.name,
-                train.n_classes,
-                feats.shape,
-                channel,
-            )
             if selecting:
-                svm, scores = self._select_and_refit(
-                    channel, feats, train, ctx, fit_rows, monitor_rows
+                ctx.logger.info(
+                    "%s: choosing the SVMs for %d classes on %s features (%s)",
+                    self.name,
+                    fit.n_classes,
+                    feats.shape,
+                    channel,
                 )
+                mon_feats = self.features(monitor, ctx, channel)
+                chosen, scores = self._select(channel, feats, fit, mon_feats, monitor, ctx)
+                self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
             else:
-                svm = self._svm(ctx, self.svm_reg, self.svm_epochs)
-                svm.fit(
-                    feats,
-                    train.labels,
-                    train.n_classes,
-                    progress=ctx.progress,
-                    log_epoch=self._logger(ctx, channel, "fit"),
-                )
-                ctx.note(
-                    f"{self.name}_{channel}_svm",
-                    {
-                        "reg": svm.reg,
-                        "epochs": svm.epochs,
-                        "class_weight": svm.class_weight,
-                        "eta0": svm.eta0_,
-                    },
-                )
-            self.svms_[channel] = svm
-        self.svm_ = self.svms_[MAIN]
+                self.chosen_[channel] = {
+                    "reg": self.svm_reg,
+                    "epochs": self.svm_epochs,
+                    "class_weight": self.svm_class_weight,
+                    "eta0": None,
+                }
         if len(monitor_scores) > 1:
             # the fused score of the channels' chosen candidates (trained on the fit rows)
-            fused = np.mean([monitor_scores[c] for c in self.svms_], axis=0)
-            errs = topk_errors(fused, train.labels[monitor_rows], (1, 5))
+            fused = np.mean([monitor_scores[c] for c in self.chosen_], axis=0)
+            errs = topk_errors(fused, monitor.labels, (1, 5))
             ctx.note(
                 f"{self.name}_fused_monitor_err",
                 {"monitor_top1_err": round(errs[1], 4), "monitor_top5_err": round(errs[5], 4)},
             )
         ctx.report_training(
-            epochs=int(self.svm_.epochs),
-            fit_split="train",
+            epochs=int(self.chosen_[MAIN]["epochs"]),
             monitor_use="selection" if selecting else None,
         )
-        return self
+        return FitResult(refit=True)
 
     def _grids(self) -> tuple[list[float], list[int], list[str]]:
         """Lambdas and epoch counts (sorted) and class weightings (in order) to try.
@@ -293,24 +315,25 @@ class EncodedSvmBaseline(BaselineBase):
 
         return log
 
-    def _select_and_refit(
+    def _select(
         self,
         channel: str,
-        feats: np.ndarray,
-        train: Split,
+        feats: Any,
+        fit: Split,
+        mon_feats: Any,
+        monitor: Split,
         ctx: RunContext,
-        fit_rows: np.ndarray,
-        monitor_rows: np.ndarray,
-    ) -> tuple[OvrHingeSgd, np.ndarray]:
-        """Grid over (lambda, epochs, class weighting) on the fit rows, scored on the monitor;
-        refit on all rows. Returns the refitted SVMs and the chosen candidate's monitor scores.
+    ) -> tuple[dict[str, Any], np.ndarray]:
+        """Grid over (lambda, epochs, class weighting) trained on the fit rows, scored on the
+        monitor. Returns the chosen values (for the refit) and their monitor scores.
         """
         regs, epoch_grid, modes = self._grids()
-        labels = np.asarray(train.labels)
-        check_class_counts(labels[fit_rows], train.wnids, 1)
+        labels = np.asarray(fit.labels)
+        mon_labels = np.asarray(monitor.labels)
+        check_class_counts(labels, fit.wnids, 1)
         eta0 = {  # the step depends on the loss's weighting, not on lambda: one per weighting
             mode: self._svm(ctx, regs[0], 1, class_weight=mode).calibrate(
-                feats, labels, train.n_classes, rows=fit_rows
+                feats, labels, fit.n_classes
             )
             for mode in modes
         }
@@ -320,9 +343,9 @@ class EncodedSvmBaseline(BaselineBase):
         best: dict[str, Any] = {}
 
         def score(epoch: int, models: list[OvrHingeSgd]) -> None:
-            every = decision_functions(models, feats, rows=monitor_rows)  # one pass for all
+            every = decision_functions(models, mon_feats)  # one pass for all
             for model, scores in zip(models, every, strict=True):
-                errs = topk_errors(scores, labels[monitor_rows], (1, 5))
+                errs = topk_errors(scores, mon_labels, (1, 5))
                 cand = {
                     "svm_reg": model.reg,
                     "svm_epochs": epoch,
@@ -334,18 +357,17 @@ class EncodedSvmBaseline(BaselineBase):
                 if not best or candidate_key(cand, modes) < candidate_key(best["cand"], modes):
                     best.update(cand=cand, scores=scores)
 
-        per_model = feats.shape[1] * train.n_classes * 8
+        per_model = feats.shape[1] * fit.n_classes * 8
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
         for start in range(0, len(grid), group):
             part = grid[start : start + group]
             runner.fit_grid(
                 feats,
                 labels,
-                train.n_classes,
+                fit.n_classes,
                 [reg for reg, _ in part],
                 class_weights=[mode for _, mode in part],
                 eta0s=[eta0[mode] for _, mode in part],
-                rows=fit_rows,
                 progress=ctx.progress,
                 log_epoch=self._logger(ctx, channel, "select"),
                 checkpoints=epoch_grid,
@@ -385,31 +407,26 @@ class EncodedSvmBaseline(BaselineBase):
                 "monitor_top5_err": chosen["monitor_top5_err"],
                 # the best lambda at an end of the grid: a wider grid may do better
                 "at_grid_edge": chosen["svm_reg"] in (regs[0], regs[-1]) and len(regs) > 1,
-                "n_fit": int(len(fit_rows)),
-                "n_monitor": int(len(monitor_rows)),
-                "refit_rows": int(len(train)),
+                "n_fit": int(len(fit)),
+                "n_monitor": int(len(monitor)),
             },
         )
         ctx.logger.info(
-            "%s: %s SVM chose lambda=%g, %d epochs, class weight %s (monitor top-5 %.2f%%); "
-            "refit on all %d rows",
+            "%s: %s SVM chose lambda=%g, %d epochs, class weight %s (monitor top-5 %.2f%%)",
             self.name,
             channel,
             chosen["svm_reg"],
             chosen["svm_epochs"],
             mode,
             chosen["monitor_top5_err"],
-            len(train),
         )
-        svm = self._svm(ctx, chosen["svm_reg"], chosen["svm_epochs"], eta0[mode], mode)
-        svm.fit(
-            feats,
-            labels,
-            train.n_classes,
-            progress=ctx.progress,
-            log_epoch=self._logger(ctx, channel, "refit"),
-        )
-        return svm, best["scores"]
+        values = {
+            "reg": chosen["svm_reg"],
+            "epochs": chosen["svm_epochs"],
+            "class_weight": mode,
+            "eta0": eta0[mode],
+        }
+        return values, best["scores"]
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         from threadpoolctl import threadpool_limits

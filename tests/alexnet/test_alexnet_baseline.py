@@ -9,7 +9,7 @@ from alexnet.augment import AlexNetAugment
 from alexnet.baseline import AlexNetBaseline
 from alexnet.model import build_alexnet
 from harness.api import MethodError, RunContext
-from harness.data.holdout import carve_holdout
+from harness.holdout import carve_holdout
 from harness.registry import BASELINES
 
 TINY = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3)  # see conftest

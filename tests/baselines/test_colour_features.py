@@ -17,7 +17,7 @@ from baselines.features.dense_sift import DenseGrid
 from baselines.features.fisher import DiagonalGmm
 from baselines.sift_fv_svm import SiftFvSvm
 from harness.api import RunContext, Split
-from harness.data.holdout import carve_holdout
+from harness.holdout import carve_holdout
 
 
 def brute_force(image: np.ndarray, grid: DenseGrid) -> np.ndarray:

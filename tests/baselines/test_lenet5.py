@@ -17,7 +17,7 @@ from baselines.lenet5 import (
     lenet_input,
 )
 from harness.api import MethodError, RunContext, Split
-from harness.data.holdout import carve_holdout
+from harness.holdout import carve_holdout
 from harness.registry import BASELINES
 
 

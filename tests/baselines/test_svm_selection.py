@@ -10,7 +10,7 @@ import pytest
 from baselines.features.pipeline import candidate_key
 from baselines.linear import OvrHingeSgd
 from harness.api import MethodError, RunContext, Split
-from harness.data.holdout import carve_holdout
+from harness.holdout import carve_holdout
 from harness.params import ParameterError, check_params
 from harness.registry import BASELINES
 

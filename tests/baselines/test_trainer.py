@@ -18,7 +18,7 @@ from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import CHECKPOINT_FORMAT, rows_digest
 from baselines.cnn.schedule import LrSchedule
 from harness.api import MethodError, RunContext, Split
-from harness.data.holdout import carve_holdout
+from harness.holdout import carve_holdout
 
 N_CLASSES = 3
 

@@ -18,10 +18,9 @@ ILSVRC-2012 scale never more images than its val split (50 per class).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
+
+from harness.types import Holdout
 
 __all__ = [
     "DEFAULT_FRACTION",
@@ -34,35 +33,6 @@ __all__ = [
 DEFAULT_FRACTION = 0.1  # share of each class's training images held out
 DEFAULT_MIN_PER_CLASS = 1  # at least this many per class (when the class has more)
 DEFAULT_MAX_PER_CLASS = 50  # at most this many per class (ILSVRC val's 50 per class)
-
-
-@dataclass(frozen=True)
-class Holdout:
-    """Rows of the training split: the part methods fit on, and the monitor they tune on."""
-
-    fit_rows: np.ndarray  # sorted int64 rows of train that are not held out
-    monitor_rows: np.ndarray  # sorted int64 rows of train held out (the monitor)
-    fraction: float
-    seed: int
-    min_per_class: int
-    max_per_class: int | None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def n_monitor(self) -> int:
-        return len(self.monitor_rows)
-
-    def describe(self) -> dict[str, Any]:
-        """What a record says about the monitor split."""
-        return {
-            "split": "train-holdout",
-            "n_images": int(self.n_monitor),
-            "n_fit": int(len(self.fit_rows)),
-            "fraction": self.fraction,
-            "seed": self.seed,
-            "min_per_class": self.min_per_class,
-            "max_per_class": self.max_per_class,
-        }
 
 
 def carve_holdout(
