@@ -7,7 +7,8 @@ import inspect
 import numpy as np
 import pytest
 
-from harness.api import RunContext, Split
+from harness.api import BaselineBase, FitResult, RunContext, Split, fit_method, handover
+from harness.holdout import carve_holdout
 from harness.registry import BASELINES
 
 # Small settings so that every method runs in seconds on a CPU; the contract,
@@ -47,13 +48,47 @@ def test_baseline_contract(name: str, tmp_path) -> None:
     got = method.get_params()
     assert set(inspect.signature(cls.__init__).parameters) - {"self"} == set(got)
     assert all(got[k] == v for k, v in params.items())
-    train, val = tiny_split("train", 8, 0), tiny_split("val", 3, 1)
-    ctx = RunContext(
-        cache_dir=tmp_path / "cache", work_dir=tmp_path / "work", quiet=True, seed=0, monitor=val
-    )
+    # the protocol's own configuration: a held-out monitor carved from train
+    train, val = tiny_split("train", 10, 0), tiny_split("val", 3, 1)
+    holdout = carve_holdout(train.labels, train.n_classes, fraction=0.2, seed=0)
+    ctx = RunContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work", quiet=True, seed=0)
     ctx.cache_dir.mkdir()
     ctx.work_dir.mkdir()
-    assert method.fit(train, ctx) is method
+    data = handover(train, holdout)
+    assert len(data.fit) == 24 and len(data.monitor) == 6
+    result = method.fit(data, ctx)
+    assert result is None or isinstance(result, FitResult), "fit returns None or a FitResult"
+    if isinstance(result, FitResult) and result.refit:
+        assert type(method).refit is not BaselineBase.refit, "asks for a refit it cannot do"
+        method.refit(train, ctx)
     scores = np.asarray(method.decision_function(val, ctx))
     assert scores.shape == (len(val), val.n_classes)
     assert np.isfinite(scores).all()
+    # every variant a method gives is declared, with its reason
+    declared = method.declared_variants()
+    assert set(method.variant_scores(val, ctx)) <= set(declared)
+    assert all(isinstance(r, str) and r for r in declared.values())
+    # selections name what they minimised
+    assert all(s.criterion.startswith("monitor_") for s in ctx.selections)
+
+
+def test_fit_method_is_the_runners_sequence(tmp_path) -> None:
+    """fit_method: fit, then refit on train exactly when asked."""
+    calls = []
+
+    class Asks(BaselineBase):
+        family = "other"
+
+        def fit(self, data, ctx):
+            calls.append(("fit", len(data.fit), len(data.monitor)))
+            return FitResult(refit=True, chosen={"c": 1})
+
+        def refit(self, train, ctx):
+            calls.append(("refit", len(train)))
+
+    train = tiny_split("train", 10, 0)
+    holdout = carve_holdout(train.labels, train.n_classes, fraction=0.2, seed=0)
+    ctx = RunContext(quiet=True)
+    assert fit_method(Asks(), handover(train, holdout), train, ctx) == 30
+    assert calls == [("fit", 24, 6), ("refit", 30)]
+    assert ctx.notes["refit_with"] == {"c": 1}

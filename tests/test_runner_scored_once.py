@@ -71,7 +71,7 @@ def test_fit_never_sees_a_val_image_and_the_monitor_is_held_out_train(
     # every val image, as the cache stores it
     from harness.config import RunConfig
     from harness.data import build_manifest, ensure_cache
-    from harness.runner import read_dataset
+    from harness.prepare import read_dataset
 
     cfg = RunConfig(data=str(devkit7), subset=None, cache=str(tmp_path / "cache"))
     root, index, subset = read_dataset(cfg)
@@ -79,17 +79,82 @@ def test_fit_never_sees_a_val_image_and_the_monitor_is_held_out_train(
     cached = ensure_cache(manifest, tmp_path / "cache" / "images", n_jobs=1)
     from probe_plugins import image_digests
 
+    train = image_digests(cached.split("train").images)
     val = set(image_digests(cached.split("val").images))
-    assert val and not val & set(seen["train"]) and not val & set(seen["monitor"])
-    # the monitor: held-out rows of train, at least one per class, disjoint from the fit rows
-    assert seen["split_names"] == ["train", "monitor"]
+    assert val and not val & set(seen["fit"]) and not val & set(seen["monitor"])
+    # fit gets the fit rows and the monitor as two splits: disjoint, together all of train
+    assert seen["split_names"] == ["fit", "monitor"]
     mon, fit = set(seen["monitor_rows"]), set(seen["fit_rows"])
-    assert mon and not mon & fit and mon | fit == set(range(len(seen["train"])))
-    assert [seen["train"][i] for i in seen["monitor_rows"]] == seen["monitor"]
+    assert mon and not mon & fit and mon | fit == set(range(len(train)))
+    assert [train[i] for i in seen["monitor_rows"]] == seen["monitor"]
+    assert [train[i] for i in seen["fit_rows"]] == seen["fit"]
+    assert not set(seen["fit"]) & set(seen["monitor"])
     assert sorted(set(seen["monitor_labels"])) == list(range(7))
+    # the context carries no data: no route to the union of fit and monitor
+    assert not {"monitor", "holdout", "train"} & set(seen["context_fields"])
     (record,) = load_records(tmp_path / "results")
     assert record["monitor"]["split"] == "train-holdout"
     assert record["monitor"]["n_images"] == len(mon) == 7  # 10% of 10, at least one per class
+    # what the harness handed over is observed in the record, not reported by the method
+    assert record["monitor"]["refit"] is False
+    assert record["monitor"]["monitor_rows_read"] == 7
+    assert record["training"]["fit_split"] == "train-fit"
+
+
+def test_a_refit_gets_all_of_train_and_the_record_says_so(
+    devkit7: Path, tmp_path: Path, monkeypatch
+) -> None:
+    probe = tmp_path / "probe.json"
+    monkeypatch.setenv("PROBE_OUT", str(probe))
+    argv = args_for(devkit7, tmp_path, "--methods", "probe", "--plugin", "probe_plugins:Probe")
+    assert main([*argv, "--param", "probe.asks_refit=true"]) == 0
+    seen = json.loads(probe.read_text())
+    assert sorted(seen["refit_train"]) == sorted(seen["fit"] + seen["monitor"])
+    (record,) = load_records(tmp_path / "results")
+    assert record["monitor"]["refit"] is True
+    assert record["monitor"]["refit_rows"] == len(seen["refit_train"]) == 70
+    assert record["training"]["fit_split"] == "train-fit, refit on train"
+
+
+def test_a_naive_memorising_plugin_gets_an_honest_monitor_error(
+    devkit7: Path, tmp_path: Path
+) -> None:
+    """Fit on what fit is given, choose C on the monitor: the monitor error is not 0."""
+    argv = args_for(devkit7, tmp_path, "--methods", "memoriser",
+                    "--plugin", "probe_plugins:Memoriser")  # fmt: skip
+    assert main(argv) == 0
+    (record,) = load_records(tmp_path / "results")
+    (selection,) = record["selection"]
+    errors = {c["c"]: c["monitor_top1_err"] for c in selection.candidates}
+    assert min(errors.values()) > 0  # the monitor's images were never memorised
+    assert errors[1e3] > 50  # memorising the fit rows does not help on held-out images
+    monitor = record["monitor"]
+    assert monitor["split"] == "train-holdout" and monitor["n_images"] == 7
+    assert monitor["n_fit"] == 63 and monitor["refit"] is True and monitor["refit_rows"] == 70
+    assert monitor["candidates_tried"] == 3
+    assert monitor["monitor_rows_read"] == 3 * 7  # each candidate scored the 7 monitor images
+    assert monitor["fit_rows_digest"] and monitor["monitor_rows_digest"]
+
+
+def test_two_subsets_of_one_shape_each_get_their_own_monitor(tmp_path: Path) -> None:
+    """A shared cache folder, two subsets of one shape: the monitor is always train's own rows."""
+    from harness.config import RunConfig
+    from harness.data import make_synthetic_imagenet
+    from harness.prepare import prepare_data
+
+    root = make_synthetic_imagenet(
+        tmp_path / "data", layout="ilsvrc-devkit", n_classes=6, train_per_class=8,
+        val_per_class=2, size=16,
+    )  # fmt: skip
+    for seed in (0, 1):
+        cfg = RunConfig(data=str(root), subset=None, classes=3, subset_seed=seed,
+                        cache=str(tmp_path / "cache"), quiet=True, n_jobs=1)  # fmt: skip
+        data = prepare_data(cfg, tmp_path / "results")
+        handed = data.train_data()
+        rows = data.holdout.monitor_rows
+        assert np.array_equal(handed.monitor.images[:], data.train.images[rows])
+        assert np.array_equal(handed.monitor.labels, data.train.labels[rows])
+        assert np.array_equal(handed.fit.images[:], data.train.images[data.holdout.fit_rows])
 
 
 def test_no_suite_runs_every_class_present_under_a_named_adhoc_subset(
@@ -225,7 +290,7 @@ def test_progress_off_a_terminal_is_plain_lines(devkit7: Path, tmp_path: Path) -
 
 
 def test_git_commit_only_when_the_package_is_the_checkout(tmp_path: Path) -> None:
-    from harness.runner import git_commit
+    from harness.environment import git_commit
 
     outer = tmp_path / "other-repo"
     (outer / "venv" / "site-packages").mkdir(parents=True)
@@ -290,7 +355,7 @@ def test_watching_val_as_the_paper_did_is_an_option_its_rows_name(
     argv = args_for(devkit7, tmp_path, "--methods", "probe", "--plugin", "probe_plugins:Probe")
     assert main([*argv, "--monitor", "val"]) == 0
     seen = json.loads(probe.read_text())
-    assert seen["split_names"] == ["train", "val"] and seen["monitor_rows"] == []
+    assert seen["split_names"] == ["fit", "val"] and len(seen["fit_rows"]) == 70
     (record,) = load_records(tmp_path / "results")
     assert record["monitor"]["split"] == "val"
     assert main(argv) == 0  # the default is another run, not the same record

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.api import BaselineBase, RunContext, Split
+from harness.api import BaselineBase, FitResult, RunContext, Split, TrainData, choose_on_monitor
 
 
 def image_digests(images: np.ndarray) -> list[str]:
@@ -17,30 +17,82 @@ def image_digests(images: np.ndarray) -> list[str]:
 
 
 class Probe(BaselineBase):
-    """Writes the digest of every image ``fit`` can reach (train and monitor) to PROBE_OUT."""
+    """Writes the digest of every image ``fit`` (and ``refit``) can reach to PROBE_OUT."""
 
     name = "probe"
     year = 2000
     source = "tests"
     family = "reference"
 
-    def fit(self, train: Split, ctx: RunContext) -> Probe:
-        fit_rows, monitor_rows = ctx.fit_and_monitor(train)
-        seen = {
-            "split_names": [train.name, ctx.monitor.name if ctx.monitor is not None else None],
-            "train": image_digests(train.images),
-            "monitor": image_digests(ctx.monitor.images) if ctx.monitor is not None else [],
-            "monitor_rows": [int(i) for i in monitor_rows],
-            "fit_rows": [int(i) for i in fit_rows],
-            "train_labels": [int(x) for x in train.labels],
-            "monitor_labels": [int(x) for x in ctx.monitor.labels] if ctx.monitor else [],
+    def __init__(self, asks_refit: bool = False) -> None:
+        self.asks_refit = asks_refit
+
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
+        mon = data.monitor
+        self.seen_ = {
+            "split_names": [data.fit.name, mon.name if mon is not None else None],
+            "fit": image_digests(data.fit.images),
+            "monitor": image_digests(mon.images) if mon is not None else [],
+            "fit_rows": [int(i) for i in data.fit.parent_rows],
+            "monitor_rows": [int(i) for i in mon.parent_rows] if mon is not None else [],
+            "monitor_labels": [int(x) for x in mon.labels] if mon is not None else [],
+            "context_fields": sorted(vars(ctx)),
         }
-        Path(os.environ["PROBE_OUT"]).write_text(json.dumps(seen))
-        self.n_classes_ = train.n_classes
-        return self
+        Path(os.environ["PROBE_OUT"]).write_text(json.dumps(self.seen_))
+        self.n_classes_ = data.n_classes
+        return FitResult(refit=bool(self.asks_refit))
+
+    def refit(self, train: Split, ctx: RunContext) -> None:
+        self.seen_["refit_train"] = image_digests(train.images)
+        Path(os.environ["PROBE_OUT"]).write_text(json.dumps(self.seen_))
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         return np.zeros((len(split), self.n_classes_))
+
+
+class Memoriser(BaselineBase):
+    """The naive plugin: memorise every image ``fit`` trains on, choose C on the monitor it gets.
+
+    A lookup table of image digests -> label (a perfect memoriser), blended
+    with a prior by C: the larger C, the more it trusts its memory. Fit on
+    the training images and scored on images among them, C=1e3 would score
+    0% and be chosen. Handed the fit rows and a held-out monitor, the monitor
+    error is honest.
+    """
+
+    year = 2000
+    source = "tests"
+    family = "other"
+
+    def __init__(self, grid: tuple[float, ...] = (1e-3, 1.0, 1e3)) -> None:
+        self.grid = grid
+
+    def _train(self, split: Split, c: float) -> dict:
+        return {"memory": dict(zip(image_digests(split.images), split.labels.tolist(), strict=True)),
+                "c": c, "n": split.n_classes,
+                "prior": np.bincount(split.labels, minlength=split.n_classes) / len(split)}  # fmt: skip
+
+    @staticmethod
+    def _scores(model: dict, split: Split) -> np.ndarray:
+        scores = np.tile(model["prior"], (len(split), 1))
+        for i, d in enumerate(image_digests(split.images)):
+            if d in model["memory"]:
+                scores[i, model["memory"][d]] += model["c"]
+        return scores
+
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
+        result = choose_on_monitor(
+            data, ctx, [{"c": c} for c in self.grid], lambda s, p: self._train(s, p["c"]),
+            self._scores,
+        )  # fmt: skip
+        self.c_ = result.chosen["c"]
+        return result
+
+    def refit(self, train: Split, ctx: RunContext) -> None:
+        self.model_ = self._train(train, self.c_)
+
+    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
+        return self._scores(self.model_, split)
 
 
 class FailsWhenAsked(BaselineBase):
@@ -51,11 +103,10 @@ class FailsWhenAsked(BaselineBase):
     source = "tests"
     family = "reference"
 
-    def fit(self, train: Split, ctx: RunContext) -> FailsWhenAsked:
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
         if Path(os.environ["FAIL_FLAG"]).exists():
             raise RuntimeError("features.npy is damaged")
-        self.n_classes_ = train.n_classes
-        return self
+        self.n_classes_ = data.n_classes
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         scores = np.zeros((len(split), self.n_classes_))
@@ -74,9 +125,8 @@ class Constant(BaselineBase):
     def __init__(self, offset: int = 0) -> None:
         self.offset = offset
 
-    def fit(self, train: Split, ctx: RunContext) -> Constant:
-        self.n_classes_ = train.n_classes
-        return self
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
+        self.n_classes_ = data.n_classes
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         scores = np.zeros((len(split), self.n_classes_))
