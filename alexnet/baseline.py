@@ -64,9 +64,9 @@ from alexnet.recipe import (
     PAPER,
     PROFILES,
     Settings,
-    data_parallel_batch_and_lr,
     departures,
     profile_for_device,
+    trainer_config,
 )
 from baselines.cnn.distributed import barrier, rank_and_world
 from baselines.cnn.reproducibility import SeedStream, derive_seed
@@ -271,31 +271,14 @@ class AlexNetBaseline(BaselineBase):
         (:mod:`alexnet.preflight`) and multiplies by epochs x ``n_train`` x
         members. ``allow_slow_cpu`` (this call's, or the parameter) lets it run.
         """
-        from alexnet.preflight import CPU_LIMIT_SECONDS, cpu_images_per_s, format_duration
+        from alexnet.preflight import check_cpu_budget
 
         self.resolve_profile(device)
         if str(device).startswith("cuda") or self.allow_slow_cpu or allow_slow_cpu:
             return
         s = self.settings()
-        rate = cpu_images_per_s(s.stem, s.width, s.init, self.lrn_impl)
-        images = s.epochs * n_train * self.ensemble
-        seconds = images / rate
-        if seconds <= CPU_LIMIT_SECONDS:
-            if seconds > 3600:
-                log.warning(
-                    "alexnet: about %s of training on this CPU (%.1f images/s measured)",
-                    format_duration(seconds),
-                    rate,
-                )
-            return
         what = self.display_tag() or "the paper network and recipe"
-        raise MethodError(
-            f"alexnet ({what}) would train for about {format_duration(seconds)} on this CPU: "
-            f"{rate:.1f} images/s measured over 2 SGD steps x {s.epochs} epochs x "
-            f"{n_train:,} images x {self.ensemble} member(s). Train it on a GPU "
-            f'(--device cuda), use the CPU settings (profile="cpu"), or pass '
-            f"allow_slow_cpu=true to train anyway"
-        )
+        check_cpu_budget(s, self.lrn_impl, n_train, self.ensemble, what)
 
     # ---------------------------------------------------------------- checks
 
@@ -363,33 +346,11 @@ class AlexNetBaseline(BaselineBase):
         return stats
 
     def _train_config(self, n_fit: int, cuda: bool, s: Settings) -> Any:
-        from baselines.cnn.trainer import TrainConfig
-
-        per_rank, lr = data_parallel_batch_and_lr(
-            s.batch_size, s.lr, self.ddp_world_size, self.batch_scaling
-        )
-        rows_per_rank = n_fit // self.ddp_world_size
-        return TrainConfig(
-            epochs=s.epochs,
-            batch_size=per_rank,
-            lr=lr,
-            momentum=s.momentum,
-            weight_decay=s.weight_decay,
-            bias_decay=False,  # cuda-convnet and bvlc_alexnet decay weights only
-            lr_schedule=s.lr_schedule,
-            warmup_epochs=s.warmup_epochs,
-            lr_drop_factor=PAPER.lr_drop_factor,
-            plateau_patience=s.plateau_patience,
-            max_lr_drops=s.max_lr_drops,
-            # With >= 10 full batches per epoch the ragged last one is dropped: a
-            # second batch shape would make torch.compile recompile; < 10% of an epoch.
-            drop_last=rows_per_rank >= 10 * per_rank,
-            amp=cuda if self.amp is None else self.amp,
-            amp_dtype="bfloat16",
-            channels_last=cuda if self.channels_last is None else self.channels_last,
-            compile=cuda if self.compile is None else self.compile,
-            eval_batch_size=self.eval_batch_size or (128 if cuda else 8),
-        )
+        return trainer_config(
+            s, n_fit, cuda, self.ddp_world_size, self.batch_scaling,
+            amp=self.amp, channels_last=self.channels_last, compile=self.compile,
+            eval_batch_size=self.eval_batch_size,
+        )  # fmt: skip
 
     def fit(self, data: TrainData, ctx: RunContext) -> None:
         """Train on ``data.fit``; ``data.monitor`` drives the plateau rule (never trained on)."""

@@ -14,12 +14,17 @@ than :data:`CPU_LIMIT_SECONDS` unless ``allow_slow_cpu`` is given.
 
 from __future__ import annotations
 
+import logging
 import time
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from alexnet.model import STEMS, build_alexnet
+from harness.api import MethodError
+
+log = logging.getLogger("alexnet")
 
 __all__ = ["CPU_LIMIT_SECONDS", "TIMING_BATCH", "cpu_images_per_s", "format_duration"]
 
@@ -57,3 +62,25 @@ def format_duration(seconds: float) -> str:
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min"
+
+
+def check_cpu_budget(s: Any, lrn_impl: str, n_train: int, members: int, what: str) -> None:
+    """Refuse (:class:`MethodError`) a CPU training of settings ``s`` estimated over the limit."""
+    rate = cpu_images_per_s(s.stem, s.width, s.init, lrn_impl)
+    images = s.epochs * n_train * members
+    seconds = images / rate
+    if seconds <= CPU_LIMIT_SECONDS:
+        if seconds > 3600:
+            log.warning(
+                "alexnet: about %s of training on this CPU (%.1f images/s measured)",
+                format_duration(seconds),
+                rate,
+            )
+        return
+    raise MethodError(
+        f"alexnet ({what}) would train for about {format_duration(seconds)} on this CPU: "
+        f"{rate:.1f} images/s measured over 2 SGD steps x {s.epochs} epochs x "
+        f"{n_train:,} images x {members} member(s). Train it on a GPU "
+        f'(--device cuda), use the CPU settings (profile="cpu"), or pass '
+        f"allow_slow_cpu=true to train anyway"
+    )

@@ -48,6 +48,7 @@ the row's name.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "BATCH_SCALINGS",
@@ -211,3 +212,47 @@ def data_parallel_batch_and_lr(
             "processes; it must divide evenly (or use batch_scaling='linear')"
         )
     return batch_size // world_size, lr
+
+
+def trainer_config(
+    s: Settings,
+    n_fit: int,
+    cuda: bool,
+    world_size: int = 1,
+    batch_scaling: str = "global",
+    *,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    compile: bool | None = None,
+    eval_batch_size: int | None = None,
+) -> Any:
+    """The shared trainer's :class:`~baselines.cnn.trainer.TrainConfig` for these settings.
+
+    The speed switches (``amp``, ``channels_last``, ``compile``) default to on
+    on CUDA and off elsewhere when not given.
+    """
+    from baselines.cnn.trainer import TrainConfig
+
+    per_rank, lr = data_parallel_batch_and_lr(s.batch_size, s.lr, world_size, batch_scaling)
+    rows_per_rank = n_fit // world_size
+    return TrainConfig(
+        epochs=s.epochs,
+        batch_size=per_rank,
+        lr=lr,
+        momentum=s.momentum,
+        weight_decay=s.weight_decay,
+        bias_decay=False,  # cuda-convnet and bvlc_alexnet decay weights only
+        lr_schedule=s.lr_schedule,
+        warmup_epochs=s.warmup_epochs,
+        lr_drop_factor=PAPER.lr_drop_factor,
+        plateau_patience=s.plateau_patience,
+        max_lr_drops=s.max_lr_drops,
+        # With >= 10 full batches per epoch the ragged last one is dropped: a
+        # second batch shape would make torch.compile recompile; < 10% of an epoch.
+        drop_last=rows_per_rank >= 10 * per_rank,
+        amp=cuda if amp is None else amp,
+        amp_dtype="bfloat16",
+        channels_last=cuda if channels_last is None else channels_last,
+        compile=cuda if compile is None else compile,
+        eval_batch_size=eval_batch_size or (128 if cuda else 8),
+    )

@@ -61,7 +61,24 @@ from typing import Any
 
 import numpy as np
 
+from baselines.ovr import (
+    CLASS_WEIGHTS,
+    _torch_device,
+    _weight_tensors,
+    check_class_counts,
+    class_weights,
+    decision_functions,
+    stacked_objectives,
+)
 from harness.api import MethodError
+
+__all__ = [
+    "CLASS_WEIGHTS",
+    "OvrHingeSgd",
+    "check_class_counts",
+    "class_weights",
+    "decision_functions",
+]
 
 CALIBRATION_ROWS = 4096  # rows of the eta0 calibration sample (16 steps of 256)
 # eta0 candidates, in units of 1 / mean ||x - mu||^2 (the step that moves one
@@ -73,51 +90,6 @@ ETA0_LADDER = tuple(4.0**k for k in range(-1, 5))
 MIN_STEPS_PER_EPOCH = 32
 _NO_REG = 1e-12  # the lambda of calibration runs
 BIAS_STEP = 0.1  # the bias's step relative to W's: a constant feature is coherent across a batch
-
-
-def check_class_counts(labels: np.ndarray, wnids: tuple[str, ...], minimum: int) -> np.ndarray:
-    """Per-class training counts; :class:`MethodError` naming every class below ``minimum``."""
-    counts = np.bincount(np.asarray(labels), minlength=len(wnids))
-    short = [f"{wnids[c]} ({counts[c]})" for c in np.flatnonzero(counts < minimum)]
-    if short:
-        raise MethodError(
-            f"one-vs-rest SVM needs at least {minimum} training images per class; "
-            f"too few for: {', '.join(short)}"
-        )
-    return counts
-
-
-def _torch_device(device: str) -> Any:
-    import torch
-
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise MethodError(f"device {device!r} requested but CUDA is not available")
-    return torch.device(device)
-
-
-CLASS_WEIGHTS = ("balanced", None)  # None may also be written "none" (TOML has no null)
-
-
-def class_weights(labels: np.ndarray, n_classes: int, mode: str | None) -> np.ndarray:
-    """``(2, C)`` weights of a class's positives (row 0) and negatives (row 1)."""
-    n = len(labels)
-    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
-    if mode == "balanced":
-        return np.stack([n / (2.0 * np.maximum(counts, 1)), n / (2.0 * np.maximum(n - counts, 1))])
-    if mode is None or mode == "none":
-        return np.ones((2, n_classes))
-    raise ValueError(f"class_weight must be 'balanced' or None ('none'), got {mode!r}")
-
-
-def _weight_tensors(
-    labels: np.ndarray, n_classes: int, modes: Sequence[str | None], device: Any
-) -> tuple[Any, Any]:
-    """``(M, C)`` positive and negative weights of M models (one class-weight mode each)."""
-    import torch
-
-    w = np.stack([class_weights(labels, n_classes, mode) for mode in modes])  # (M, 2, C)
-    w_t = torch.as_tensor(w, dtype=torch.float32, device=device)
-    return w_t[:, 0], w_t[:, 1]
 
 
 class OvrHingeSgd:
@@ -521,52 +493,4 @@ class OvrHingeSgd:
         modes: Sequence[str | None] | None = None,
     ) -> np.ndarray:
         """Objective of each of M stacked models ``(dim, M, C)``, ``(M, C)`` on ``rows``."""
-        import torch
-
-        labels = np.asarray(labels, dtype=np.int64)
-        _, m_models, c = W.shape
-        modes = [self.class_weight] * m_models if modes is None else list(modes)
-        w_pos, w_neg = _weight_tensors(labels[rows], c, modes, W.device)
-        flat, bias = W.reshape(W.shape[0], -1), b.reshape(-1)
-        hinge = torch.zeros(m_models, dtype=torch.float64, device=W.device)
-        buf = self._buffer(W.shape[0]) if len(rows) > self.block_rows else None
-        with torch.no_grad():
-            for s in range(0, len(rows), self.block_rows):
-                block = rows[s : s + self.block_rows]
-                X = self._load(features, block, transform, mu, buf)
-                y = torch.as_tensor(labels[block], device=W.device)
-                pos = torch.nn.functional.one_hot(y, c).bool()[:, None, :]
-                sign = pos.float() * 2 - 1
-                weight = torch.where(pos, w_pos, w_neg)
-                margin = sign * (X @ flat + bias).view(len(block), m_models, c)
-                hinge += (torch.clamp(1 - margin, min=0) * weight).sum((0, 2)).double()
-        norm_sq = (W.double() ** 2).sum((0, 2))
-        lam = torch.as_tensor(np.asarray(regs, np.float64), device=W.device)
-        return (lam / 2 * norm_sq + hinge / len(rows)).cpu().numpy()
-
-
-def decision_functions(
-    models: Sequence[OvrHingeSgd],
-    features: Any,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
-    rows: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """Each fitted model's ``(n, n_classes)`` scores of ``features[rows]``, in one pass.
-
-    The models (of one dimension, on one device; e.g. a grid's candidates)
-    share every block read: one product with their stacked weights.
-    """
-    import torch
-
-    first = models[0]
-    rows = first._rows(features, rows)
-    W = torch.cat([m.coef_ for m in models], dim=1)
-    b = torch.cat([m.intercept_ for m in models])
-    out = np.zeros((len(rows), W.shape[1]), dtype=np.float32)
-    buf = first._buffer(W.shape[0]) if len(rows) > first.block_rows else None
-    with torch.no_grad():
-        for s in range(0, len(rows), first.block_rows):
-            X = first._load(features, rows[s : s + first.block_rows], transform, out=buf)
-            out[s : s + len(X)] = (X @ W + b).cpu().numpy()
-    widths = np.cumsum([0] + [m.coef_.shape[1] for m in models])
-    return [np.ascontiguousarray(out[:, a:z]) for a, z in zip(widths[:-1], widths[1:], strict=True)]
+        return stacked_objectives(self, features, labels, rows, W, b, regs, mu, transform, modes)
