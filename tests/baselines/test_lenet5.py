@@ -16,7 +16,7 @@ from baselines.lenet5 import (
     input_statistics,
     lenet_input,
 )
-from harness.api import MethodError, RunContext, Split
+from harness.api import MethodError, RunContext, Split, fit_method, handover
 from harness.holdout import carve_holdout
 from harness.registry import BASELINES
 
@@ -173,7 +173,7 @@ def test_decision_function_before_fit_is_a_clear_error(tmp_path) -> None:
 def test_one_class_is_refused(tmp_path) -> None:
     split = make_quadrant_split("train", per_class=4, n_classes=1)
     with pytest.raises(MethodError, match="at least 2 classes"):
-        LeNet5Baseline().fit(split, RunContext(work_dir=tmp_path, quiet=True))
+        LeNet5Baseline().fit(handover(split), RunContext(work_dir=tmp_path, quiet=True))
 
 
 @pytest.mark.parametrize("rgb", [False, True])
@@ -181,8 +181,9 @@ def test_tiny_subset_trains_above_chance(tmp_path, rgb: bool) -> None:
     torch.set_num_threads(1)
     train = make_quadrant_split("train", per_class=40, seed=0)
     val = make_quadrant_split("val", per_class=10, seed=1)
-    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0, monitor=val)
-    method = LeNet5Baseline(rgb=rgb, epochs=6, batch_size=16, lr=0.05).fit(train, ctx)
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0)
+    method = LeNet5Baseline(rgb=rgb, epochs=6, batch_size=16, lr=0.05)
+    assert fit_method(method, handover(train, monitor=val), train, ctx) is None  # no refit
     scores = method.decision_function(val, ctx)
     assert scores.shape == (40, 4) and scores.dtype == np.float32
     assert np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
@@ -200,18 +201,20 @@ def test_tiny_subset_trains_above_chance(tmp_path, rgb: bool) -> None:
     assert 0 < facts.images_per_s <= facts.images_seen / sum(r["seconds"] for r in ctx.epoch_log)
     assert facts.param_count == (60_000 + 4 * 85 + (300 if rgb else 0))
     assert facts.lr_drops == (3, 4) and facts.crop == 32
-    assert (facts.fit_split, facts.monitor_use, facts.resumed_from_epoch) == ("train", "curve", 0)
+    # fit_split is the runner's to set (from what it handed over), never the method's
+    assert facts.fit_split is None
+    assert (facts.monitor_use, facts.resumed_from_epoch) == ("curve", 0)
 
 
 def test_fits_on_the_fit_rows_only(tmp_path) -> None:
     torch.set_num_threads(1)
     train = make_quadrant_split("train", per_class=10, seed=0)
     holdout = carve_holdout(train.labels, train.n_classes, fraction=0.2, seed=0)
-    monitor = train.subset(holdout.monitor_rows, name="monitor")
-    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0, holdout=holdout, monitor=monitor)
-    method = LeNet5Baseline(epochs=1, batch_size=8).fit(train, ctx)
-    assert ctx.training.fit_split == "train-fit"
-    assert ctx.training.images_seen == len(holdout.fit_rows) == 32
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0)
+    method = LeNet5Baseline(epochs=1, batch_size=8)
+    assert fit_method(method, handover(train, holdout=holdout), train, ctx) is None  # no refit
+    # one epoch over the fit rows (train minus the monitor) and nothing more
+    assert ctx.training.images_seen == len(holdout.fit_rows) == 32 < len(train)
     # the input statistics are those of the fit rows, not of every training image
     fit_mean, _ = input_statistics(train, False, torch.device("cpu"), rows=holdout.fit_rows)
     all_mean, _ = input_statistics(train, False, torch.device("cpu"))

@@ -17,7 +17,7 @@ from baselines.cnn.checkpoint import CorruptCheckpointError, load_checkpoint, sa
 from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import CHECKPOINT_FORMAT, rows_digest
 from baselines.cnn.schedule import LrSchedule
-from harness.api import MethodError, RunContext, Split
+from harness.api import MethodError, RunContext, Split, handover
 from harness.holdout import carve_holdout
 
 N_CLASSES = 3
@@ -234,7 +234,8 @@ def test_without_monitor_the_curve_has_no_monitor_error(tmp_path, splits) -> Non
     trainer, ctx = make_trainer(tmp_path, epochs=1)
     trainer.fit(splits[0])
     assert ctx.epoch_log[0]["monitor_top1_err"] is None
-    assert trainer.summary_.monitor_use is None and trainer.summary_.fit_split == "train"
+    # every row of the split is trained on when no rows are given
+    assert trainer.summary_.monitor_use is None and trainer.summary_.n_fit == len(splits[0])
 
 
 def test_crops_average_the_softmax(tmp_path, splits) -> None:
@@ -468,8 +469,8 @@ def _row_coded_split(n_per_class: int) -> Split:
 def test_training_sees_only_the_fit_rows_never_the_monitor(tmp_path) -> None:
     train = _row_coded_split(12)  # 36 rows
     holdout = carve_holdout(train.labels, N_CLASSES, fraction=0.25, seed=5)
-    monitor = train.subset(holdout.monitor_rows, name="monitor")
-    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=1, holdout=holdout, monitor=monitor)
+    data = handover(train, holdout=holdout)  # the fit rows and the monitor, as row views
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=1)
     seen: list[int] = []
 
     def recording(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -478,25 +479,31 @@ def test_training_sees_only_the_fit_rows_never_the_monitor(tmp_path) -> None:
 
     trainer = Trainer(tiny_net, TrainConfig(epochs=2, batch_size=5, lr=0.1, lr_schedule="plateau"),
                       ctx, train_transform=recording, eval_transform=to_float)  # fmt: skip
-    trainer.fit(train)  # rows and monitor both come from the context
+    trainer.fit(data.fit, monitor=data.monitor)  # every row of the fit view, none of the monitor
     assert len(holdout.monitor_rows) == 9
     assert not set(seen) & set(holdout.monitor_rows.tolist())
     assert sorted(seen) == sorted(2 * holdout.fit_rows.tolist())  # every fit row, once an epoch
     summary = trainer.summary_
-    assert (summary.fit_split, summary.n_fit, summary.monitor_use) == (
-        "train-fit",
-        27,
-        "lr-plateau",
-    )
+    assert (summary.n_fit, summary.monitor_use) == (27, "lr-plateau")
+    assert summary.n_fit < len(train)  # train minus the monitor
     assert all(r["monitor_top1_err"] is not None for r in ctx.epoch_log)
+    # the same rows given as rows= of the whole split are the same run (the view's
+    # identity is its parent's rows): its finished checkpoint is resumed, nothing retrained
+    seen.clear()
+    ctx_rows = RunContext(work_dir=tmp_path, quiet=True, seed=1)
+    by_rows = Trainer(tiny_net, trainer.config, ctx_rows, train_transform=recording,
+                      eval_transform=to_float)  # fmt: skip
+    by_rows.fit(train, monitor=data.monitor, rows=holdout.fit_rows)
+    assert seen == [] and by_rows.summary_.resumed_from_epoch == 2
+    assert by_rows.summary_.n_fit == 27
     # another holdout of the same size is another run: its checkpoint is not resumed
     other = carve_holdout(train.labels, N_CLASSES, fraction=0.25, seed=6)
     assert len(other.fit_rows) == 27 and not np.array_equal(other.fit_rows, holdout.fit_rows)
-    ctx2 = RunContext(work_dir=tmp_path, quiet=True, seed=1, holdout=other, monitor=monitor)
+    ctx2 = RunContext(work_dir=tmp_path, quiet=True, seed=1)
     again = Trainer(tiny_net, trainer.config, ctx2, train_transform=recording,
                     eval_transform=to_float)  # fmt: skip
     with pytest.raises(MethodError, match="other rows"):
-        again.fit(train)
+        again.fit(handover(train, holdout=other).fit, monitor=data.monitor)
 
 
 def test_throughput_is_images_over_the_whole_fit(tmp_path, splits) -> None:

@@ -53,11 +53,11 @@ SCRIPT = textwrap.dedent(
         return to_float(x)
 
     net = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
-    ctx = RunContext(work_dir=work / "run", quiet=True, seed=1, monitor=train)
+    ctx = RunContext(work_dir=work / "run", quiet=True, seed=1)
     trainer = Trainer(net, TrainConfig(epochs=2, batch_size=4, lr=0.1, lr_schedule="plateau"), ctx,
                       train_transform=train_transform, eval_transform=to_float,
                       wrap_model=lambda m: DistributedDataParallel(m))
-    model = trainer.fit(train)
+    model = trainer.fit(train, monitor=train)
     torch.save(model.state_dict(), out / f"weights{rank}.pt")
     (out / f"rank{rank}.json").write_text(json.dumps({
         "curve": len(ctx.epoch_log), "seen": sum(seen), "augment": augment_draws,

@@ -22,7 +22,7 @@ EPOCHS = 4
 
 SCRIPT = textwrap.dedent(
     """
-    import dataclasses, json, sys, time
+    import json, sys, time
     from pathlib import Path
 
     import numpy as np
@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
 
     import baselines.cnn.resume as resume_module
     from baselines.lenet5 import LeNet5Baseline
-    from harness.api import RunContext, Split
+    from harness.api import RunContext, Split, fit_method, handover
 
     work_dir, out_dir, pause = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     torch.set_num_threads(1)
@@ -54,10 +54,11 @@ SCRIPT = textwrap.dedent(
         time.sleep(pause)  # a window for the parent to kill us right after a checkpoint
 
     resume_module.save_checkpoint = save_then_note
-    ctx = RunContext(work_dir=work_dir, quiet=True, deterministic=True, seed=3, monitor=val)
-    method = LeNet5Baseline(epochs=EPOCHS, batch_size=16, lr=0.05).fit(train, ctx)
+    ctx = RunContext(work_dir=work_dir, quiet=True, deterministic=True, seed=3)
+    method = LeNet5Baseline(epochs=EPOCHS, batch_size=16, lr=0.05)
+    fit_method(method, handover(train, monitor=val), train, ctx)
     np.save(out_dir / "proba.npy", method.decision_function(val, ctx))
-    facts = dataclasses.asdict(ctx.training)
+    facts = ctx.training.model_dump(mode="json")
     (out_dir / "run.json").write_text(json.dumps({"curve": ctx.epoch_log, "training": facts}))
     """
 ).replace("EPOCHS", str(EPOCHS))
