@@ -236,7 +236,7 @@ class EncodedSvmBaseline(BaselineBase):
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
                 ctx.logger.info(
-                    "%s: choosing the SVMs for %d classes on %s features (%s)",
+                    "%s: training %d OvR SVMs on %s features (%s), chosen on the monitor",
                     self.name,
                     fit.n_classes,
                     feats.shape,

@@ -2,8 +2,10 @@
 
 Colour histograms were a standard global image descriptor before 2012
 (Swain & Ballard 1991); on ImageNet they sit far above chance and far below
-everything else. This file is the whole plugin: a class with ``name``,
-``year``, ``fit`` and ``decision_function`` (see harness.api).
+everything else. This file is the whole plugin: a class with ``year``,
+``family``, ``fit``, ``refit`` and ``decision_function`` (see harness.api);
+its name is its entry point's. ``fit`` chooses C on the monitor it is handed
+(``choose_on_monitor``) and asks for a refit on all of train.
 """
 
 from __future__ import annotations
@@ -12,21 +14,28 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from harness.api import BaselineBase, MethodError, RunContext, Split
+from harness.api import (
+    BaselineBase,
+    FitResult,
+    MethodError,
+    RunContext,
+    Split,
+    TrainData,
+    choose_on_monitor,
+)
 
 
 class ColourHistogramSvm(BaselineBase):
     """8x8x8-bin RGB histogram (L1-normalised, square-rooted) -> one-vs-rest linear SVM."""
 
-    name = "colour-hist-svm"
     year = 1991
     source = "Swain & Ballard, Color Indexing, IJCV 1991"
     description = "joint RGB histogram + linear SVM (plugin example)"
     family = "hand-crafted"
 
-    def __init__(self, bins: int = 8, C: float = 1.0) -> None:
+    def __init__(self, bins: int = 8, C_grid: tuple[float, ...] = (0.1, 1.0, 10.0)) -> None:
         self.bins = bins
-        self.C = C
+        self.C_grid = C_grid
 
     def _features(self, split: Split) -> np.ndarray:
         n_bins = self.bins**3
@@ -42,20 +51,36 @@ class ColourHistogramSvm(BaselineBase):
         feats /= feats.sum(axis=1, keepdims=True)
         return np.sqrt(feats)  # Hellinger map: a linear SVM then acts like a Bhattacharyya kernel
 
-    def fit(self, train: Split, ctx: RunContext) -> ColourHistogramSvm:
-        counts = np.bincount(train.labels, minlength=train.n_classes)
+    def _train(self, split: Split, C: float, seed: int) -> tuple[StandardScaler, LinearSVC]:
+        counts = np.bincount(split.labels, minlength=split.n_classes)
         if counts.min() < 1:
-            missing = train.wnids[int(np.argmin(counts))]
+            missing = split.wnids[int(np.argmin(counts))]
             raise MethodError(f"{self.name}: class {missing} has no training images")
-        x = self._features(train)
-        self.scaler_ = StandardScaler().fit(x)
-        self.svm_ = LinearSVC(C=self.C, random_state=ctx.seed).fit(
-            self.scaler_.transform(x), train.labels
-        )
-        return self
+        x = self._features(split)
+        scaler = StandardScaler().fit(x)
+        return scaler, LinearSVC(C=C, random_state=seed).fit(scaler.transform(x), split.labels)
 
-    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
-        scores = self.svm_.decision_function(self.scaler_.transform(self._features(split)))
+    def _scores(self, model: tuple[StandardScaler, LinearSVC], split: Split) -> np.ndarray:
+        scaler, svm = model
+        scores = svm.decision_function(scaler.transform(self._features(split)))
         if scores.ndim == 1:  # two classes: sklearn returns one column
             scores = np.stack([-scores, scores], axis=1)
         return scores
+
+    def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
+        """Choose C on the monitor (trained on ``data.fit``), then ask for a refit on all of train."""
+        result = choose_on_monitor(
+            data,
+            ctx,
+            [{"C": c} for c in self.C_grid],
+            lambda split, p: self._train(split, p["C"], ctx.seed),
+            self._scores,
+        )
+        self.C_ = result.chosen["C"]
+        return result
+
+    def refit(self, train: Split, ctx: RunContext) -> None:
+        self.model_ = self._train(train, self.C_, ctx.seed)
+
+    def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
+        return self._scores(self.model_, split)
