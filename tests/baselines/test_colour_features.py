@@ -16,7 +16,7 @@ from baselines.features.colour import (
 from baselines.features.dense_sift import DenseGrid
 from baselines.features.fisher import DiagonalGmm
 from baselines.sift_fv_svm import SiftFvSvm
-from harness.api import RunContext, Split
+from harness.api import RunContext, Split, fit_method, handover
 from harness.holdout import carve_holdout
 
 
@@ -118,12 +118,7 @@ def coloured_split(name: str, per_class: int, seed: int) -> Split:
 def test_colour_channel_is_selected_on_the_monitor_and_late_fused(tmp_path: Path) -> None:
     train, val = coloured_split("train", 20, 0), coloured_split("val", 5, 1)
     holdout = carve_holdout(train.labels, train.n_classes, seed=0)
-    ctx = RunContext(
-        cache_dir=tmp_path,
-        quiet=True,
-        holdout=holdout,
-        monitor=train.subset(holdout.monitor_rows, name="monitor"),
-    )
+    ctx = RunContext(cache_dir=tmp_path, quiet=True)
     method = SiftFvSvm(
         n_components=4,
         pca_dim=16,
@@ -134,7 +129,7 @@ def test_colour_channel_is_selected_on_the_monitor_and_late_fused(tmp_path: Path
         svm_epoch_grid=(2, 4),
     )
     assert method.get_params()["colour"] is True
-    method.fit(train, ctx)
+    assert fit_method(method, handover(train, holdout=holdout), train, ctx) == len(train)
     assert sorted(method.svms_) == ["colour", "main"]
     assert [s.parameters for s in ctx.selections] == [
         ("svm_reg", "svm_epochs", "svm_class_weight"),

@@ -11,13 +11,13 @@ from baselines.features import cache
 from baselines.hog_svm import HogSvm
 from baselines.sift_bovw_svm import SiftBovwSvm
 from baselines.sift_fv_svm import SiftFvSvm
-from harness.api import MethodError, RunContext, Split
+from harness.api import FitResult, MethodError, RunContext, Split, fit_method, handover
 from harness.registry import BASELINES
 
 N_CLASSES, SIZE = 4, 32
 WNIDS = tuple(f"n{c:08d}" for c in range(N_CLASSES))
 # small codebooks and a short SVM schedule keep each fit to a few seconds; these contexts
-# have no holdout, so the SVMs train once with svm_reg (test_svm_selection.py selects)
+# have no monitor, so the SVMs train once with svm_reg (test_svm_selection.py selects)
 FAST_SVM = {"svm_epochs": 8}
 FAST = {
     "hog-svm": {},
@@ -56,6 +56,13 @@ def make(name: str, **extra: object):
     return BASELINES.get(name)(**FAST[name], **FAST_SVM, **extra)
 
 
+def fitted(method, train: Split, ctx: RunContext):
+    """``method`` fitted as the runner does: fit on all of train (no monitor), then the refit
+    the pipelines always ask for (their SVMs are trained in ``refit``)."""
+    assert fit_method(method, handover(train), train, ctx) == len(train)
+    return method
+
+
 def top1(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(scores.argmax(1) == labels))
 
@@ -73,7 +80,9 @@ def test_learns_an_easy_task_and_feature_dims(name: str, splits, tmp_path: Path)
     train, val = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0)
     method = make(name)
-    assert method.fit(train, ctx) is method
+    assert method.fit(handover(train), ctx) == FitResult(refit=True)  # the SVMs train in refit
+    assert not hasattr(method, "svm_")
+    method.refit(train, ctx)
     scores = method.decision_function(val, ctx)
     assert scores.shape == (len(val), N_CLASSES) and scores.dtype == np.float32
     assert top1(scores, val.labels) >= 0.75  # chance is 0.25
@@ -88,8 +97,8 @@ def test_learns_an_easy_task_and_feature_dims(name: str, splits, tmp_path: Path)
 def test_fisher_torch_backend_on_cpu_is_as_good(splits, tmp_path: Path) -> None:
     train, val = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
-    cpu = make("sift-fv-svm", backend="opencv").fit(train, ctx).decision_function(val, ctx)
-    tch = make("sift-fv-svm", backend="torch").fit(train, ctx).decision_function(val, ctx)
+    cpu = fitted(make("sift-fv-svm", backend="opencv"), train, ctx).decision_function(val, ctx)
+    tch = fitted(make("sift-fv-svm", backend="torch"), train, ctx).decision_function(val, ctx)
     assert top1(tch, val.labels) >= top1(cpu, val.labels) - 0.1
     assert top1(tch, val.labels) >= 0.75
 
@@ -97,11 +106,11 @@ def test_fisher_torch_backend_on_cpu_is_as_good(splits, tmp_path: Path) -> None:
 def test_rerun_reuses_cached_features(splits, tmp_path: Path) -> None:
     train, val = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
-    first = make("sift-fv-svm").fit(train, ctx).decision_function(val, ctx)
+    first = fitted(make("sift-fv-svm"), train, ctx).decision_function(val, ctx)
     built = cache.BUILD_COUNT["n"]
     files = sorted((tmp_path / "features").glob("*/features.npy"))
     mtimes = [f.stat().st_mtime_ns for f in files]
-    second = make("sift-fv-svm").fit(train, ctx).decision_function(val, ctx)
+    second = fitted(make("sift-fv-svm"), train, ctx).decision_function(val, ctx)
     assert cache.BUILD_COUNT["n"] == built  # nothing recomputed
     assert [f.stat().st_mtime_ns for f in files] == mtimes
     np.testing.assert_array_equal(first, second)  # same seed, same cache: same scores
@@ -111,7 +120,7 @@ def test_rerun_reuses_cached_features(splits, tmp_path: Path) -> None:
 def test_degenerate_images_give_valid_scores(name: str, splits, tmp_path: Path) -> None:
     train, _ = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
-    method = make(name).fit(train, ctx)
+    method = fitted(make(name), train, ctx)
     flat = np.zeros((4, SIZE, SIZE, 3), dtype=np.uint8)
     flat[1] = 255
     flat[2] = (10, 200, 30)
@@ -123,7 +132,7 @@ def test_degenerate_images_give_valid_scores(name: str, splits, tmp_path: Path) 
 def test_images_too_small_for_the_grid(name: str, splits, tmp_path: Path) -> None:
     train, _ = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
-    method = make(name).fit(train, ctx)
+    method = fitted(make(name), train, ctx)
     tiny = np.random.default_rng(0).integers(0, 256, (3, 4, 4, 3), dtype=np.uint8)
     scores = method.decision_function(Split("val", tiny, np.arange(3), WNIDS), ctx)
     # no grid point / no HOG block: all-zero features, so every image gets the SVM biases
@@ -134,7 +143,7 @@ def test_images_too_small_for_the_grid(name: str, splits, tmp_path: Path) -> Non
 def test_hog_of_another_image_size_is_a_clear_error(splits, tmp_path: Path) -> None:
     train, _ = splits
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
-    method = make("hog-svm").fit(train, ctx)
+    method = fitted(make("hog-svm"), train, ctx)
     small = Split("val", np.zeros((2, 16, 16, 3), np.uint8), np.arange(2), WNIDS)
     with pytest.raises(MethodError, match="16 px images, whose features have 36 dims"):
         method.decision_function(small, ctx)
@@ -146,8 +155,8 @@ def test_training_images_too_small_for_any_sift_is_a_clear_error(tmp_path: Path)
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
     for name in ("sift-bovw-svm", "sift-fv-svm"):
         with pytest.raises(MethodError, match="training images of 8 px are smaller"):
-            make(name, bin_sizes=(4, 5)).fit(split, ctx)
-    scores = make("hog-svm").fit(split, ctx).decision_function(split, ctx)  # one zero block
+            make(name, bin_sizes=(4, 5)).fit(handover(split), ctx)
+    scores = fitted(make("hog-svm"), split, ctx).decision_function(split, ctx)  # one zero block
     assert np.isfinite(scores).all()
 
 
@@ -159,7 +168,7 @@ def test_class_with_too_few_images_is_named(splits, tmp_path: Path) -> None:
     ctx = RunContext(cache_dir=tmp_path, quiet=True)
     for name in FAST:
         with pytest.raises(MethodError, match=r"n00000002 \(1\)"):
-            make(name).fit(short, ctx)
+            make(name).fit(handover(short), ctx)
 
 
 @pytest.mark.gpu
@@ -171,6 +180,8 @@ def test_cuda_path_learns_as_well_as_cpu(name: str, splits, tmp_path: Path) -> N
     train, val = splits
     cpu_ctx = RunContext(cache_dir=tmp_path / "cpu", quiet=True)
     gpu_ctx = RunContext(cache_dir=tmp_path / "gpu", quiet=True, device="cuda")
-    cpu = make(name).fit(train, cpu_ctx).decision_function(val, cpu_ctx)
-    gpu = make(name).fit(train, gpu_ctx).decision_function(val, gpu_ctx)  # auto -> kornia on cuda
+    cpu = fitted(make(name), train, cpu_ctx).decision_function(val, cpu_ctx)
+    gpu = fitted(make(name), train, gpu_ctx).decision_function(
+        val, gpu_ctx
+    )  # auto -> kornia on cuda
     assert top1(gpu, val.labels) >= top1(cpu, val.labels) - 0.1
