@@ -235,6 +235,7 @@ class EncodedSvmBaseline(BaselineBase):
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
+                mon_feats = self.features(monitor, ctx, channel)
                 ctx.logger.info(
                     "%s: training %d OvR SVMs on %s features (%s), chosen on the monitor",
                     self.name,
@@ -242,7 +243,6 @@ class EncodedSvmBaseline(BaselineBase):
                     feats.shape,
                     channel,
                 )
-                mon_feats = self.features(monitor, ctx, channel)
                 chosen, scores = self._select(channel, feats, fit, mon_feats, monitor, ctx)
                 self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
