@@ -19,7 +19,7 @@ import torch.distributed as dist
 from alexnet.augment import AlexNetAugment
 from alexnet.baseline import AlexNetBaseline
 from alexnet.synthetic import colour_split
-from harness.api import RunContext
+from harness.api import RunContext, fit_method, handover
 
 
 def digest(model: torch.nn.Module) -> str:
@@ -48,7 +48,9 @@ def main() -> None:
     AlexNetAugment.train = counting
     try:
         ctx = RunContext(work_dir=work_dir, cache_dir=work_dir, quiet=True, seed=0)
-        model = AlexNetBaseline(**params).fit(colour_split(8), ctx)
+        train = colour_split(8)
+        model = AlexNetBaseline(**params)
+        fit_method(model, handover(train), train, ctx)  # as the runner: all of train, no refit
         with open(os.path.join(out_dir, f"rank{rank}.txt"), "w") as f:
             f.write(f"{digest(model.models_[0])} {seen[0]} {ctx.notes['trained_on_processes']}\n")
         with open(os.path.join(out_dir, f"draws{rank}.json"), "w") as f:

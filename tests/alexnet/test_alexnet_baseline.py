@@ -8,16 +8,22 @@ import pytest
 from alexnet.augment import AlexNetAugment
 from alexnet.baseline import AlexNetBaseline
 from alexnet.model import build_alexnet
-from harness.api import MethodError, RunContext
+from harness.api import MethodError, RunContext, Split, fit_method, handover
 from harness.holdout import carve_holdout
 from harness.registry import BASELINES
 
 TINY = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3)  # see conftest
 
 
-def _ctx(tmp_path, monitor=None, seed: int = 0) -> RunContext:
+def _ctx(tmp_path, seed: int = 0) -> RunContext:
     return RunContext(work_dir=tmp_path / "work", cache_dir=tmp_path / "cache", quiet=True,
-                      monitor=monitor, seed=seed)  # fmt: skip
+                      seed=seed)  # fmt: skip
+
+
+def _fit(model: AlexNetBaseline, train: Split, ctx: RunContext, monitor: Split | None = None):
+    """Fit as the runner does (all of train, ``monitor`` beside it); AlexNet asks no refit."""
+    assert fit_method(model, handover(train, monitor=monitor), train, ctx) is None
+    return model
 
 
 def test_registered_and_params_are_recorded() -> None:
@@ -36,8 +42,8 @@ def test_registered_and_params_are_recorded() -> None:
 
 def test_tiny_subset_trains_above_chance(tmp_path, colour_data) -> None:
     train, val = colour_data
-    ctx = _ctx(tmp_path, monitor=val)
-    model = AlexNetBaseline(epochs=8, **TINY).fit(train, ctx)
+    ctx = _ctx(tmp_path)
+    model = _fit(AlexNetBaseline(epochs=8, **TINY), train, ctx, monitor=val)
     scores = model.decision_function(val, ctx)
     assert scores.shape == (len(val), 4)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-4)
@@ -50,8 +56,9 @@ def test_tiny_subset_trains_above_chance(tmp_path, colour_data) -> None:
     assert facts.images_per_s > 0 and facts.param_count > 0
     # images over the whole fit, which lasts at least as long as its epochs together
     assert facts.images_per_s <= facts.images_seen / sum(r["seconds"] for r in ctx.epoch_log)
-    # no holdout here; the cpu profile's cosine schedule uses the monitor for the curve only
-    assert (facts.fit_split, facts.monitor_use) == ("train", "curve")
+    # the cpu profile's cosine schedule uses the monitor for the curve only; fit_split is the
+    # runner's to set from what it handed over (here all of train), never the method's
+    assert (facts.fit_split, facts.monitor_use) == (None, "curve")
 
 
 def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monkeypatch) -> None:
@@ -68,11 +75,11 @@ def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monke
 
     monkeypatch.setattr(AlexNetAugment, "train", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        AlexNetBaseline(**params).fit(train, _ctx(tmp_path, monitor=val))
+        _fit(AlexNetBaseline(**params), train, _ctx(tmp_path), monitor=val)
     monkeypatch.setattr(AlexNetAugment, "train", real_train)
 
-    ctx = _ctx(tmp_path, monitor=val)
-    model = AlexNetBaseline(**params).fit(train, ctx)
+    ctx = _ctx(tmp_path)
+    model = _fit(AlexNetBaseline(**params), train, ctx, monitor=val)
     assert ctx.notes["members_resumed_from_epoch"] == [1, 0]
     assert ctx.training.resumed_from_epoch == 1 and ctx.training.seconds_before_resume > 0
     assert ctx.training.images_seen == 2 * 2 * len(train)  # both members, all epochs
@@ -81,7 +88,9 @@ def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monke
 
     main = model.decision_function(val, ctx)
     variants = model.variant_scores(val, ctx)
-    assert set(variants) == {"centre-crop", "ensemble-2"}
+    assert set(variants) == set(model.declared_variants()) == {"centre-crop", "ensemble-2"}
+    assert all(model.declared_variants().values())  # each declared with its reason
+    assert set(AlexNetBaseline(ensemble=1).declared_variants()) == {"centre-crop"}
     for scores in (main, *variants.values()):
         assert scores.shape == (len(val), 4) and np.isfinite(scores).all()
     members = [model._proba(i, True, val) for i in range(2)]
@@ -89,8 +98,8 @@ def test_resume_after_a_crash_and_ensemble_variants(tmp_path, colour_data, monke
     assert not np.allclose(members[0], members[1])  # different seeds, different networks
 
     # A finished run refits by loading, not training.
-    again = _ctx(tmp_path, monitor=val)
-    AlexNetBaseline(**params).fit(train, again)
+    again = _ctx(tmp_path)
+    _fit(AlexNetBaseline(**params), train, again, monitor=val)
     assert again.training.resumed_from_epoch == 2
     assert again.training.images_seen == ctx.training.images_seen
 
@@ -100,7 +109,7 @@ def test_paper_stem_upsamples_a_small_cache(tmp_path, make_colour_split) -> None
     val = make_colour_split(1, n_classes=2, size=16, seed=1)
     ctx = _ctx(tmp_path)
     params = dict(TINY, stem="paper", width=0.1, batch_size=2, eval_batch_size=2)
-    model = AlexNetBaseline(epochs=1, **params).fit(train, ctx)
+    model = _fit(AlexNetBaseline(epochs=1, **params), train, ctx)
     assert model.augment_.base == 256 and model.augment_.crop == 224
     assert "16px -> 256px" in ctx.notes["input"]
     assert model.decision_function(val, ctx).shape == (2, 2)
@@ -109,12 +118,12 @@ def test_paper_stem_upsamples_a_small_cache(tmp_path, make_colour_split) -> None
 def test_bad_parameters_and_data_fail_clearly(tmp_path, make_colour_split) -> None:
     train = make_colour_split(2, n_classes=2, size=16)
     with pytest.raises(MethodError, match="stem"):
-        AlexNetBaseline(stem="huge").fit(train, _ctx(tmp_path))
+        AlexNetBaseline(stem="huge").fit(handover(train), _ctx(tmp_path))
     one_class = train.subset(np.flatnonzero(train.labels == 0))
     with pytest.raises(MethodError, match="fewer than 2 classes"):
-        AlexNetBaseline(**TINY).fit(one_class, _ctx(tmp_path))
+        AlexNetBaseline(**TINY).fit(handover(one_class), _ctx(tmp_path))
     with pytest.raises(MethodError, match="torchrun"):
-        AlexNetBaseline(ddp_world_size=2, **TINY).fit(train, _ctx(tmp_path))
+        AlexNetBaseline(ddp_world_size=2, **TINY).fit(handover(train), _ctx(tmp_path))
     with pytest.raises(RuntimeError, match="before fit"):
         AlexNetBaseline().decision_function(train, _ctx(tmp_path))
 
@@ -192,8 +201,7 @@ def test_no_weight_decay_on_the_biases(colour_data) -> None:
 def test_trains_on_the_fit_rows_only(tmp_path, colour_data, monkeypatch) -> None:
     train, _ = colour_data
     holdout = carve_holdout(train.labels, train.n_classes, fraction=0.25, seed=0)
-    monitor = train.subset(holdout.monitor_rows, name="monitor")
-    ctx = RunContext(work_dir=tmp_path / "w", quiet=True, holdout=holdout, monitor=monitor)
+    ctx = RunContext(work_dir=tmp_path / "w", quiet=True)
     seen: list[int] = []
     real_train = AlexNetAugment.train
 
@@ -202,8 +210,9 @@ def test_trains_on_the_fit_rows_only(tmp_path, colour_data, monkeypatch) -> None
         return real_train(self, images, generator)
 
     monkeypatch.setattr(AlexNetAugment, "train", counting)
-    model = AlexNetBaseline(epochs=1, **TINY).fit(train, ctx)
-    assert sum(seen) == len(holdout.fit_rows) == 48
+    model = AlexNetBaseline(epochs=1, **TINY)
+    assert fit_method(model, handover(train, holdout=holdout), train, ctx) is None  # no refit
+    assert sum(seen) == len(holdout.fit_rows) == 48 < len(train)
     assert model.colour_stats_.n_images == 48  # the monitor is not in the colour statistics
-    assert ctx.training.fit_split == "train-fit" and ctx.training.images_seen == 48
+    assert ctx.training.images_seen == 48  # one epoch over the fit rows, nothing more
     assert ctx.epoch_log[0]["monitor_top1_err"] is not None

@@ -15,7 +15,7 @@ import torch
 from alexnet.baseline import AlexNetBaseline
 from alexnet.recipe import data_parallel_batch_and_lr
 from alexnet.synthetic import colour_split
-from harness.api import RunContext
+from harness.api import RunContext, fit_method, handover
 
 WORLD = 2
 PARAMS = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3, epochs=1,
@@ -59,7 +59,9 @@ def test_torchrun_gloo_training_then_single_process_evaluation(tmp_path) -> None
         assert a != b
 
     ctx = RunContext(work_dir=work, cache_dir=work, quiet=True, seed=0)
-    model = AlexNetBaseline(**PARAMS).fit(colour_split(8), ctx)
+    train = colour_split(8)
+    model = AlexNetBaseline(**PARAMS)
+    assert fit_method(model, handover(train), train, ctx) is None  # no refit
     assert ctx.training.resumed_from_epoch == 1  # evaluated, not retrained
     assert ctx.training.images_seen == 32  # both ranks' images, from the checkpoint
     assert _digest(model.models_[0]) in digests

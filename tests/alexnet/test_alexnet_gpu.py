@@ -9,7 +9,7 @@ import torch
 from alexnet.baseline import AlexNetBaseline
 from alexnet.lrn import local_response_norm, local_response_norm_shifted, reference_lrn
 from alexnet.synthetic import colour_split
-from harness.api import RunContext
+from harness.api import RunContext, fit_method, handover
 
 pytestmark = pytest.mark.gpu
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -30,11 +30,13 @@ def test_fast_lrn_on_cuda_channels_last_matches_the_formula() -> None:
 @cuda
 def test_paper_network_trains_compiled_in_bf16_on_cuda(tmp_path) -> None:
     train, val = colour_split(64, size=64), colour_split(4, size=64, seed=1)
-    ctx = RunContext(device="cuda", work_dir=tmp_path, cache_dir=tmp_path, quiet=True, monitor=val)
-    model = AlexNetBaseline(epochs=2, batch_size=32, ensemble=2).fit(train, ctx)
+    ctx = RunContext(device="cuda", work_dir=tmp_path, cache_dir=tmp_path, quiet=True)
+    model = AlexNetBaseline(epochs=2, batch_size=32, ensemble=2)
+    assert fit_method(model, handover(train, monitor=val), train, ctx) is None  # no refit
     assert "compile_fallback" not in ctx.notes, ctx.notes.get("compile_fallback")
     assert ctx.training.profile == "paper"  # profile="auto" on CUDA
     assert ctx.training.crop == 224 and ctx.training.images_seen == 2 * 2 * len(train)
     scores = model.decision_function(val, ctx)
     assert scores.shape == (16, 4) and np.isfinite(scores).all()
-    assert set(model.variant_scores(val, ctx)) == {"centre-crop", "ensemble-2"}
+    variants = model.variant_scores(val, ctx)
+    assert set(variants) == set(model.declared_variants()) == {"centre-crop", "ensemble-2"}
