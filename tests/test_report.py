@@ -17,7 +17,7 @@ from harness.gap import best_gap
 from harness.report import REAL_DATA_COMMAND, write_report, write_sweep_report
 from harness.report.document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
 from harness.report.frames import sweep_frame, sweep_gaps
-from harness.results import load_records, write_record
+from harness.store import load_records, write_record
 
 # Realistic fake run records.
 

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from harness.leaderboard import rank_order
 from harness.report.document import Block, Figure, Paragraph, fmt_duration, fmt_err, md_text
 from harness.report.frames import Group, cnn_progress, unique
 from harness.report.style import (
@@ -31,7 +32,6 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import rank_order
 
 __all__ = ["Crossing", "compute_blocks", "compute_chart", "crossing"]
 
