@@ -9,6 +9,12 @@ too). By default a group shows one row per (method, variant): the newest
 successful record, or the newest failed one when none succeeded;
 ``all_records=True`` (``harness leaderboard --all``) shows every record.
 
+Variants. A record with a ``variant`` (AlexNet's ``centre-crop``: other scores
+of the same trained model) is shown as a variant of its method, never ranked
+as a method of its own: its row stays in error order but gets no rank, its
+``display`` says whose variant it is, and it is never a family's "best" in the
+gap (:func:`methods_only`).
+
 Repeats. Records of one configuration that differ only in their seed
 (``harness run --seeds`` / ``--repeats``) are *repeats*: the leaderboard row
 (:func:`repeat_rows`) takes the newest successful record of each seed and
@@ -44,8 +50,10 @@ from harness.store import atomic_write_text, load_records
 
 __all__ = [
     "RANK_BY",
+    "is_variant",
     "latest_rows",
     "leaderboard_frame",
+    "methods_only",
     "rank_order",
     "rank_rows",
     "repeat_rows",
@@ -162,6 +170,18 @@ def repeat_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def is_variant(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are variants of a method (a non-empty ``variant``; none without the column)."""
+    if "variant" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["variant"].map(lambda v: isinstance(v, str) and v != "").astype(bool)
+
+
+def methods_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows that are methods, variants left out: what may be ranked or called "best"."""
+    return frame[~is_variant(frame)]
+
+
 def rank_order(frame: pd.DataFrame, err_col: str = "top5_err") -> pd.DataFrame:
     """Rows best first (``err_col``, then top-1 error, then name; missing errors last).
 
@@ -176,13 +196,14 @@ def rank_order(frame: pd.DataFrame, err_col: str = "top5_err") -> pd.DataFrame:
 def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows ordered by group (one manifest), ranked within it by top-5 then top-1 error.
 
-    Adds ``rank`` (nullable integer, 1 = best): successful rows are ranked,
-    failed ones follow them unranked.
+    Adds ``rank`` (nullable integer, 1 = best): successful methods are ranked,
+    failed rows follow them unranked; a variant keeps its place by error but
+    gets no rank (it is not a method of its own).
     """
     df = rank_order(frame.assign(_failed=~frame["ok"].astype(bool)))
     df = df.sort_values([*_GROUP_ORDER, "_failed"], kind="stable", na_position="last")
     rank = pd.Series(pd.NA, index=df.index, dtype="Int64")
-    ok = df[~df["_failed"]]
+    ok = methods_only(df[~df["_failed"]])
     if len(ok):
         rank.loc[ok.index] = ok.groupby("manifest_hash", sort=False).cumcount().to_numpy() + 1
     df.insert(0, "rank", rank)
@@ -197,6 +218,8 @@ def leaderboard_frame(
 
     One row per (manifest, method, variant), aggregated over its seeds
     (:func:`repeat_rows`), unless ``all_records`` (every record, one seed each).
+    A variant's ``display`` says whose variant it is:
+    ``"alexnet (small stem)[centre-crop] (a variant of alexnet)"``.
     """
     frame = records_frame(records)
     if not all_records:
@@ -204,6 +227,11 @@ def leaderboard_frame(
     df = rank_rows(frame)
     for col in FLOAT_COLUMNS:
         df[col] = df[col].round(2)
+    variant = is_variant(df)
+    df.loc[variant, "display"] = [
+        f"{name} (a variant of {method})"
+        for name, method in zip(df.loc[variant, "display"], df.loc[variant, "method"], strict=True)
+    ]
     return df[LEADERBOARD_COLUMNS]
 
 

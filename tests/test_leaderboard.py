@@ -106,13 +106,14 @@ def test_newest_complete_record_wins_per_manifest_method_variant() -> None:
     ]
     df = leaderboard_frame(recs)
     assert df.run_id.tolist() == ["new", "crop", "broken-only"]
-    assert df["rank"].tolist()[:2] == [1, 2] and pd.isna(df["rank"].iloc[2])
+    assert df["rank"].tolist()[0] == 1 and df["rank"].iloc[1:].isna().all()  # a variant: no rank
     assert df.method.tolist() == ["hog", "hog", "fv"]  # the plain registry name
     assert df.variant.isna().tolist() == [True, False, True]
-    assert df.display.tolist() == ["hog", "hog[centre-crop]", "fv"]
+    assert df.display.tolist() == ["hog", "hog[centre-crop] (a variant of hog)", "fv"]
     every = leaderboard_frame(recs, all_records=True)
     assert sorted(every.run_id) == sorted(r["run_id"] for r in recs)
-    assert every["rank"].notna().sum() == 3  # every successful record ranked
+    ranked = every[every["rank"].notna()]
+    assert ranked.run_id.tolist() == ["new", "old"]  # every successful record of a method
 
 
 def test_leaderboard_all_flag(tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_leaderboard_columns_are_settings_not_names(tmp_path: Path) -> None:
     )
     (row,) = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(rec)])).itertuples()
     assert (row.method, row.variant, row.tag) == ("alexnet", "centre-crop", "small stem")
-    assert row.display == "alexnet (small stem)[centre-crop]"
+    assert row.display == "alexnet (small stem)[centre-crop] (a variant of alexnet)"
     assert (row.img_size, row.crop, row.param_count) == (64, 56, 1234)
     assert (row.top1_acc, row.top5_acc, row.monitor) == (40.0, 70.0, "train-holdout")
 
@@ -269,6 +270,39 @@ def test_run_with_repeats_writes_one_record_per_seed(synthetic_root, tmp_path: P
     assert main([*args, "--seeds", "5,6"]) == 0  # the same two runs: found, skipped
     assert len(load_records(tmp_path / "r")) == 2
     assert main([*args, "--seeds", "1,2", "--seed", "3"]) == 2  # one or the other
+
+
+# Variants: shown as variants of their method, never ranked or "best" as a method.
+
+
+def test_a_variant_is_never_ranked_as_a_method_nor_the_best_of_its_family(tmp_path: Path) -> None:
+    from harness.gap import best_gap, gaps_by_manifest
+    from harness.leaderboard import rank_rows, repeat_rows
+
+    cnn = {"family": "cnn", "tag": "small stem"}
+    recs = [
+        make_record("a", "alexnet", 50.0, **cnn),
+        make_record("a-crop", "alexnet", 20.0, variant="centre-crop", **cnn),  # better than all
+        make_record("hc", "fv", 30.0),
+        make_record("hc-crop", "fv", 10.0, variant="ensemble"),
+        make_record("l", "lenet5", 60.0, family="cnn"),
+    ]
+    df = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(r) for r in recs]))
+    assert df.run_id.tolist() == ["hc-crop", "a-crop", "hc", "a", "l"]  # by error
+    assert df["rank"].tolist()[2:] == [1, 2, 3] and df["rank"].iloc[:2].isna().all()
+    assert df.display.tolist()[:2] == [
+        "fv[ensemble] (a variant of fv)",
+        "alexnet (small stem)[centre-crop] (a variant of alexnet)",
+    ]
+    # the gap: best hand-crafted fv (30) against best CNN alexnet (50), variants aside
+    frame = rank_rows(repeat_rows(records_frame(recs)))
+    gap = best_gap(frame, name_col="display")
+    assert (gap.handcrafted, gap.cnn) == ("fv", "alexnet (small stem)")
+    assert gap.points == pytest.approx(-20.0)
+    (by_manifest,) = gaps_by_manifest(frame).values()
+    assert by_manifest == gap
+    # a family with only a variant has no best
+    assert best_gap(frame[frame.run_id.isin(["a", "hc-crop"])]) is None
 
 
 # The columns are declared once: a column is one line of harness.frame.COLUMNS.

@@ -529,6 +529,8 @@ def test_long_tags_are_shortened_in_tables_and_listed_whole(tmp_path: Path) -> N
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
     assert "| alexnet (cpu profile) |" in md
     assert "| alexnet (cpu profile)[centre-crop] |" in md
+    assert "| variant | alexnet (cpu profile)[centre-crop] |" in md  # not ranked as a method
+    assert "| 2 | alexnet (cpu profile) |" in md
     assert "small stem, 56px crops, width 0.5, kaiming init, 8 epochs, batch 64" in md  # whole
     assert f"alexnet ({tag})" not in md  # never as a table cell or axis name
     # one device: no device column (the hardware line names it)
