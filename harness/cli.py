@@ -262,7 +262,7 @@ def _write_report(results: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.results import is_demo_run
+    from harness.frame import is_demo_run
     from harness.runner import run
 
     base = build_config(args)
@@ -325,7 +325,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from harness.results import leaderboard_frame, load_records, write_leaderboard
+    from harness.leaderboard import leaderboard_frame, write_leaderboard
+    from harness.store import load_records
 
     records = load_records(Path(args.results))  # a bad record: one warning, then skipped
     out = write_leaderboard(
@@ -406,7 +407,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 failed |= summary.failed
     from harness.report import write_sweep_report
     from harness.report.sweep import sweep_cell_records
-    from harness.results import load_records
+    from harness.store import load_records
 
     # The tables are drawn from the records on disk (a failed rerun's attempt, kept
     # aside, never hides the good record it left in place): every cell of the
@@ -476,8 +477,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     from harness.api import MethodError
     from harness.protocol import SubmissionFormatError
+    from harness.record import RecordError
     from harness.registry import PluginLoadError, UnknownNameError
-    from harness.results import RecordError, ResultsWriteError
+    from harness.store import ResultsWriteError
 
     expected: tuple[type[BaseException], ...] = (
         ConfigError,

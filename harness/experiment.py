@@ -18,9 +18,9 @@ from pathlib import Path
 from harness.api import RunContext
 from harness.config import MethodSpec, RunConfig
 from harness.environment import device_name, git_commit, package_versions, resolve_device
+from harness.leaderboard import write_leaderboard
 from harness.methods import ResolvedMethod, resolve_method, run_id_for
 from harness.prepare import PreparedData, prepare_data
-from harness.results import write_leaderboard
 from harness.runner import MethodOutcome, RunSummary, method_context, run
 from harness.runner import run_method as _run_method
 

@@ -10,12 +10,13 @@ A method's family is what its record says (``RunRecord.family``, declared by
 the baseline class and checked by the registry); nothing is guessed from a
 name. Measured gaps compare methods scored on the same images only: rows of
 one manifest (:func:`gaps_by_manifest`); :func:`best_gap` refuses rows that
-span several manifests. "Best" is the first row of
-:func:`harness.results.rank_order` (top-5, then top-1 error): the leaderboard's
+span several manifests. A variant of a method (AlexNet's centre-crop scores)
+is never a family's best: it is not a method of its own. "Best" is the first row of
+:func:`harness.leaderboard.rank_order` (top-5, then top-1 error): the leaderboard's
 ranking.
 
 Uncertainty. When both best rows keep their per-image hits (a ``hits`` column
-of :func:`harness.results.records_frame`, one entry per seed) for the same
+of :func:`harness.frame.records_frame`, one entry per seed) for the same
 images in one order, the gap gets a paired bootstrap 95% interval
 (:func:`harness.intervals.paired_gap_ci`: the same val images resampled for
 both methods; with repeats, their seeds resampled too). The ordering is
@@ -32,7 +33,7 @@ import pandas as pd
 
 from harness.api import FAMILIES
 from harness.intervals import LEVEL, N_RESAMPLES, interval_excludes_zero, paired_gap_ci
-from harness.results import rank_order
+from harness.leaderboard import methods_only, rank_order
 
 __all__ = ["FAMILIES", "Gap", "best_gap", "gaps_by_manifest"]
 
@@ -100,12 +101,13 @@ def best_gap(
 ) -> Gap | None:
     """The gap over ``rows`` (one result per row), or None without both families.
 
-    Rows with a missing error (failed runs) are ignored; the best of a family
-    is its first row in :func:`harness.results.rank_order`. Rows with a
+    Rows with a missing error (failed runs) and variants of a method (a
+    ``variant`` column: other scores of a method's run) are ignored; the best of a family
+    is its first row in :func:`harness.leaderboard.rank_order`. Rows with a
     ``manifest_hash`` column must all share one manifest; rows with a ``hits``
     column give the gap its paired interval.
     """
-    valid = rows[rows[err_col].notna()]
+    valid = methods_only(rows[rows[err_col].notna()])
     if "manifest_hash" in valid and valid["manifest_hash"].nunique() > 1:
         raise ValueError(
             f"best_gap: rows of {valid['manifest_hash'].nunique()} manifests; a gap compares "

@@ -1,12 +1,14 @@
-"""The run record: one typed, versioned, validated object per (method, variant) run.
+"""The run record's schema: one typed, versioned, validated object per (method, variant) run.
 
 A record is the single source of truth for a result: ``leaderboard.csv``, the
 report and the sweep tables are views regenerated from records
-(:func:`harness.results.records_frame`). It is built in one place
-(:class:`RunRecord`, a frozen pydantic model that refuses unknown fields),
-written atomically as ``runs/<run_id>.json`` (:func:`write_record`) and read
-back through the same model (:func:`read_record`), so a file with a wrong type,
-an unknown field or a newer schema is named, never half-read.
+(:func:`harness.frame.records_frame`). This module is the schema alone: the
+pydantic models (:class:`RunRecord`, frozen, refusing unknown fields), their
+validation, the schema-1 upgrade path and :func:`parse_record`. It does no file
+I/O (files: :mod:`harness.store`, which writes ``runs/<run_id>.json``
+atomically and reads it back through :func:`parse_record`, so a file with a
+wrong type, an unknown field or a newer schema is named, never half-read) and
+knows no command line (:mod:`harness.commands`).
 
 Units: errors are ILSVRC flat top-k error in percent (0..100, devkit
 semantics), times in seconds, memory in MiB, rates in images per second.
@@ -21,7 +23,8 @@ Schema versions
    ``param_count`` as plain fields; the ``command`` that made the record.
    Later additions (optional, absent in older schema-2 files): ``val_hits``, the
    per-image top-1 / top-5 hits of the scored split (:class:`ValHits`), from
-   which :mod:`harness.intervals` bootstraps confidence intervals.
+   which :mod:`harness.intervals` bootstraps confidence intervals;
+   ``variant_reason``, why a variant row exists (set by the runner).
 """
 
 from __future__ import annotations
@@ -59,25 +62,21 @@ __all__ = [
     "MonitorInfo",
     "RecordError",
     "RunRecord",
-    "SelectionInfo",
-    "TrainingInfo",
+    "Selection",
+    "TrainingFacts",
     "ValHits",
-    "command_from_config",
+    "first_problem",
     "order_digest",
     "parse_record",
-    "read_record",
     "upgrade_v1",
-    "write_record",
 ]
 
 SCHEMA_VERSION = 2
 
 #: Parameters that change how a run may proceed, not what it computes: they are left
-#: out of run ids (harness.runner) and do not split repeats (harness.results).
+#: out of run ids (harness.runner) and do not split repeats (harness.frame.config_key).
 UNHASHED_PARAMS = frozenset({"allow_slow_cpu"})
 
-#: What a method is, for the gap (best CNN against best hand-crafted); the same
-#: values as ``harness.api.FAMILIES`` (a test keeps them equal).
 #: Which images a method chose its hyper-parameters, schedule and stopping point on.
 MonitorSplit = Literal["train-holdout", "val", "none"]
 
@@ -86,11 +85,8 @@ class RecordError(ValueError):
     """A record that is not a complete, valid record; the message names the file and field."""
 
 
-_Frozen = Frozen
-
-
-class MonitorInfo(_Frozen):
-    """The split a method tuned on (``harness.holdout.Holdout.describe()``).
+class MonitorInfo(Frozen):
+    """The split a method tuned on, and what the runner handed over and observed.
 
     ``"train-holdout"``: a seeded per-class slice of train (the honest protocol);
     ``"val"``: the scored validation split itself (schema-1 CNN records: their
@@ -113,11 +109,6 @@ class MonitorInfo(_Frozen):
     candidates_tried: int | None = Field(default=None, ge=0)  # candidates of its selections
 
 
-#: The record stores the types methods report (one type each, :mod:`harness.types`).
-TrainingInfo = TrainingFacts
-SelectionInfo = Selection
-
-
 def order_digest(paths: Sequence[str], labels: Sequence[int]) -> str:
     """A digest of a split's images in row order: relative paths and labels, one per row.
 
@@ -131,7 +122,7 @@ def order_digest(paths: Sequence[str], labels: Sequence[int]) -> str:
     return h.hexdigest()[:24]
 
 
-class ValHits(_Frozen):
+class ValHits(Frozen):
     """Per-image hits of the scored (val) split, in row order, packed for the record.
 
     ``top1`` and ``top5`` are base64 text of ``numpy.packbits`` (big-endian bit
@@ -209,7 +200,7 @@ Percent = Annotated[float, Field(ge=0, le=100)]  # an error in percent
 NonNegative = Annotated[float, Field(ge=0)]  # seconds, MiB, images per second
 
 
-class RunRecord(_Frozen):
+class RunRecord(Frozen):
     """One run of one method (or one variant of its scores) on one manifest.
 
     Required: ``run_id``, ``status``, ``method``, ``family``, ``subset``,
@@ -228,7 +219,7 @@ class RunRecord(_Frozen):
     error: str | None = None  # message of the failure; None when ok
     method: str = Field(min_length=1)  # registry name, nothing else
     variant: str | None = None  # a variant of the method's scores ("centre-crop", "ensemble-5")
-    variant_reason: str | None = None  # why the variant row exists (declared by the method)
+    variant_reason: str | None = None  # why it exists ("the paper's single-crop figure")
     tag: str | None = None  # departures from the published model ("small stem, width 0.5")
     family: Family
     year: int | None = None  # the era the method represents
@@ -265,8 +256,8 @@ class RunRecord(_Frozen):
     bad_images: list[tuple[str, str]] = Field(default_factory=list)  # [path, reason] excluded
     manifest_notes: list[str] = Field(default_factory=list)
     monitor: MonitorInfo = Field(default_factory=lambda: MonitorInfo(split="none"))
-    training: TrainingInfo = Field(default_factory=TrainingInfo)
-    selection: list[SelectionInfo] = Field(default_factory=list)
+    training: TrainingFacts = Field(default_factory=TrainingFacts)  # what the method reported
+    selection: list[Selection] = Field(default_factory=list)  # its choices on the monitor
     learning_curve: list[dict[str, Any]] = Field(default_factory=list)  # per-epoch rows
     val_hits: ValHits | None = None  # per-image hits of the scored split (None: older records)
     notes: dict[str, Any] = Field(default_factory=dict)  # method-specific facts
@@ -355,11 +346,6 @@ class RunRecord(_Frozen):
         data = self.model_dump(mode="json")
         data.pop("display_name")
         return type(self).model_validate({**data, **changes})
-
-    def command_line(self) -> str:
-        """The command that made this record, or one rebuilt from its configuration."""
-        made_by = self.command or self.config.get("command")
-        return str(made_by) if made_by else command_from_config(self.config)
 
 
 # ----------------------------------------------------------------- schema 1
@@ -458,7 +444,7 @@ def _json_values(data: dict[str, Any]) -> dict[str, Any]:
     return _clean_floats(json.loads(json.dumps(data, default=_json_default)))
 
 
-# ----------------------------------------------------------------- files
+# ----------------------------------------------------------------- parsing
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -490,95 +476,3 @@ def parse_record(data: Any, source: str | Path = "record") -> RunRecord:
         return RunRecord.model_validate(data)
     except ValidationError as exc:
         raise RecordError(f"{source}: {first_problem(exc)}") from None
-
-
-def read_record(path: Path) -> RunRecord:
-    """Read and validate one record file; RecordError names the file and the first bad field."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RecordError(f"{path}: not a readable JSON record ({exc})") from exc
-    return parse_record(data, path)
-
-
-def write_record(results_dir: Path, record: RunRecord | Mapping[str, Any]) -> Path:
-    """Write one record atomically as ``results_dir/runs/<run_id>.json``; returns its path.
-
-    A dict is validated first (RecordError names the bad field). Unwritable
-    folders raise :class:`harness.results.ResultsWriteError`.
-    """
-    from harness.results import atomic_write_text, record_path  # results imports this module
-
-    if not isinstance(record, RunRecord):
-        record = parse_record(record, f"record {record.get('run_id')!r}")
-    path = record_path(results_dir, record.run_id)
-    # Temporaries of this record left by a killed writer: one run id has one writer at a
-    # time (the runner holds its lock), so any that exist are dead.
-    if path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
-    atomic_write_text(path, record.to_json())
-    return path
-
-
-# ----------------------------------------------------------------- commands
-
-
-def _flag_value(value: Any) -> str:
-    """A ``--param`` value as the TOML the CLI parses (strings bare when they can be)."""
-    if isinstance(value, str):
-        return value if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.+-]*", value) else json.dumps(value)
-    return json.dumps(value)
-
-
-def command_from_config(
-    config: Mapping[str, Any], *, grid: tuple[list[int], list[int]] | None = None
-) -> str:
-    """A ``harness run`` command that repeats the run of ``config`` (a record's config).
-
-    With ``grid`` (class counts, training images per class): the ``harness
-    sweep`` command over that grid instead. Settings without a CLI flag are
-    left to the suite file the command names.
-    """
-    import shlex
-
-    args = ["harness", "sweep" if grid else "run"]
-
-    def flag(name: str, value: Any) -> None:
-        args.extend([name, str(value)])
-
-    if config.get("suite"):
-        flag("--suite", config["suite"])
-    if config.get("data"):
-        flag("--data", config["data"])
-    if config.get("subset") and config.get("subset") != config.get("suite"):
-        flag("--subset", config["subset"])
-    methods = [m for m in config.get("methods") or [] if isinstance(m, Mapping)]
-    if methods:
-        flag("--methods", ",".join(str(m.get("key") or m.get("name")) for m in methods))
-    if grid:
-        flag("--classes", ",".join(str(c) for c in grid[0]))
-        flag("--train-per-class", ",".join(str(m) for m in grid[1]))
-    else:
-        for key, name in (("classes", "--classes"), ("train_per_class", "--train-per-class")):
-            if config.get(key) is not None:
-                flag(name, config[key])
-    if config.get("val_per_class") is not None:
-        flag("--val-per-class", config["val_per_class"])
-    if config.get("subset_seed"):
-        flag("--subset-seed", config["subset_seed"])
-    if config.get("seed"):
-        flag("--seed", config["seed"])
-    if config.get("device") not in (None, "auto"):
-        flag("--device", config["device"])
-    for key in ("skip_bad_images", "deterministic"):
-        if config.get(key):
-            args.append("--" + key.replace("_", "-"))
-    for plugin in config.get("plugins") or []:
-        flag("--plugin", plugin)
-    for m in methods:
-        row = m.get("key") or m.get("name")
-        for key, value in sorted((m.get("params") or {}).items()):
-            if value is not None:
-                flag("--param", f"{row}.{key}={_flag_value(value)}")
-    return " ".join(shlex.quote(a) for a in args)

@@ -33,6 +33,7 @@ import numpy as np
 from harness.api import MethodError, RunContext, fit_method
 from harness.config import MethodSpec, RunConfig
 from harness.environment import images_per_s, resolve_device
+from harness.leaderboard import write_leaderboard
 from harness.memory import PeakMemory
 from harness.methods import (
     ResolvedMethod,
@@ -45,7 +46,6 @@ from harness.methods import (
 )
 from harness.prepare import PreparedData, check_writable_folder, prepare_data
 from harness.record import parse_record
-from harness.results import write_leaderboard
 from harness.run_record import base_record, finish_record, scored, variant_record
 from harness.store import (
     atomic_write_text,

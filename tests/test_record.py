@@ -11,20 +11,19 @@ import pytest
 from pydantic import ValidationError
 
 from harness.api import FAMILIES
+from harness.commands import command_line
 from harness.record import (
     SCHEMA_VERSION,
     Family,
     RecordError,
     RunRecord,
-    TrainingInfo,
+    TrainingFacts,
     ValHits,
-    command_from_config,
     order_digest,
     parse_record,
-    read_record,
     upgrade_v1,
-    write_record,
 )
+from harness.store import read_record, write_record
 
 
 def full_record(**changes) -> RunRecord:
@@ -57,7 +56,7 @@ def full_record(**changes) -> RunRecord:
         "date": "2026-11-25T07:36:45+00:00",
         "bad_images": [("train/a.JPEG", "truncated")],
         "monitor": {"split": "train-holdout", "n_images": 5000, "n_fit": 45_000, "fraction": 0.1},
-        "training": TrainingInfo(epochs=4, images_seen=180_000, param_count=14_000_000, crop=56),
+        "training": TrainingFacts(epochs=4, images_seen=180_000, param_count=14_000_000, crop=56),
         "selection": [
             {
                 "parameters": ("lr",),
@@ -103,6 +102,19 @@ def test_the_record_is_frozen_and_refuses_unknown_fields() -> None:
     assert changed.display_name == "alexnet (small stem, width 0.5)[centre-crop]"
     with pytest.raises(ValidationError):
         record.with_changes(top5_err=101.0)
+
+
+def test_a_variant_says_why_it_exists(tmp_path: Path) -> None:
+    record = full_record()
+    assert record.variant_reason is None  # older records: no reason stored
+    crop = record.with_changes(
+        run_id="tiny__alexnet__abc123__centre-crop",
+        variant="centre-crop",
+        variant_reason="the paper's single-crop figure",
+    )
+    back = read_record(write_record(tmp_path, crop))
+    assert back.variant_reason == "the paper's single-crop figure"
+    assert json.loads(record.to_json())["variant_reason"] is None
 
 
 def test_families_are_the_api_families() -> None:
@@ -213,7 +225,7 @@ def test_a_v1_cnn_record_is_upgraded_honestly(tmp_path: Path) -> None:
     assert record.crop == 56 and record.training.crop == 56
     assert record.training.images_per_s == 396.6 and record.training.epochs == 8
     assert record.command is None
-    assert record.command_line() == (
+    assert command_line(record) == (
         "harness run --suite tiny-imagenet --data /tmp/tifull/tiny-imagenet-100 "
         "--methods alexnet --param alexnet.epochs=8 --param alexnet.stem=small"
     )
@@ -234,25 +246,6 @@ def test_v1_upgrade_of_other_methods() -> None:
     record = parse_record(hog)
     assert record.monitor.split == "none" and record.family == "hand-crafted"
     assert parse_record({**hog, "family": "reference"}).monitor.split == "none"
-
-
-def test_command_from_config_rebuilds_run_and_sweep_commands() -> None:
-    config = {
-        "suite": "demo",
-        "subset": "demo",
-        "data": "/data/with space",
-        "methods": [{"name": "hog-svm", "params": {"C": 0.5, "backend": "cpu", "off": None}}],
-        "classes": 10,
-        "seed": 3,
-        "device": "cpu",
-    }
-    assert command_from_config(config) == (
-        "harness run --suite demo --data '/data/with space' --methods hog-svm --classes 10 "
-        "--seed 3 --device cpu --param hog-svm.C=0.5 --param hog-svm.backend=cpu"
-    )
-    sweep = command_from_config(config, grid=([10, 30], [50, 150]))
-    assert sweep.startswith("harness sweep ")
-    assert "--classes 10,30 --train-per-class 50,150" in sweep
 
 
 # Per-image hits (val_hits): packed, round-tripped, checked against the errors.

@@ -17,7 +17,7 @@ from harness.gap import best_gap
 from harness.report import REAL_DATA_COMMAND, write_report, write_sweep_report
 from harness.report.document import fmt_duration, fmt_err, fmt_mib, fmt_points, fmt_relative
 from harness.report.frames import sweep_frame, sweep_gaps
-from harness.results import load_records, write_record
+from harness.store import load_records, write_record
 
 # Realistic fake run records.
 
@@ -529,6 +529,8 @@ def test_long_tags_are_shortened_in_tables_and_listed_whole(tmp_path: Path) -> N
     md = write_report(tmp_path, tmp_path / "out")["md"].read_text(encoding="utf-8")
     assert "| alexnet (cpu profile) |" in md
     assert "| alexnet (cpu profile)[centre-crop] |" in md
+    assert "| variant | alexnet (cpu profile)[centre-crop] |" in md  # not ranked as a method
+    assert "| 2 | alexnet (cpu profile) |" in md
     assert "small stem, 56px crops, width 0.5, kaiming init, 8 epochs, batch 64" in md  # whole
     assert f"alexnet ({tag})" not in md  # never as a table cell or axis name
     # one device: no device column (the hardware line names it)

@@ -18,7 +18,7 @@ from harness.record import ValHits
 from harness.report import write_report, write_sweep_report
 from harness.report.document import Heading, Paragraph, Table, md_text, render_markdown
 from harness.report.frames import cnn_progress
-from harness.results import load_records, write_record
+from harness.store import load_records, write_record
 
 N_VAL = 2000
 MANIFEST = "feedfacefeedface0000"

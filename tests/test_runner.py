@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.results import load_records
+from harness.store import load_records
 
 PLUGINS = Path(__file__).parent / "harness_plugins"
 

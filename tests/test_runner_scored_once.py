@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.results import load_records
+from harness.store import load_records
 
 PLUGINS = Path(__file__).parent / "harness_plugins"
 REPO = Path(__file__).resolve().parent.parent

@@ -22,6 +22,7 @@ One module per part:
 
 from __future__ import annotations
 
+from harness.frame import is_demo_subset, is_sweep_record
 from harness.report.build import write_report
 from harness.report.frames import measured_frame
 from harness.report.notes import (
@@ -33,7 +34,6 @@ from harness.report.notes import (
 )
 from harness.report.reproduce import reproduce_commands
 from harness.report.sweep import write_sweep_report
-from harness.results import is_demo_subset, is_sweep_record
 
 __all__ = [
     "REAL_DATA_COMMAND",

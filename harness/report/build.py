@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.frame import is_sweep_record
 from harness.history import load_history
 from harness.report.compute import compute_blocks
 from harness.report.curves import curves_blocks
@@ -24,13 +25,7 @@ from harness.report.measured import measured_blocks
 from harness.report.notes import REAL_DATA_COMMAND, demo_warning, display_path
 from harness.report.reproduce import reproduce_blocks
 from harness.report.sweep import sweep_blocks, sweep_cell_records
-from harness.results import (
-    atomic_write_text,
-    ensure_folder,
-    is_sweep_record,
-    load_records,
-    records_dir,
-)
+from harness.store import atomic_write_text, ensure_folder, load_records, records_dir
 
 __all__ = ["write_report"]
 
@@ -45,7 +40,7 @@ def write_report(
     ``out_dir`` defaults to ``results_dir``. Records are read only. Sweep
     records are taken from ``results_dir/runs`` and from ``sweep_results_dir``
     (default ``results_dir/sweep`` when it holds records). An unwritable
-    ``out_dir`` raises :class:`harness.results.ResultsWriteError`.
+    ``out_dir`` raises :class:`harness.store.ResultsWriteError`.
     """
     results_dir = Path(results_dir)
     out_dir = ensure_folder(Path(out_dir) if out_dir is not None else results_dir)

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from harness.leaderboard import methods_only, rank_order
 from harness.report.document import Block, Figure, Paragraph, fmt_duration, fmt_err, md_text
 from harness.report.frames import Group, cnn_progress, unique
 from harness.report.style import (
@@ -31,7 +32,6 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import rank_order
 
 __all__ = ["Crossing", "compute_blocks", "compute_chart", "crossing"]
 
@@ -199,7 +199,7 @@ def compute_blocks(g: Group, out_dir: Path) -> tuple[list[Block], dict[str, Path
     """The compute figure of one manifest and when each CNN overtakes; empty without
     a CNN curve or a hand-crafted result."""
     ok = g.ok
-    hc = rank_order(ok[ok["family"] == "hand-crafted"])
+    hc = rank_order(methods_only(ok[ok["family"] == "hand-crafted"]))
     cnn = ok[ok["family"] == "cnn"]
     progress = {r["display"]: cnn_progress(r) for _, r in cnn.iterrows()}
     progress = {n: p for n, p in progress.items() if not p.empty}

@@ -1,7 +1,7 @@
 """The report's frames: every table and figure of the report selects from these.
 
-All start from :func:`harness.results.records_frame` (the one flattening of
-records) and :func:`harness.results.repeat_rows` (one row per manifest, method
+All start from :func:`harness.frame.records_frame` (the one flattening of
+records) and :func:`harness.leaderboard.repeat_rows` (one row per manifest, method
 and variant: the newest successful record, aggregated over its seeds), so a
 number means the same in the leaderboard, the report and the sweep.
 
@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from harness.frame import records_frame
 from harness.gap import best_gap
+from harness.leaderboard import rank_rows, repeat_rows
 from harness.record import RunRecord
 from harness.report.figures import TOP_K
-from harness.results import rank_rows, records_frame, repeat_rows
 
 __all__ = [
     "SHORT_HASH",

@@ -57,7 +57,7 @@ _NUMERIC = frozenset(MEASURED_COLUMNS) - {"method", "family", "monitor", "device
 def _row(r: Any) -> list[str]:
     ok = bool(r.ok)
     return [
-        str(int(r.rank)) if ok else "failed",
+        ("variant" if pd.isna(r.rank) else str(int(r.rank))) if ok else "failed",
         r.display,
         r.family,
         str(int(r.year)) if pd.notna(r.year) and r.year else MISSING,

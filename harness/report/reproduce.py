@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.record import RunRecord, command_from_config
+from harness.commands import command_from_config, command_line
+from harness.frame import is_sweep_record
+from harness.record import RunRecord
 from harness.report.document import Block, Code, Heading, Paragraph
-from harness.results import is_sweep_record
 
 __all__ = ["reproduce_blocks", "reproduce_commands"]
 
@@ -22,7 +23,7 @@ def reproduce_commands(records: list[RunRecord]) -> list[str]:
     grids: dict[str, tuple[dict[str, Any], set[int], set[int]]] = {}
     for r in records:
         if r.command or r.config.get("command") or not is_sweep_record(r):
-            commands[r.command_line()] = None
+            commands[command_line(r)] = None
             continue
         base = {k: v for k, v in r.config.items() if k not in ("classes", "train_per_class")}
         _, classes, per_class = grids.setdefault(command_from_config(base), (base, set(), set()))

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.results import ensure_folder, write_error
+from harness.store import ensure_folder, write_error
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,7 +103,7 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Save as PNG; an unwritable path raises :class:`harness.results.ResultsWriteError`."""
+    """Save as PNG; an unwritable path raises :class:`harness.store.ResultsWriteError`."""
     path = Path(path)
     ensure_folder(path.parent)
     # PNG metadata carries the matplotlib version and no date, so re-running the

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.frame import is_sweep_record
 from harness.record import RunRecord
 from harness.report.document import (
     MISSING,
@@ -52,7 +53,7 @@ from harness.report.style import (
     style_axes,
     styled,
 )
-from harness.results import atomic_write_text, ensure_folder, is_sweep_record
+from harness.store import atomic_write_text, ensure_folder
 
 __all__ = [
     "sweep_blocks",

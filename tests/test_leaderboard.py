@@ -1,30 +1,18 @@
-"""Records and the leaderboard: atomic, complete, ranked per manifest, regenerated."""
+"""The records frame and the leaderboard: one column declaration, ranked per manifest."""
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from harness import results
 from harness.cli import main
-from harness.record import parse_record
-from harness.results import (
-    LEADERBOARD_COLUMNS,
-    RECORD_COLUMNS,
-    RecordError,
-    ResultsWriteError,
-    atomic_write_text,
-    leaderboard_frame,
-    load_records,
-    records_frame,
-    write_leaderboard,
-    write_record,
-)
+from harness.frame import LEADERBOARD_COLUMNS, RECORD_COLUMNS, records_frame
+from harness.leaderboard import leaderboard_frame, write_leaderboard
+from harness.record import RecordError, parse_record
+from harness.store import load_records, write_record
 
 
 def make_record(run_id: str, method: str, top5: float | None, subset: str = "s", **kw) -> dict:
@@ -64,48 +52,6 @@ def test_leaderboard_ranks_within_subset_and_keeps_failures(tmp_path: Path) -> N
     assert df[df.subset == "t"]["rank"].tolist() == [1]
 
 
-def test_damaged_or_partial_records_are_skipped_with_their_name(tmp_path: Path, caplog) -> None:
-    write_record(tmp_path, make_record("good", "fv", 40.0))
-    runs = tmp_path / "runs"
-    (runs / "torn.json").write_text('{"run_id": "torn", "status": "ok", "meth')
-    (runs / "partial.json").write_text(json.dumps({"run_id": "partial"}))
-    (runs / ".good.json.1234.tmp").write_text("{")  # a writer in progress
-    recs = load_records(tmp_path)
-    assert [r["run_id"] for r in recs] == ["good"]
-    assert "torn.json" in caplog.text and "partial.json" in caplog.text
-    with pytest.raises(RecordError, match="partial.json: field status: missing"):
-        load_records(tmp_path, strict=True)
-
-
-def test_nan_is_written_as_null(tmp_path: Path) -> None:
-    path = write_record(tmp_path, make_record("n", "x", 50.0, train_seconds=float("nan")))
-    assert json.loads(path.read_text())["train_seconds"] is None
-
-
-def test_disk_full_while_writing_a_record_leaves_the_old_one(tmp_path: Path, monkeypatch) -> None:
-    path = write_record(tmp_path, make_record("r", "fv", 40.0))
-    before = path.read_bytes()
-
-    def full(fd: int) -> None:
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(results.os, "fsync", full)
-    with pytest.raises(OSError, match="No space left"):
-        write_record(tmp_path, make_record("r", "fv", 30.0))
-    assert path.read_bytes() == before
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r.json"]  # no temp file left
-
-
-def test_atomic_write_never_shows_a_partial_file(tmp_path: Path) -> None:
-    target = tmp_path / "x.txt"
-    atomic_write_text(target, "old")
-    fd = os.open(target, os.O_RDONLY)  # a reader holding the old file sees it whole
-    atomic_write_text(target, "new" * 1000)
-    assert os.read(fd, 10) == b"old"
-    os.close(fd)
-    assert target.read_text() == "new" * 1000
-
-
 def test_leaderboard_command(tmp_path: Path, capsys) -> None:
     write_record(tmp_path, make_record("a", "hog", 60.0))
     out = tmp_path / "lb.csv"
@@ -117,46 +63,6 @@ def test_leaderboard_command(tmp_path: Path, capsys) -> None:
 def test_empty_results_give_an_empty_leaderboard(tmp_path: Path) -> None:
     df = leaderboard_frame(load_records(tmp_path))
     assert df.empty and list(df.columns) == LEADERBOARD_COLUMNS
-
-
-_WRITER = """
-import sys
-from pathlib import Path
-from harness.results import write_record
-sys.path.insert(0, {tests!r})
-from test_results import make_record
-
-out = Path({out!r})
-i = 0
-while True:  # rewrite a large record forever; the parent kills us mid-write
-    rec = make_record("r", "hog", 60.0)
-    rec["notes"] = {{"payload": str(i) * 4_000_000, "i": i}}
-    write_record(out, rec)
-    if i == 0:
-        print("ready", flush=True)
-    i += 1
-"""
-
-
-def test_sigkill_while_writing_a_record_leaves_a_complete_one(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    code = _WRITER.format(tests=str(Path(__file__).parent), out=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    time.sleep(0.5)  # several multi-megabyte writes in flight
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    (rec,) = load_records(tmp_path, strict=True)  # complete and parseable, or it raises
-    assert rec["notes"]["payload"] == str(rec["notes"]["i"]) * 4_000_000
-    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
-    assert names[-1] == "r.json" and all(n.startswith(".r.json.") for n in names[:-1])
-    assert leaderboard_frame([rec]).method.tolist() == ["hog"]
-    write_record(tmp_path, make_record("r", "hog", 50.0))  # the rerun of that run
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["r.json"]  # temporaries swept
 
 
 # Grouping by manifest; one row per (manifest, method, variant).
@@ -200,13 +106,14 @@ def test_newest_complete_record_wins_per_manifest_method_variant() -> None:
     ]
     df = leaderboard_frame(recs)
     assert df.run_id.tolist() == ["new", "crop", "broken-only"]
-    assert df["rank"].tolist()[:2] == [1, 2] and pd.isna(df["rank"].iloc[2])
+    assert df["rank"].tolist()[0] == 1 and df["rank"].iloc[1:].isna().all()  # a variant: no rank
     assert df.method.tolist() == ["hog", "hog", "fv"]  # the plain registry name
     assert df.variant.isna().tolist() == [True, False, True]
-    assert df.display.tolist() == ["hog", "hog[centre-crop]", "fv"]
+    assert df.display.tolist() == ["hog", "hog[centre-crop] (a variant of hog)", "fv"]
     every = leaderboard_frame(recs, all_records=True)
     assert sorted(every.run_id) == sorted(r["run_id"] for r in recs)
-    assert every["rank"].notna().sum() == 3  # every successful record ranked
+    ranked = every[every["rank"].notna()]
+    assert ranked.run_id.tolist() == ["new", "old"]  # every successful record of a method
 
 
 def test_leaderboard_all_flag(tmp_path: Path) -> None:
@@ -235,7 +142,7 @@ def test_leaderboard_columns_are_settings_not_names(tmp_path: Path) -> None:
     )
     (row,) = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(rec)])).itertuples()
     assert (row.method, row.variant, row.tag) == ("alexnet", "centre-crop", "small stem")
-    assert row.display == "alexnet (small stem)[centre-crop]"
+    assert row.display == "alexnet (small stem)[centre-crop] (a variant of alexnet)"
     assert (row.img_size, row.crop, row.param_count) == (64, 56, 1234)
     assert (row.top1_acc, row.top5_acc, row.monitor) == (40.0, 70.0, "train-holdout")
 
@@ -279,71 +186,6 @@ def test_a_mistyped_or_newer_record_is_skipped_with_one_warning(
     assert main(["leaderboard", "--results", str(tmp_path), "--out", str(out)]) == 0
     assert pd.read_csv(out).run_id.tolist() == ["good"]
     assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 1
-
-
-# File modes and unwritable destinations.
-
-
-@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
-def test_written_files_follow_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
-    old = os.umask(umask)
-    try:
-        atomic_write_text(tmp_path / "x.txt", "x")
-        path = write_record(tmp_path, make_record("r", "fv", 40.0))
-        board = write_leaderboard(tmp_path)
-    finally:
-        os.umask(old)
-    for p in (tmp_path / "x.txt", path, board):
-        assert p.stat().st_mode & 0o777 == mode, p
-
-
-def test_results_that_are_a_file_raise_one_clear_error(tmp_path: Path) -> None:
-    file = tmp_path / "results.txt"
-    file.write_text("not a folder")
-    with pytest.raises(ResultsWriteError, match="results.txt is a file, not a folder") as info:
-        write_record(file, make_record("r", "fv", 40.0))
-    assert "--results" in str(info.value) and "\n" not in str(info.value)
-    with pytest.raises(ResultsWriteError, match="results.txt is a file"):
-        write_leaderboard(file)
-    from harness.report import write_report
-
-    with pytest.raises(ResultsWriteError, match="results.txt is a file"):
-        write_report(file)
-    runs_file = tmp_path / "res"
-    runs_file.mkdir()
-    (runs_file / "runs").write_text("")
-    with pytest.raises(ResultsWriteError, match="runs is a file, not a folder"):
-        write_record(runs_file, make_record("r", "fv", 40.0))
-    assert isinstance(info.value, OSError)
-
-
-def test_a_read_only_folder_raises_one_clear_error(tmp_path: Path, monkeypatch) -> None:
-    def refused(*args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
-
-    monkeypatch.setattr(results.tempfile, "mkstemp", refused)
-    with pytest.raises(ResultsWriteError, match="is not writable .Permission denied.") as info:
-        write_leaderboard(tmp_path)
-    assert str(tmp_path) in str(info.value) and "writable folder" in str(info.value)
-
-
-def test_a_read_only_folder_for_real(tmp_path: Path) -> None:
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    try:
-        probe = folder / "probe"
-        try:
-            probe.write_text("")
-        except PermissionError:
-            pass
-        else:
-            probe.unlink()
-            pytest.skip("this user (root?) writes into a read-only folder")
-        with pytest.raises(ResultsWriteError, match="not writable"):
-            write_leaderboard(folder)
-    finally:
-        folder.chmod(0o755)
 
 
 # Intervals and repeats.
@@ -428,3 +270,86 @@ def test_run_with_repeats_writes_one_record_per_seed(synthetic_root, tmp_path: P
     assert main([*args, "--seeds", "5,6"]) == 0  # the same two runs: found, skipped
     assert len(load_records(tmp_path / "r")) == 2
     assert main([*args, "--seeds", "1,2", "--seed", "3"]) == 2  # one or the other
+
+
+# Variants: shown as variants of their method, never ranked or "best" as a method.
+
+
+def test_a_variant_is_never_ranked_as_a_method_nor_the_best_of_its_family(tmp_path: Path) -> None:
+    from harness.gap import best_gap, gaps_by_manifest
+    from harness.leaderboard import rank_rows, repeat_rows
+
+    cnn = {"family": "cnn", "tag": "small stem"}
+    recs = [
+        make_record("a", "alexnet", 50.0, **cnn),
+        make_record("a-crop", "alexnet", 20.0, variant="centre-crop", **cnn),  # better than all
+        make_record("hc", "fv", 30.0),
+        make_record("hc-crop", "fv", 10.0, variant="ensemble"),
+        make_record("l", "lenet5", 60.0, family="cnn"),
+    ]
+    df = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(r) for r in recs]))
+    assert df.run_id.tolist() == ["hc-crop", "a-crop", "hc", "a", "l"]  # by error
+    assert df["rank"].tolist()[2:] == [1, 2, 3] and df["rank"].iloc[:2].isna().all()
+    assert df.display.tolist()[:2] == [
+        "fv[ensemble] (a variant of fv)",
+        "alexnet (small stem)[centre-crop] (a variant of alexnet)",
+    ]
+    # the gap: best hand-crafted fv (30) against best CNN alexnet (50), variants aside
+    frame = rank_rows(repeat_rows(records_frame(recs)))
+    gap = best_gap(frame, name_col="display")
+    assert (gap.handcrafted, gap.cnn) == ("fv", "alexnet (small stem)")
+    assert gap.points == pytest.approx(-20.0)
+    (by_manifest,) = gaps_by_manifest(frame).values()
+    assert by_manifest == gap
+    # a family with only a variant has no best
+    assert best_gap(frame[frame.run_id.isin(["a", "hc-crop"])]) is None
+
+
+# The columns are declared once: a column is one line of harness.frame.COLUMNS.
+
+_ONE_MORE_COLUMN = """
+import importlib.util, sys
+from pathlib import Path
+
+path = Path({frame!r})
+anchor = '    Column("crop",'
+line = '    Column("epochs_trained", INT, lambda r: r.training.epochs, L, "added by a test"),\\n'
+src = path.read_text()
+assert src.count(anchor) == 1
+module = importlib.util.module_from_spec(importlib.util.spec_from_loader("harness.frame", None))
+module.__file__ = str(path)
+sys.modules["harness.frame"] = module
+exec(compile(src.replace(anchor, line + anchor), str(path), "exec"), module.__dict__)
+
+import pandas as pd
+from harness.leaderboard import write_leaderboard
+from harness.record import parse_record
+
+rec = parse_record({record!r})
+out = write_leaderboard(Path({out!r}), records=[rec])
+df = pd.read_csv(out)
+cols = list(df.columns)
+print(cols[cols.index("epochs_trained") - 1], cols[cols.index("epochs_trained") + 1])
+print(df["epochs_trained"].tolist(), module.records_frame([rec])["epochs_trained"].dtype)
+"""
+
+
+def test_a_column_is_one_line_of_the_declaration(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from harness import frame
+
+    names = [c.name for c in frame.COLUMNS]
+    assert len(names) == len(set(names))
+    assert [c.name for c in frame.COLUMNS if c.leaderboard] == LEADERBOARD_COLUMNS
+    assert [c.name for c in frame.COLUMNS if c.get is not None] == RECORD_COLUMNS
+    header = write_leaderboard(tmp_path, records=[]).read_text().splitlines()[0]
+    assert header.split(",") == LEADERBOARD_COLUMNS
+    record = make_record("a", "alexnet", 30.0, family="cnn", training={"epochs": 7})
+    code = _ONE_MORE_COLUMN.format(frame=frame.__file__, record=record, out=str(tmp_path))
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    placed, values = run.stdout.splitlines()
+    assert placed == "img_size crop"  # in the CSV where the line was added
+    assert values == "[7] Int64"  # read off the record, with the declared dtype
