@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.api import BaselineBase, RunContext, Split
+from harness.api import BaselineBase, RunContext, Split, TrainData
 
 
 class _Base(BaselineBase):
@@ -19,15 +19,14 @@ class _Base(BaselineBase):
     source = "tests"
     family = "other"
 
-    def fit(self, train: Split, ctx: RunContext):
-        self.n_classes_ = train.n_classes
-        return self
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
+        self.n_classes_ = data.n_classes  # no refit asked
 
 
 class Raises(_Base):
     name = "raises"
 
-    def fit(self, train: Split, ctx: RunContext):
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
         raise RuntimeError("deliberate failure in fit")
 
 
@@ -71,11 +70,11 @@ class Sleepy(_Base):
     def __init__(self, seconds: float = 0.0) -> None:
         self.seconds = seconds
 
-    def fit(self, train: Split, ctx: RunContext):
+    def fit(self, data: TrainData, ctx: RunContext) -> None:
         marker = Path(os.environ.get("SLEEPY_MARKER", ctx.work_dir / "started"))
         marker.write_text(str(os.getpid()))
         time.sleep(self.seconds)
-        return super().fit(train, ctx)
+        super().fit(data, ctx)
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         return np.tile(np.arange(self.n_classes_, dtype=float)[::-1], (len(split), 1))
