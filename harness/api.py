@@ -292,7 +292,9 @@ def handover(
             monitor=train.view(holdout.monitor_rows, name="monitor"),
         )
     every = np.arange(len(train))
-    shown = monitor.view(np.arange(len(monitor)), name=monitor.name) if monitor is not None else None
+    shown = (
+        monitor.view(np.arange(len(monitor)), name=monitor.name) if monitor is not None else None
+    )
     return TrainData(fit=train.view(every, name="fit"), monitor=shown)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.api import RunContext
 from harness.config import MethodSpec, RunConfig
 from harness.environment import device_name, git_commit, package_versions, resolve_device
+from harness.flags import build_config, run_parser
 from harness.leaderboard import write_leaderboard
 from harness.methods import ResolvedMethod, resolve_method, run_id_for
 from harness.prepare import PreparedData, prepare_data
@@ -46,9 +47,7 @@ __all__ = [
 
 def config_from_args(argv: list[str]) -> RunConfig:
     """The RunConfig that ``harness run ARGV`` would run (the same flags, the same checks)."""
-    from harness.cli import build_config, make_parser
-
-    return build_config(make_parser().parse_args(["run", *argv]))
+    return build_config(run_parser().parse_args(argv))
 
 
 def prepare(cfg: RunConfig) -> PreparedData:

@@ -144,6 +144,8 @@ def _fit_and_score(
         with peak:
             t0 = time.perf_counter()
             refit_rows = fit_method(method, handed, data.train, ctx)
+            if refit_rows is not None:
+                log.info("%s: refit on all %d training images", spec.row, refit_rows)
             t1 = time.perf_counter()
             # The val split is scored once, here, after fit (and refit) returned.
             scores = method.decision_function(data.val, ctx)
