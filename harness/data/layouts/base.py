@@ -62,13 +62,14 @@ class LayoutDefaults:
 class Layout(ABC):
     """One on-disk layout: how to recognise it and how to read it.
 
-    Subclasses set the three class attributes and implement :meth:`detect`
+    Subclasses set the four class attributes and implement :meth:`detect`
     (cheap: marker files and folder shapes, never the images) and
     :meth:`read`. Errors are :class:`LayoutError` one-liners that name this
     layout's own files, what was expected and what to do.
     """
 
     name: ClassVar[str]  # registry key, e.g. "tiny-imagenet"; recorded in manifests
+    priority: ClassVar[int]  # detection order: lower is asked first (the more specific evidence)
     requirements: ClassVar[str]  # one line: what the layout needs on disk
     defaults: ClassVar[LayoutDefaults]
 

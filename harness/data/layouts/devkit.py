@@ -76,6 +76,7 @@ class DevkitLayout(Layout):
     """``ilsvrc-devkit``: the official ILSVRC-2012 train/val tars plus the devkit."""
 
     name = "ilsvrc-devkit"
+    priority = 30
     requirements = (
         f"train/<wnid>/*.JPEG, a flat val/ folder, and {DEVKIT_GROUND_TRUTH} + {DEVKIT_META} "
         f"in the root, ILSVRC2012_devkit_t12/data/ or devkit/data/"

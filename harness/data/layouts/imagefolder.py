@@ -19,6 +19,7 @@ class ImageFolderLayout(ClassFolderLayout):
     """``imagefolder``: a train/ and a val/ folder; their contents are checked by the reader."""
 
     name = "imagefolder"
+    priority = 90
     requirements = "train/<class>/ and val/<class>/ class folders"
     defaults = LayoutDefaults(size=256, label="ImageFolder", suite="ilsvrc2012-100")
 

@@ -52,6 +52,7 @@ class ImagenetteLayout(ClassFolderLayout):
     """``imagenette``: class folders plus fast.ai's CSV in the root."""
 
     name = "imagenette"
+    priority = 40
     requirements = (
         "train/<wnid>/ and val/<wnid>/ class folders and fast.ai's noisy_imagenette.csv "
         "(or noisy_imagewoof.csv) in the root"

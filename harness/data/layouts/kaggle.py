@@ -42,6 +42,7 @@ class KaggleLayout(Layout):
     """``ilsvrc-kaggle``: marked by its solution CSV or its ``ILSVRC/Data/CLS-LOC`` nesting."""
 
     name = "ilsvrc-kaggle"
+    priority = 20
     requirements = (
         f"{KAGGLE_SOLUTION}, {KAGGLE_SYNSETS}, and train/<wnid>/ + a flat val/ "
         f"(directly or under {KAGGLE_NESTING}/)"

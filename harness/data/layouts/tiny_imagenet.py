@@ -40,6 +40,7 @@ class TinyImageNetLayout(Layout):
     """``tiny-imagenet``: marked by ``wnids.txt`` in the root."""
 
     name = "tiny-imagenet"
+    priority = 10
     requirements = f"{WNIDS}, {WORDS}, train/<wnid>/images/, val/images/ and {ANNOTATIONS}"
     defaults = LayoutDefaults(size=64, label="Tiny ImageNet", suite="tiny-imagenet")
 

@@ -24,6 +24,7 @@ class ValSortedLayout(ClassFolderLayout):
     """``ilsvrc-val-sorted``: train/ and val/ hold only wnid-named class folders."""
 
     name = "ilsvrc-val-sorted"
+    priority = 50
     requirements = (
         "train/<wnid>/ and val/<wnid>/ class folders, each named by a wnid (n + 8 digits)"
     )
