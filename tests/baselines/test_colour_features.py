@@ -15,9 +15,9 @@ from baselines.features.colour import (
 )
 from baselines.features.dense_sift import DenseGrid
 from baselines.features.fisher import DiagonalGmm
-from baselines.sift_fv_svm import SiftFvSvm
 from harness.api import RunContext, Split
 from harness.data.holdout import carve_holdout
+from harness.registry import BASELINES
 
 
 def brute_force(image: np.ndarray, grid: DenseGrid) -> np.ndarray:
@@ -124,7 +124,8 @@ def test_colour_channel_is_selected_on_the_monitor_and_late_fused(tmp_path: Path
         holdout=holdout,
         monitor=train.subset(holdout.monitor_rows, name="monitor"),
     )
-    method = SiftFvSvm(
+    # through the registry, which names the class after its entry point (its notes' prefix)
+    method = BASELINES.get("sift-fv-svm")(
         n_components=4,
         pca_dim=16,
         codebook_images=40,
