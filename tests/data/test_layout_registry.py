@@ -121,3 +121,35 @@ def test_the_unknown_layout_message_lists_the_order(tmp_path):
     msg = str(err.value)
     positions = [msg.index(f"{name}: ") for name in BUILT_IN_ORDER]
     assert positions == sorted(positions)
+
+
+# ----------------------------------------------------------------------------- each layout's example
+
+
+@pytest.mark.parametrize("layout", BUILT_IN_ORDER)
+def test_every_layout_writes_an_example_its_own_reader_reads(tmp_path, layout):
+    from harness.data import make_synthetic_imagenet, read_layout
+
+    root = make_synthetic_imagenet(
+        tmp_path / layout, layout=layout, n_classes=3, train_per_class=2, val_per_class=2, size=16
+    )
+    # generated classes are wnids, so an ImageFolder of them is also (and first) a val-sorted tree
+    assert detect_layout(root) == ("ilsvrc-val-sorted" if layout == "imagefolder" else layout)
+    index = read_layout(root, layout)
+    assert len(index.wnids) == 3 and index.count("train") == 6 and index.count("val") == 6
+
+
+def test_a_layout_without_a_writer_says_so(tmp_path):
+    from harness.data.layouts.examples import ExampleSpec
+
+    spec = ExampleSpec(classes=["a", "b"], names={}, picture=lambda *a: b"", rng=None)
+    with pytest.raises(NotImplementedError, match="marker layout writes no example"):
+        LAYOUT.write_example(tmp_path, spec)
+
+
+def test_the_devkit_example_numbers_classes_out_of_sorted_order(tmp_path):
+    from tests.fixtures.layout_trees import write_devkit_tree
+
+    tree = write_devkit_tree(tmp_path, 5, seed=3)
+    sorted_ids = {w: i + 1 for i, w in enumerate(tree.wnids)}
+    assert all(tree.ilsvrc_ids[w] != sorted_ids[w] for w in tree.wnids)  # a derangement

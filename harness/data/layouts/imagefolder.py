@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.data.layouts.base import LayoutDefaults
+from harness.data.layouts.examples import ExampleSpec, WrittenExample, write_class_folder_example
 from harness.data.layouts.folders import ClassFolderLayout
 
 __all__ = ["ImageFolderLayout"]
@@ -25,6 +26,10 @@ class ImageFolderLayout(ClassFolderLayout):
 
     def detect(self, root: Path) -> bool:
         return (root / "train").is_dir() and (root / "val").is_dir()
+
+    def write_example(self, root: Path, spec: ExampleSpec) -> WrittenExample:
+        """train/<class>/ and val/<class>/ images, no names file: names are the folders'."""
+        return write_class_folder_example(root, spec, self.name, {})
 
 
 LAYOUT = ImageFolderLayout()
