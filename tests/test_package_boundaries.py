@@ -10,6 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("harness", "baselines", "alexnet")
 
 
+def _without_pointers(text: str) -> str:
+    """A package may say where the study and its results are; it may not hold them."""
+    return text.replace("studies.cpu_recipe", "").replace("results/cpu_recipe", "")
+
+
 @pytest.mark.parametrize(
     "needle", ["synthetic_layouts", "add_bad_files", "cpu_recipe", "colour_split", "_bomb_jpeg"]
 )
@@ -18,7 +23,7 @@ def test_no_fixture_or_study_lives_in_a_package(needle):
         f"{path.relative_to(REPO)}"
         for package in PACKAGES
         for path in sorted((REPO / package).rglob("*.py"))
-        if needle in path.read_text(encoding="utf-8")
+        if needle in _without_pointers(path.read_text(encoding="utf-8"))
     ]
     assert not found, f"{needle} in {found}: fixtures live in tests/fixtures, studies in studies/"
 
