@@ -73,7 +73,6 @@ from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import rows_digest
 from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
-from harness.registry import register_baseline
 
 __all__ = ["DDP_DONE_MARKER", "AlexNetBaseline", "member_seed"]
 
@@ -106,11 +105,9 @@ def _default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@register_baseline("alexnet")
 class AlexNetBaseline(BaselineBase):
     """Krizhevsky, Sutskever & Hinton (2012): 8-layer CNN, ReLU, LRN, dropout, PCA colour noise."""
 
-    name = "alexnet"
     year = 2012
     source = (
         "A. Krizhevsky, I. Sutskever, G. E. Hinton. ImageNet Classification with Deep "

@@ -108,7 +108,7 @@ PROFILES: dict[str, Profile] = {
     # the paper's network and recipe (section 5)
     "paper": Profile(stem="paper", width=1.0, init="paper", epochs=90, batch_size=128, lr=0.01),
     # What a 2-core CPU trains on Tiny ImageNet-100 in about 45 minutes, chosen on the
-    # monitor by `python -m alexnet.cpu_recipe` (results/cpu_recipe/study-*.json; val never
+    # monitor by `python -m studies.cpu_recipe` (results/cpu_recipe/study-*.json; val never
     # read): batch 64 at lr 0.003 gave the lowest monitor error per CPU-minute of 11
     # candidates (larger batches, lr 0.01-0.04, warm-up and width 0.75 were all worse);
     # plateau and cosine at that lr were within noise in the pilots, and cosine is kept

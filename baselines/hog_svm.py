@@ -27,18 +27,15 @@ from typing import Any
 from baselines.features.hog import HogEncoder
 from baselines.features.pipeline import EncodedSvmBaseline
 from harness.api import RunContext, Split
-from harness.registry import register_baseline
 
 SVM_GRID = (3e-3, 1e-2, 3e-2, 1e-1, 3e-1)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 SVM_CLASS_WEIGHT_GRID = ("balanced", "none")  # one-vs-rest positives re-weighted or not
 
 
-@register_baseline("hog-svm")
 class HogSvm(EncodedSvmBaseline):
     """Whole-image HOG (Dalal & Triggs' best variant: RGB max-gradient, sqrt gamma) -> OvR SVMs."""
 
-    name = "hog-svm"
     year = 2005
     source = "Dalal & Triggs, Histograms of Oriented Gradients for Human Detection, CVPR 2005"
     description = (

@@ -70,7 +70,6 @@ from baselines.cnn import TrainConfig, Trainer
 from baselines.cnn.batches import BatchStream
 from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
-from harness.registry import register_baseline
 
 __all__ = [
     "C3_CONNECTIONS",
@@ -278,11 +277,9 @@ def input_statistics(
     return mean.tolist(), std.tolist()
 
 
-@register_baseline("lenet5")
 class LeNet5Baseline(BaselineBase):
     """LeNet-5 trained by the shared CNN loop on 32x32 (grayscale by default) inputs."""
 
-    name: ClassVar[str] = "lenet5"
     year: ClassVar[int] = 1998
     family: ClassVar[str] = "cnn"  # report grouping: "cnn" | "hand-crafted" | "reference"
     source: ClassVar[str] = (

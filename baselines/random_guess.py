@@ -10,14 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from harness.api import BaselineBase, RunContext, Split, TrainData
-from harness.registry import register_baseline
 
 
-@register_baseline("random")
 class RandomGuess(BaselineBase):
     """Uniform random scores, seeded by the run's seed."""
 
-    name = "random"
     year = 0
     source = "chance level: expected top-k error 1 - k / n_classes"
     description = "uniform random scores (chance level)"

@@ -43,7 +43,6 @@ from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
 from baselines.features.sift_encoders import BovwEncoder, DenseSiftExtractor
 from baselines.features.spatial_pyramid import level_of_cell, parse_pyramid
 from harness.api import RunContext, Split
-from harness.registry import register_baseline
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,9 @@ SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 SVM_CLASS_WEIGHT_GRID = ("balanced",)  # one-vs-rest positives re-weighted or not
 
 
-@register_baseline("sift-bovw-svm")
 class SiftBovwSvm(EncodedSvmBaseline):
     """Dense SIFT -> k-means words -> spatial-pyramid histograms -> chi2 map -> OvR SVMs."""
 
-    name = "sift-bovw-svm"
     year = 2010
     source = (
         "Lazebnik, Schmid & Ponce, Beyond bags of features: spatial pyramid matching, CVPR 2006; "

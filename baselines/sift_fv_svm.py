@@ -67,18 +67,15 @@ from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
 from baselines.features.sift_encoders import DenseSiftExtractor, FisherEncoder, Pca
 from baselines.features.spatial_pyramid import parse_pyramid
 from harness.api import RunContext, Split
-from harness.registry import register_baseline
 
 SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 SVM_CLASS_WEIGHT_GRID = ("balanced",)  # one-vs-rest positives re-weighted or not
 
 
-@register_baseline("sift-fv-svm")
 class SiftFvSvm(EncodedSvmBaseline):
     """Dense SIFT -> PCA -> GMM -> improved Fisher vectors with a spatial pyramid -> OvR SVMs."""
 
-    name = "sift-fv-svm"
     year = 2011
     source = (
         "Sanchez & Perronnin, High-dimensional signature compression for large-scale image "

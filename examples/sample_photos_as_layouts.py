@@ -1,10 +1,9 @@
 """Arrange ImageNet photographs as Kaggle, devkit and ImageFolder copies, then run on each.
 
 Checks the core on real, full-size JPEGs in the layouts users have, with class
-counts no built-in subset has (23, 37 and 12). The trees come from
-``harness.data.synthetic_layouts`` (devkit IDs deliberately out of sorted-wnid
-order); every JPEG in them is then replaced by one of the photographs, round
-robin::
+counts no built-in subset has (23, 37 and 12). Each layout writes its own
+tree (``Layout.write_example``: the devkit's IDs deliberately out of
+sorted-wnid order), with the photographs as its pictures, round robin::
 
     python examples/sample_photos_as_layouts.py --photos DIR_OF_JPEGS --out /tmp/layouts
 
@@ -21,11 +20,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.data.synthetic_layouts import (
-    write_devkit_tree,
-    write_imagefolder_tree,
-    write_kaggle_tree,
-)
+import numpy as np
+
+from harness.data.layouts import get_layout
+from harness.data.layouts.examples import ExampleSpec, WrittenExample
+
+
+def write_tree(
+    root: Path, layout: str, n_classes: int, photos: list[Path], seed: int, **counts: int
+) -> WrittenExample:
+    """``layout``'s example tree under ``root`` with ``n_classes`` fake wnids, pictures from ``photos``."""
+    rng = np.random.default_rng(seed)
+    wnids = [f"n9{int(x):07d}" for x in rng.choice(10_000_000, size=n_classes, replace=False)]
+    cycle = itertools.cycle(photos)
+    spec = ExampleSpec(
+        classes=wnids,
+        names={w: f"sample class {i}" for i, w in enumerate(sorted(wnids))},
+        picture=lambda split, cls, k: next(cycle).read_bytes(),
+        rng=rng,
+        **counts,
+    )
+    return get_layout(layout).write_example(root, spec)
 
 
 def main() -> int:
@@ -39,17 +54,15 @@ def main() -> int:
         return 2
     shutil.rmtree(args.out / "trees", ignore_errors=True)
     trees = {
-        "kaggle": write_kaggle_tree(args.out / "trees" / "kaggle", 23, train_per_class=3, val_per_class=1, seed=1),
-        "devkit": write_devkit_tree(args.out / "trees" / "devkit", 37, train_per_class=2, val_per_class=1, seed=2),
-        "imagefolder": write_imagefolder_tree(
-            args.out / "trees" / "imagefolder", 12, train_per_class=4, val_per_class=2, seed=3
-        ),
+        "kaggle": write_tree(args.out / "trees" / "kaggle", "ilsvrc-kaggle", 23, photos, 1,
+                             train_per_class=3, val_per_class=1),
+        "devkit": write_tree(args.out / "trees" / "devkit", "ilsvrc-devkit", 37, photos, 2,
+                             train_per_class=2, val_per_class=1),
+        "imagefolder": write_tree(args.out / "trees" / "imagefolder", "imagefolder", 12, photos, 3,
+                                  train_per_class=4, val_per_class=2),
     }  # fmt: skip
-    cycle = itertools.cycle(photos)
     failed = False
     for name, tree in trees.items():
-        for jpeg in sorted(tree.root.rglob("*.JPEG")):
-            shutil.copyfile(next(cycle), jpeg)
         command = [sys.executable, "-m", "harness", "run", "--data", str(tree.root)]
         command += ["--methods", "random", "--quiet", "--no-report"]
         command += [

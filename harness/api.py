@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.registry import EntryPointName
 from harness.types import (
     FAMILIES,
     FitResult,
@@ -214,7 +215,7 @@ class BaselineBase:
       is decoded (raise :class:`MethodError` to refuse).
     """
 
-    name: ClassVar[str] = ""
+    name: ClassVar[str] = EntryPointName()  # type: ignore[assignment]  # the entry point's
     year: ClassVar[int] = 0
     source: ClassVar[str] = ""
     description: ClassVar[str] = ""

@@ -6,6 +6,14 @@ strings imported on first use. Baselines also come from the entry-point group
 the harness never imports a concrete method by name. An unknown name fails
 with the list of known names and the closest match.
 
+A built-in or plugin baseline's name is written once, as its entry point's
+name (or the decorator's, or ``--plugin``'s): the registry sets the class's
+``name`` from it when the class is registered or first loaded, and refuses a
+class that declares a different ``name`` itself. :func:`entry_point_name`
+finds that name for a class that was imported without the registry (a test
+constructing it directly); :class:`EntryPointName` is the class attribute that
+answers with it.
+
 A registry refuses a second, different object under a name it holds, naming
 both. The baseline registry also checks the contract when a class is
 registered or first loaded: it must declare its ``family`` (one of
@@ -16,10 +24,13 @@ registered or first loaded: it must declare its ``family`` (one of
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
+
+from harness.types import FAMILIES
 
 T = TypeVar("T")
 
@@ -49,12 +60,11 @@ def _describe(obj: Any) -> str:
 
 
 def check_baseline(name: str, cls: Any) -> None:
-    """Refuse a baseline class without a declared ``family`` in ``harness.api.FAMILIES``."""
-    from harness.api import FAMILIES, BaselineBase  # lazy: harness.api imports harness.data
-
+    """Refuse a baseline class without a declared ``family`` in ``harness.types.FAMILIES``."""
     family = getattr(cls, "family", None)
     mro = getattr(cls, "__mro__", (type(cls),))
-    declared = any("family" in vars(k) for k in mro if k is not BaselineBase)
+    # BaselineBase only annotates ``family``: a value in a class's dict is a declaration
+    declared = any("family" in vars(k) for k in mro)
     if not declared or family not in FAMILIES:
         got = f"family = {family!r}" if declared else "no family"
         raise RegistrationError(
@@ -90,10 +100,12 @@ class Registry(Generic[T]):
         kind: str,
         entry_point_group: str | None = None,
         check: Callable[[str, Any], None] | None = None,
+        bind: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.kind = kind
         self.entry_point_group = entry_point_group
         self.check = check  # raises for an object that may not be registered
+        self.bind = bind  # tells an accepted object the name it is registered under
         self._objects: dict[str, T] = {}
         self._lazy: dict[str, str] = {}
         self._discovered = False
@@ -115,10 +127,15 @@ class Registry(Generic[T]):
                 f"{self.kind} name {name!r} is taken by {_describe(held)}; cannot register "
                 f"{_describe(obj)} under it too (choose another name)"
             )
+        self._accept(name, obj)
+        self._lazy.pop(name, None)
+
+    def _accept(self, name: str, obj: T) -> None:
         if self.check is not None:
             self.check(name, obj)
+        if self.bind is not None:
+            self.bind(name, obj)
         self._objects[name] = obj
-        self._lazy.pop(name, None)
 
     def add_lazy(self, name: str, spec: str) -> None:
         """Register ``"module:attr"``, imported only when ``get(name)`` is called."""
@@ -162,9 +179,7 @@ class Registry(Generic[T]):
             obj = import_object(self._lazy[name])
             # importing may have registered it by decorator already (checked then)
             if name not in self._objects:
-                if self.check is not None:
-                    self.check(name, obj)
-                self._objects[name] = obj
+                self._accept(name, obj)
             self._lazy.pop(name, None)
             return self._objects[name]
         known = self.names()
@@ -175,16 +190,47 @@ class Registry(Generic[T]):
         )
 
 
+def bind_baseline_name(name: str, cls: Any) -> None:
+    """Set ``cls.name`` to the name it is registered under; refuse a different own ``name``."""
+    declared = vars(cls).get("name") if isinstance(cls, type) else getattr(cls, "name", None)
+    if isinstance(declared, str) and declared and declared != name:
+        raise RegistrationError(
+            f"baseline {name!r} ({_describe(cls)}) declares name = {declared!r}; a baseline's "
+            f"name is the one it is registered under: delete the class attribute (or register "
+            f"it as {declared!r})"
+        )
+    cls.name = name
+
+
+def entry_point_name(cls: Any, group: str = BASELINE_GROUP) -> str | None:
+    """The name ``group``'s entry points give ``cls`` (by ``module:qualname``), if any."""
+    spec = f"{getattr(cls, '__module__', '')}:{getattr(cls, '__qualname__', '')}"
+    return _entry_point_names(group).get(spec)
+
+
+@functools.cache
+def _entry_point_names(group: str) -> dict[str, str]:
+    return {ep.value: ep.name for ep in entry_points(group=group)}
+
+
+class EntryPointName:
+    """A class attribute: the entry-point name of the class it is read from ("" when it has none).
+
+    For ``BaselineBase.name``, so that a built-in constructed without the registry
+    (a test) still knows its name; a class the registry loaded has ``name`` set
+    on itself, which takes precedence.
+    """
+
+    def __get__(self, obj: Any, owner: type | None = None) -> str:
+        return entry_point_name(owner if owner is not None else type(obj)) or ""
+
+
 #: Every baseline the harness can run; populated from entry points and decorators.
-BASELINES: Registry[Any] = Registry("baseline", BASELINE_GROUP, check=check_baseline)
+BASELINES: Registry[Any] = Registry(
+    "baseline", BASELINE_GROUP, check=check_baseline, bind=bind_baseline_name
+)
 
 
 def register_baseline(name: str) -> Callable[[T], T]:
-    """Class decorator registering a baseline under ``name``."""
-
-    def decorate(cls: T) -> T:
-        if not getattr(cls, "name", None):
-            cls.name = name  # type: ignore[attr-defined]
-        return BASELINES.register(name)(cls)
-
-    return decorate
+    """Class decorator registering a baseline under ``name`` (for code without an entry point)."""
+    return BASELINES.register(name)

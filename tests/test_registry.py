@@ -170,3 +170,93 @@ def test_a_name_holds_one_object() -> None:
     reg.add_lazy("x", "pkg:A")
     with pytest.raises(RegistrationError, match="'pkg:A'.*'pkg:B'"):
         reg.add_lazy("x", "pkg:B")
+
+
+# ----------------------------------------------------------------------------- one name, declared once
+
+
+def _named_baselines() -> Registry[object]:
+    from harness.registry import bind_baseline_name
+
+    return Registry("baseline", check=check_baseline, bind=bind_baseline_name)
+
+
+def test_the_registry_names_a_class_after_its_entry_point() -> None:
+    class Plain(BaselineBase):
+        family = "cnn"
+
+    class Child(Plain):
+        pass
+
+    reg = _named_baselines()
+    reg.add("plain", Plain)
+    assert Plain.name == "plain"
+    reg.add("plain", Plain)  # the same name again: fine
+    reg.add("child", Child)  # a subclass of a registered class gets its own name
+    assert (Plain.name, Child.name) == ("plain", "child")
+    with pytest.raises(RegistrationError, match="declares name = 'plain'"):
+        reg.add("alias", Plain)  # one class, one name
+
+
+def test_a_class_declaring_another_name_is_refused() -> None:
+    class Named(BaselineBase):
+        name = "old-name"
+        family = "cnn"
+
+    reg = _named_baselines()
+    with pytest.raises(RegistrationError, match="declares name = 'old-name'.*delete the class"):
+        reg.add("new-name", Named)
+    reg.add("old-name", Named)  # a plugin that repeats its entry point's name is accepted
+    reg.add_lazy("lazy", f"{__name__}:_LazyCnn")
+    assert reg.get("lazy").name == "lazy"
+
+
+def test_built_ins_declare_their_name_only_as_their_entry_point() -> None:
+    import importlib
+
+    from harness.registry import entry_point_name
+
+    for name in sorted(BUILT_INS):
+        spec = BASELINES.spec(name)
+        cls = BASELINES.get(name)
+        assert cls.name == name
+        assert "name" not in vars(cls) or spec is None  # set by the registry, not the source
+        source = importlib.import_module(cls.__module__).__file__
+        text = Path(source).read_text()
+        assert f'name = "{name}"' not in text and f'register_baseline("{name}")' not in text
+        assert entry_point_name(cls) == name
+
+
+def test_entry_point_name_answers_for_a_class_built_without_the_registry(monkeypatch) -> None:
+    from importlib.metadata import EntryPoint
+
+    import harness.registry as registry
+
+    eps = [EntryPoint("probe-name", f"{__name__}:_Probe", registry.BASELINE_GROUP)]
+    monkeypatch.setattr(
+        registry, "entry_points", lambda *, group: [e for e in eps if e.group == group]
+    )
+    registry._entry_point_names.cache_clear()
+    try:
+        assert registry.entry_point_name(_Probe) == "probe-name"
+        assert registry.entry_point_name(_LazyCnn) is None
+        assert _Probe.name == "probe-name" and _Probe().name == "probe-name"
+        assert _ProbeBase.name == ""  # no entry point, no registry
+    finally:
+        registry._entry_point_names.cache_clear()
+
+
+class _ProbeBase:
+    """What BaselineBase does with ``name = EntryPointName()``."""
+
+    from harness.registry import EntryPointName
+
+    name = EntryPointName()
+
+
+class _Probe(_ProbeBase):
+    family = "cnn"
+
+
+class _LazyCnn(BaselineBase):
+    family = "cnn"

@@ -327,9 +327,9 @@ def test_holdout_is_seeded_per_class_and_documented_defaults() -> None:
 def test_any_layout_runs_on_every_class_it_holds(
     tmp_path: Path, writer: str, n_classes: int, layout: str
 ) -> None:
-    from harness.data import synthetic_layouts
+    from tests.fixtures import layout_trees
 
-    tree = getattr(synthetic_layouts, writer)(
+    tree = getattr(layout_trees, writer)(
         tmp_path / "copy", n_classes, train_per_class=3, val_per_class=2
     )
     rc = main(args_for(tree.root, tmp_path, "--methods", "random"))

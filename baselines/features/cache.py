@@ -46,16 +46,17 @@ def array_digest(*arrays: np.ndarray) -> str:
 
 
 def split_fingerprint(split: Split, manifest_hash: str, rows: bool = False) -> str:
-    """The manifest hash when there is one, else a digest of labels and ~64 sampled images.
+    """The manifest hash when there is one, else a digest of ~64 sampled images of the parent.
 
     ``rows=True`` adds which rows of its parent a row view shows (a codebook
     learned on the fit rows is not one learned on all of train).
     """
     if manifest_hash:
         base = manifest_hash
-    else:
-        step = max(1, len(split) // 64)
-        base = "data-" + array_digest(np.asarray(split.labels), np.asarray(split.images[::step]))
+    else:  # the parent's pixels (features depend on nothing else): a view shares the key
+        images = split.images._base if isinstance(split.images, RowView) else split.images
+        step = max(1, len(images) // 64)
+        base = "data-" + array_digest(np.asarray(images[::step]))
     if rows and split.parent_rows is not None:
         base += "-rows-" + array_digest(np.asarray(split.parent_rows, dtype=np.int64))
     return base

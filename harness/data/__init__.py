@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from harness.data.cache import CachedSubset, ensure_cache
     from harness.data.decode import decode_image
     from harness.data.manifest import Manifest, build_manifest
-    from harness.data.synthetic import add_bad_files, make_demo_dataset, make_synthetic_imagenet
+    from harness.data.synthetic import make_demo_dataset, make_synthetic_imagenet
 
 _LAZY = {
     "CachedSubset": "harness.data.cache",
@@ -40,7 +40,6 @@ _LAZY = {
     "decode_image": "harness.data.decode",
     "Manifest": "harness.data.manifest",
     "build_manifest": "harness.data.manifest",
-    "add_bad_files": "harness.data.synthetic",
     "make_demo_dataset": "harness.data.synthetic",
     "make_synthetic_imagenet": "harness.data.synthetic",
 }
@@ -58,7 +57,6 @@ __all__ = [
     "Subset",
     "SubsetError",
     "adhoc_subset",
-    "add_bad_files",
     "build_manifest",
     "decode_image",
     "detect_layout",

@@ -27,8 +27,7 @@ import pandas as pd
 
 from harness.data.errors import DataError, LayoutError, SubsetError
 from harness.data.fingerprints import FINGERPRINT_BYTES, file_fingerprint, fingerprint_files
-from harness.data.layouts import LAYOUT_REQUIREMENTS as LAYOUTS
-from harness.data.layouts import DatasetIndex, read_layout
+from harness.data.layouts import DatasetIndex, layout_requirements, read_layout
 from harness.data.subsets import Subset
 
 __all__ = ["FINGERPRINT_BYTES", "Manifest", "build_manifest", "file_fingerprint"]
@@ -190,10 +189,11 @@ def build_manifest(
     try:
         index = index if index is not None else read_layout(root, layout)
     except LayoutError as exc:
-        if getattr(exc, "layout", None) is None and subset.layout and subset.layout in LAYOUTS:
+        needs = layout_requirements()
+        if getattr(exc, "layout", None) is None and subset.layout and subset.layout in needs:
             raise LayoutError(
                 f"{exc} [subset {subset.key} expects the {subset.layout} layout: "
-                f"{LAYOUTS[subset.layout]}]"
+                f"{needs[subset.layout]}]"
             ) from exc
         raise
     wnids = subset.select_classes(index.wnids, where=str(root))

@@ -9,44 +9,42 @@ are what a HOG/SIFT pipeline or a CNN can learn, hue what a colour statistic
 sees; the jitter, clutter and overlap between classes keep it well above
 chance but far from trivial. Everything is deterministic for a seed.
 
-wnids are well-formed but fake (``n9...``, never a real WordNet id); the
-devkit layout gets a real ``meta.mat`` (written with ``scipy.io.savemat`` in
-the devkit's struct layout, with ILSVRC2012_IDs in a different order from the
-sorted wnids) so that the real readers are exercised, not bypassed.
+wnids are well-formed but fake (``n9...``, never a real WordNet id). Each
+layout writes the tree in its own format (``Layout.write_example``, beside
+its reader: the devkit's is a real ``meta.mat`` with ILSVRC2012_IDs out of
+sorted-wnid order), so the real readers are exercised, not bypassed.
 
 ``quirks=True`` replaces the first training images of the first class with
-the ILSVRC-2012 file quirks that must decode correctly (see :data:`QUIRKS`);
-:func:`add_bad_files` adds files that must be reported (truncated JPEG,
-zero-byte, text named .JPEG, a 20000x20000 bomb header, ...).
+the ILSVRC-2012 file quirks that must decode correctly (see :data:`QUIRKS`).
+Files that must be *reported* (truncated, zero-byte, a decompression bomb)
+are the tests' fault injection, in ``tests/fixtures/bad_files.py``.
 """
 
 from __future__ import annotations
 
 import colorsys
-import csv
 import io
 import json
 import math
 import os
 import shutil
-from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from harness.data.errors import DataError
+from harness.data.layouts.examples import ExampleSpec
 
 __all__ = [
-    "BAD_FILE_KINDS",
     "DEMO_VERSION",
     "QUIRKS",
     "SYNTHETIC_LAYOUTS",
-    "add_bad_files",
     "make_demo_dataset",
     "make_synthetic_imagenet",
 ]
 
+#: the layouts the demo and the tests generate (any layout with a write_example works)
 SYNTHETIC_LAYOUTS = (
     "ilsvrc-devkit",
     "ilsvrc-kaggle",
@@ -68,8 +66,6 @@ QUIRKS: dict[str, tuple[str, tuple[int, int, int]]] = {
     "png16": ("quirk-png16", (156, 156, 156)),  # 16-bit grayscale PNG (40000/65535) named .JPEG
     "rgba": ("quirk-rgba", (255, 255, 255)),  # fully transparent RGBA PNG: composited on white
 }
-
-BAD_FILE_KINDS = ("truncated", "zero-byte", "text", "bomb", "unreadable", "non-image")
 
 DEMO_VERSION = 1
 DEMO_PARAMS = {
@@ -206,34 +202,36 @@ def _draw(
     return out.resize((w, h), Image.Resampling.BILINEAR)
 
 
-# --------------------------------------------------------------------------- quirks and bad files
+# --------------------------------------------------------------------------- quirks
 
 
-def _write_quirk(path: Path, kind: str, w: int, h: int) -> None:
+def _quirk_bytes(kind: str, w: int, h: int) -> bytes:
+    """The file of quirk ``kind``: a solid ``QUIRKS[kind]`` colour in that odd encoding."""
     rgb = QUIRKS[kind][1]
+    buf = io.BytesIO()
     if kind == "cmyk":
-        Image.new("RGB", (w, h), rgb).convert("CMYK").save(path, "JPEG", quality=95)
+        Image.new("RGB", (w, h), rgb).convert("CMYK").save(buf, "JPEG", quality=95)
     elif kind == "cmyk-plain":
         # Pillow writes CMYK inverted with an Adobe marker: write inverted samples (so the file
         # holds plain ones) and drop the marker.
         cmyk = np.asarray(Image.new("RGB", (w, h), rgb).convert("CMYK"))
-        buf = io.BytesIO()
         Image.fromarray(255 - cmyk, "CMYK").save(buf, "JPEG", quality=95)
-        path.write_bytes(_strip_adobe_marker(buf.getvalue()))
+        return _strip_adobe_marker(buf.getvalue())
     elif kind == "gray":
-        Image.new("L", (w, h), rgb[0]).save(path, "JPEG", quality=95)
+        Image.new("L", (w, h), rgb[0]).save(buf, "JPEG", quality=95)
     elif kind == "png":
-        Image.new("RGB", (w, h), rgb).save(path, "PNG")
+        Image.new("RGB", (w, h), rgb).save(buf, "PNG")
     elif kind == "palette":
         Image.new("RGB", (w, h), rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=4).save(
-            path, "PNG"
+            buf, "PNG"
         )
     elif kind == "png16":
-        Image.fromarray(np.full((h, w), 40000, np.uint16)).save(path, "PNG")
+        Image.fromarray(np.full((h, w), 40000, np.uint16)).save(buf, "PNG")
     elif kind == "rgba":
-        Image.new("RGBA", (w, h), (0, 0, 0, 0)).save(path, "PNG")
+        Image.new("RGBA", (w, h), (0, 0, 0, 0)).save(buf, "PNG")
     else:  # pragma: no cover
         raise ValueError(kind)
+    return buf.getvalue()
 
 
 def _strip_adobe_marker(jpeg: bytes) -> bytes:
@@ -245,130 +243,12 @@ def _strip_adobe_marker(jpeg: bytes) -> bytes:
     return jpeg[:at] + jpeg[at + 2 + length :]
 
 
-def _tiny_jpeg(w: int = 16, h: int = 16) -> bytes:
-    buf = io.BytesIO()
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def _bomb_jpeg(side: int = 20000) -> bytes:
-    """A small valid JPEG whose SOF header claims ``side`` x ``side`` pixels."""
-    data = bytearray(_tiny_jpeg())
-    sof = data.find(b"\xff\xc0")
-    data[sof + 5 : sof + 9] = side.to_bytes(2, "big") + side.to_bytes(2, "big")
-    return bytes(data)
-
-
-def _first_class_folder(root: Path, split: str = "train") -> tuple[str, Path]:
-    for base in (root / "ILSVRC" / "Data" / "CLS-LOC", root):
-        split_dir = base / split
-        if split_dir.is_dir():
-            wnid_dir = sorted(p for p in split_dir.iterdir() if p.is_dir())[0]
-            folder = wnid_dir / "images" if (wnid_dir / "images").is_dir() else wnid_dir
-            return wnid_dir.name, folder
-    raise DataError(f"{root}: no {split}/<wnid>/ folder to add files to")
-
-
-def add_bad_files(root: str | Path, kinds: Iterable[str] = BAD_FILE_KINDS) -> list[Path]:
-    """Add one file of each kind to the first train class folder; return their paths.
-
-    ``truncated``: a JPEG cut in half; ``zero-byte``; ``text``: text named
-    .JPEG; ``bomb``: a JPEG header claiming 20000x20000; ``unreadable``: a
-    JPEG with mode 000 (only unreadable when not running as root);
-    ``non-image``: ``notes.txt`` (ignored by the layout reader, not an image).
-    """
-    root = Path(root)
-    wnid, folder = _first_class_folder(root)
-    made = []
-    for kind in kinds:
-        if kind not in BAD_FILE_KINDS:
-            raise ValueError(f"unknown bad file kind {kind!r}; known: {', '.join(BAD_FILE_KINDS)}")
-        path = folder / ("notes.txt" if kind == "non-image" else f"{wnid}_bad-{kind}.JPEG")
-        if kind == "truncated":
-            big = io.BytesIO()
-            rng = np.random.default_rng(1)
-            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(
-                big, "JPEG", quality=90
-            )
-            path.write_bytes(big.getvalue()[: len(big.getvalue()) // 2])
-        elif kind == "zero-byte":
-            path.write_bytes(b"")
-        elif kind == "text":
-            path.write_text("<html><body>404 Not Found</body></html>\n")
-        elif kind == "bomb":
-            path.write_bytes(_bomb_jpeg())
-        elif kind == "unreadable":
-            path.write_bytes(_tiny_jpeg())
-            path.chmod(0)
-        else:
-            path.write_text("bounding boxes: none\n")
-        made.append(path)
-    return made
-
-
 # --------------------------------------------------------------------------- layouts
 
 
 def _wnids(n_classes: int, seed: int) -> list[str]:
     # n9 + 7 digits: well-formed, never a real WordNet noun id (those are < n15...)
     return [f"n9{(seed % 1000):03d}{c:04d}" for c in range(n_classes)]
-
-
-def _save_jpeg(img: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path, "JPEG", quality=90)
-
-
-def _write_devkit(
-    root: Path,
-    wnids: Sequence[str],
-    names: Sequence[str],
-    ids: Sequence[int],
-    val_labels: Sequence[int],
-) -> None:
-    from scipy.io import savemat
-
-    data = root / "ILSVRC2012_devkit_t12" / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    fields = [
-        "ILSVRC2012_ID",
-        "WNID",
-        "words",
-        "gloss",
-        "num_children",
-        "children",
-        "wordnet_height",
-        "num_train_images",
-    ]
-    n = len(wnids)
-    # leaves (IDs 1..n, in an order that is not the sorted-wnid order) plus one parent synset
-    synsets = np.zeros((n + 1,), dtype=[(f, object) for f in fields])
-    for c in range(n):
-        synsets[ids[c] - 1] = (
-            ids[c],
-            wnids[c],
-            names[c],
-            f"a generated class: {names[c]}",
-            0,
-            np.zeros((0,), np.uint8),
-            0,
-            0,
-        )
-    synsets[n] = (
-        n + 1,
-        "n99999999",
-        "generated entity",
-        "the parent of every generated class",
-        n,
-        np.arange(1, n + 1, dtype=np.uint16),
-        1,
-        0,
-    )
-    savemat(data / "meta.mat", {"synsets": synsets.reshape(-1, 1)})
-    (data / "ILSVRC2012_validation_ground_truth.txt").write_text(
-        "".join(f"{ids[c]}\n" for c in val_labels)
-    )
 
 
 def make_synthetic_imagenet(
@@ -385,88 +265,50 @@ def make_synthetic_imagenet(
     """Write a generated dataset in ``layout`` under ``root`` (created); return ``root``.
 
     Images are ``round(1.25 * size)`` x ``size`` JPEGs (not square, so that
-    the centre crop is exercised), except Tiny ImageNet's, which are square.
+    the centre crop is exercised), except where the layout's images are
+    square (Tiny ImageNet's). The layout writes its own files
+    (``Layout.write_example``); this module only draws the pictures.
     """
-    if layout not in SYNTHETIC_LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; known: {', '.join(SYNTHETIC_LAYOUTS)}")
+    from harness.data.layouts import get_layout
+
+    try:
+        writer = get_layout(layout)
+    except DataError:
+        raise ValueError(
+            f"unknown layout {layout!r}; known: {', '.join(SYNTHETIC_LAYOUTS)}"
+        ) from None
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     styles = [_ClassStyle(c, n_classes, rng) for c in range(n_classes)]
     wnids = _wnids(n_classes, seed)
-    names = [f"{s.name} ({i})" for i, s in enumerate(styles)]
-    w, h = (size, size) if layout == "tiny-imagenet" else (round(size * 1.25), size)
+    index = {w_: c for c, w_ in enumerate(wnids)}
+    w, h = (size, size) if getattr(writer, "square_images", False) else (round(size * 1.25), size)
+    quirk_kinds = list(QUIRKS) if quirks else []
 
-    def picture(c: int) -> Image.Image:
+    def picture(split: str, wnid: str, k: int) -> Image.Image | bytes:
+        c = index[wnid]
+        if split == "train" and c == 0 and k < len(quirk_kinds):
+            return _quirk_bytes(quirk_kinds[k], w, h)
         other = styles[int(rng.integers(n_classes))]
         return _draw(styles[c], other, w, h, rng)
 
-    train_dir = root / ("ILSVRC/Data/CLS-LOC/train" if layout == "ilsvrc-kaggle" else "train")
-    quirk_kinds = list(QUIRKS) if quirks else []
-    for c, wnid in enumerate(wnids):
-        folder = train_dir / wnid / ("images" if layout == "tiny-imagenet" else "")
-        folder.mkdir(parents=True, exist_ok=True)
-        for k in range(train_per_class):
-            if c == 0 and k < len(quirk_kinds):
-                _write_quirk(
-                    folder / f"{wnid}_{QUIRKS[quirk_kinds[k]][0]}.JPEG", quirk_kinds[k], w, h
-                )
-            else:
-                _save_jpeg(picture(c), folder / f"{wnid}_{k}.JPEG")
-        if layout == "tiny-imagenet":
-            (train_dir / wnid / f"{wnid}_boxes.txt").write_text(
-                "".join(
-                    f"{wnid}_{k}.JPEG\t0\t0\t{w - 1}\t{h - 1}\n" for k in range(train_per_class)
-                )
-            )
+    def train_name(wnid: str, k: int) -> str:
+        if index[wnid] == 0 and k < len(quirk_kinds):
+            return f"{wnid}_{QUIRKS[quirk_kinds[k]][0]}.JPEG"
+        return f"{wnid}_{k}.JPEG"
 
-    # val: classes interleaved in a seeded order, numbered like ILSVRC2012_val_00000001
-    val_labels = [c for c in range(n_classes) for _ in range(val_per_class)]
-    val_labels = [val_labels[i] for i in rng.permutation(len(val_labels))]
-    val_names = [f"ILSVRC2012_val_{j + 1:08d}.JPEG" for j in range(len(val_labels))]
-    if layout == "tiny-imagenet":
-        val_names = [f"val_{j}.JPEG" for j in range(len(val_labels))]
-    for name, c in zip(val_names, val_labels, strict=True):
-        if layout in ("ilsvrc-sorted", "imagefolder"):
-            path = root / "val" / wnids[c] / name
-        elif layout == "ilsvrc-kaggle":
-            path = root / "ILSVRC/Data/CLS-LOC/val" / name
-        elif layout == "tiny-imagenet":
-            path = root / "val" / "images" / name
-        else:
-            path = root / "val" / name
-        _save_jpeg(picture(c), path)
-
-    if layout == "ilsvrc-devkit":
-        ids = [int(i) + 1 for i in rng.permutation(n_classes)]  # ILSVRC2012_ID of class c
-        _write_devkit(root, wnids, names, ids, val_labels)
-    elif layout == "ilsvrc-kaggle":
-        (root / "LOC_synset_mapping.txt").write_text(
-            "".join(f"{w_} {n}\n" for w_, n in zip(wnids, names, strict=True))
-        )
-        order = rng.permutation(len(val_names))  # Kaggle's CSV is not in file order
-        with open(root / "LOC_val_solution.csv", "w", newline="") as f:
-            out = csv.writer(f)
-            out.writerow(["ImageId", "PredictionString"])
-            for j in order:
-                wnid = wnids[val_labels[j]]
-                out.writerow([val_names[j][:-5], f"{wnid} 1 2 {w - 2} {h - 2} {wnid} 3 3 9 9"])
-    elif layout == "ilsvrc-sorted":
-        (root / "LOC_synset_mapping.txt").write_text(
-            "".join(f"{w_} {n}\n" for w_, n in zip(wnids, names, strict=True))
-        )
-    elif layout == "tiny-imagenet":
-        (root / "wnids.txt").write_text("".join(f"{w_}\n" for w_ in wnids))
-        (root / "words.txt").write_text(
-            "n99999999\tgenerated entity\n"
-            + "".join(f"{w_}\t{n}\n" for w_, n in zip(wnids, names, strict=True))
-        )
-        (root / "val" / "val_annotations.txt").write_text(
-            "".join(
-                f"{nm}\t{wnids[c]}\t0\t0\t{w - 1}\t{h - 1}\n"
-                for nm, c in zip(val_names, val_labels, strict=True)
-            )
-        )
+    spec = ExampleSpec(
+        classes=wnids,
+        names={w_: f"{s.name} ({i})" for i, (w_, s) in enumerate(zip(wnids, styles, strict=True))},
+        picture=picture,
+        rng=rng,
+        train_per_class=train_per_class,
+        val_per_class=val_per_class,
+        image_size=(w, h),
+        train_name=train_name,
+    )
+    writer.write_example(root, spec)
     return root
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alexnet.synthetic import colour_split
 from harness.api import Split
+from tests.fixtures.colour import colour_split
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import torch.distributed as dist
 
 from alexnet.augment import AlexNetAugment
 from alexnet.baseline import AlexNetBaseline
-from alexnet.synthetic import colour_split
 from harness.api import RunContext, fit_method, handover
+from tests.fixtures.colour import colour_split
 
 
 def digest(model: torch.nn.Module) -> str:

@@ -14,8 +14,8 @@ import torch
 
 from alexnet.baseline import AlexNetBaseline
 from alexnet.recipe import data_parallel_batch_and_lr
-from alexnet.synthetic import colour_split
 from harness.api import RunContext, fit_method, handover
+from tests.fixtures.colour import colour_split
 
 WORLD = 2
 PARAMS = dict(stem="small", width=0.25, init="kaiming", batch_size=8, lr=1e-3, epochs=1,
@@ -44,7 +44,9 @@ def test_torchrun_gloo_training_then_single_process_evaluation(tmp_path) -> None
         sys.executable, "-m", "torch.distributed.run", "--standalone",
         f"--nproc-per-node={WORLD}", str(WORKER), str(work), str(out), json.dumps(PARAMS),
     ]  # fmt: skip
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # the repository root, so that the worker imports tests.fixtures as the tests do
+    path = os.pathsep.join([str(WORKER.parents[2]), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [(out / f"rank{r}.txt").read_text().split() for r in range(WORLD)]

@@ -8,8 +8,8 @@ import torch
 
 from alexnet.baseline import AlexNetBaseline
 from alexnet.lrn import local_response_norm, local_response_norm_shifted, reference_lrn
-from alexnet.synthetic import colour_split
 from harness.api import RunContext, fit_method, handover
+from tests.fixtures.colour import colour_split
 
 pytestmark = pytest.mark.gpu
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

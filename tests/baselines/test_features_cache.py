@@ -124,23 +124,9 @@ def test_non_finite_features_are_refused(tmp_path: Path) -> None:
         cached_features(split, ctx, {"p": 1}, 4, bad)
 
 
-#: Without a manifest hash (a hand-built RunContext) a row view's key is a digest of the
-#: view's own rows (cache.split_fingerprint), not its parent's, so the views do not share the
-#: parent's file: a library bug reported to the lead; strict, so the fix shows up here.
-SHARED = pytest.mark.parametrize(
-    "manifest_hash",
-    [
-        "manifest-abc",
-        pytest.param(
-            "",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="split_fingerprint digests a view's own rows when ctx.manifest_hash is "
-                "empty, so a view's key is not its parent's",
-            ),
-        ),
-    ],
-)
+#: With a manifest hash (the runner's) and without (a hand-built RunContext: a digest of
+#: the parent's pixels), a row view shares its parent's file.
+SHARED = pytest.mark.parametrize("manifest_hash", ["manifest-abc", ""])
 
 
 @SHARED

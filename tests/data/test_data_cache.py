@@ -23,7 +23,7 @@ from harness.data import (
     decode_image,
     ensure_cache,
 )
-from harness.data.synthetic import add_bad_files
+from tests.fixtures.bad_files import add_bad_files
 
 REPO = Path(__file__).parents[2]
 SUB = Subset("cache-test", size=16)

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from harness.data import DecodeError, decode_image
-from harness.data.synthetic import QUIRKS, add_bad_files
+from harness.data.synthetic import QUIRKS
+from tests.fixtures.bad_files import add_bad_files
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.data import LayoutError, read_layout
-from harness.data.synthetic_layouts import write_tiny_imagenet_tree, write_val_sorted_tree
+from tests.fixtures.layout_trees import write_tiny_imagenet_tree, write_val_sorted_tree
 
 
 @pytest.fixture()

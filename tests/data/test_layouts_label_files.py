@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from harness.data import LayoutError, read_layout
-from harness.data.synthetic_layouts import (
+from harness.data.textfiles import decode_label_bytes, label_lines, read_label_text
+from tests.fixtures.layout_trees import (
     WRITERS,
     write_kaggle_tree,
     write_tiny_imagenet_tree,
     write_val_sorted_tree,
 )
-from harness.data.textfiles import decode_label_bytes, label_lines, read_label_text
 
 # ----------------------------------------------------------------------------- decoding
 

@@ -1,8 +1,8 @@
 """Find and read the ImageNet copy a user already has, whatever its layout.
 
 One module per layout, each a :class:`~harness.data.layouts.base.Layout`
-(``name``, ``requirements``, ``detect``, ``read``, ``defaults``), all held in
-the :data:`LAYOUTS` registry:
+(``name``, ``priority``, ``requirements``, ``detect``, ``read``,
+``write_example``, ``defaults``), all held in the :data:`LAYOUTS` registry:
 
 =====================  ==========================================================
 ``ilsvrc-devkit``      ILSVRC-2012 as distributed: flat val/ + the devkit's files
@@ -13,68 +13,110 @@ the :data:`LAYOUTS` registry:
 ``imagefolder``        any ``train/<class>/``, ``val/<class>/`` tree
 =====================  ==========================================================
 
-:func:`detect_layout` asks each layout in :data:`DETECTION_ORDER` and takes
-the first that recognises the root. The order runs from the most specific
-evidence to the least: a marker file that only one layout has (Tiny
-ImageNet's ``wnids.txt``, Kaggle's CSV or nesting), then a shape with its
-label files (a flat val/ is the devkit's), then Imagenette's CSV, then a tree
-of wnid-named folders, and last any train/ + val/ tree. Imagenette comes
-before val-sorted because its folders are wnids too.
+Layouts are found through the entry-point group ``harness.layouts``
+(``name = "module:LAYOUT"``; the built-ins are declared there too, in
+pyproject.toml), so a third-party layout is one module and one entry point.
+When the installed metadata declares no built-in (a source checkout run
+without reinstalling), the modules of this package that define ``LAYOUT``
+are registered instead.
+
+:func:`detect_layout` asks each layout in :func:`detection_order` (ascending
+``priority``, ties by name) and takes the first that recognises the root.
+The built-ins' priorities run from the most specific evidence to the least:
+a marker file that only one layout has (Tiny ImageNet's ``wnids.txt``,
+Kaggle's CSV or nesting), then a shape with its label files (a flat val/ is
+the devkit's), then Imagenette's CSV, then a tree of wnid-named folders, and
+last any train/ + val/ tree. Imagenette comes before val-sorted because its
+folders are wnids too.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 from harness.data.errors import LayoutError
-from harness.data.layouts import (
-    devkit,
-    imagefolder,
-    imagenette,
-    kaggle,
-    tiny_imagenet,
-    val_sorted,
-)
 from harness.data.layouts.base import DatasetIndex, Layout, LayoutDefaults
 from harness.data.layouts.devkit import read_devkit_meta
 from harness.data.layouts.scan import IMAGE_EXTENSIONS, list_folder
-from harness.registry import Registry, UnknownNameError
+from harness.registry import RegistrationError, Registry, UnknownNameError
 
 __all__ = [
     "DETECTION_ORDER",
     "IMAGE_EXTENSIONS",
     "LAYOUTS",
+    "LAYOUT_GROUP",
     "LAYOUT_REQUIREMENTS",
     "DatasetIndex",
     "Layout",
     "LayoutDefaults",
     "detect_layout",
+    "detection_order",
     "get_layout",
+    "layout_requirements",
     "read_devkit_meta",
     "read_layout",
 ]
 
-#: Layouts in the order :func:`detect_layout` tries them, most specific first (see above).
-DETECTION_ORDER: tuple[Layout, ...] = (
-    tiny_imagenet.LAYOUT,
-    kaggle.LAYOUT,
-    devkit.LAYOUT,
-    imagenette.LAYOUT,
-    val_sorted.LAYOUT,
-    imagefolder.LAYOUT,
-)
+#: The entry-point group layouts register under: ``name = "module:LAYOUT"``.
+LAYOUT_GROUP = "harness.layouts"
+
+
+def _check_layout(name: str, obj: object) -> None:
+    """A layout entry must be a :class:`Layout` instance registered under its own name."""
+    if not isinstance(obj, Layout):
+        raise RegistrationError(
+            f"layout {name!r} is {obj!r}, not an instance of harness.data.layouts.base.Layout; "
+            f"point the entry point at the module's LAYOUT object"
+        )
+    if obj.name != name:
+        raise RegistrationError(
+            f"layout entry point {name!r} loads {obj!r}, whose name is {obj.name!r}; "
+            f"give the entry point the layout's name"
+        )
+
+
+class _LayoutRegistry(Registry[Layout]):
+    """The ``harness.layouts`` entry points, or this package's modules when none is a built-in."""
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        super()._discover()
+        if not any(spec.startswith(f"{__name__}.") for spec in self._lazy.values()):
+            for module in pkgutil.iter_modules(__path__):
+                spec = f"{__name__}.{module.name}"
+                layout = getattr(importlib.import_module(spec), "LAYOUT", None)
+                if isinstance(layout, Layout) and layout.name not in self:
+                    self.add(layout.name, layout)
+
 
 #: Every layout by name.
-LAYOUTS: Registry[Layout] = Registry("layout")
-for _layout in DETECTION_ORDER:
-    LAYOUTS.add(_layout.name, _layout)
+LAYOUTS: Registry[Layout] = _LayoutRegistry("layout", LAYOUT_GROUP, check=_check_layout)
 
-#: name -> what that layout needs on disk, for error messages.
-LAYOUT_REQUIREMENTS: Mapping[str, str] = MappingProxyType(
-    {layout.name: layout.requirements for layout in DETECTION_ORDER}
-)
+
+def detection_order() -> tuple[Layout, ...]:
+    """Every layout in the order :func:`detect_layout` tries them: ascending priority, then name."""
+    layouts = [LAYOUTS.get(name) for name in LAYOUTS.names()]
+    return tuple(sorted(layouts, key=lambda lay: (lay.priority, lay.name)))
+
+
+def layout_requirements() -> Mapping[str, str]:
+    """name -> what that layout needs on disk, for error messages."""
+    return MappingProxyType({lay.name: lay.requirements for lay in detection_order()})
+
+
+def __getattr__(name: str) -> object:
+    # DETECTION_ORDER and LAYOUT_REQUIREMENTS are computed from the registry when first asked
+    if name == "DETECTION_ORDER":
+        return detection_order()
+    if name == "LAYOUT_REQUIREMENTS":
+        return layout_requirements()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: Other names a user may give a layout.
 ALIASES = {
@@ -97,7 +139,7 @@ def get_layout(name: str) -> Layout:
 
 
 def _detect(root: Path) -> Layout | None:
-    for layout in DETECTION_ORDER:
+    for layout in detection_order():
         if layout.detect(root):
             return layout
     return None
@@ -123,7 +165,7 @@ def _unknown_layout_message(root: Path) -> str:
     if len(entries) > 10:
         present += ", ..."
     missing = [d for d in ("train", "val") if not (root / d).is_dir()]
-    expected = "; ".join(f"{layout.name}: {layout.requirements}" for layout in DETECTION_ORDER)
+    expected = "; ".join(f"{layout.name}: {layout.requirements}" for layout in detection_order())
     hint = "point --data at the folder that holds train/ and val/ (for Tiny ImageNet: wnids.txt)"
     children = [Path(e.path) for e in entries if e.is_dir() and not e.name.startswith(".")]
     for child in children[:_MAX_CHILDREN_PROBED]:

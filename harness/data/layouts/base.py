@@ -16,10 +16,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.data.errors import LayoutError
 from harness.data.textfiles import label_lines, read_label_text
+
+if TYPE_CHECKING:
+    from harness.data.layouts.examples import ExampleSpec, WrittenExample
 
 __all__ = [
     "DatasetIndex",
@@ -62,13 +65,15 @@ class LayoutDefaults:
 class Layout(ABC):
     """One on-disk layout: how to recognise it and how to read it.
 
-    Subclasses set the three class attributes and implement :meth:`detect`
+    Subclasses set the four class attributes and implement :meth:`detect`
     (cheap: marker files and folder shapes, never the images) and
-    :meth:`read`. Errors are :class:`LayoutError` one-liners that name this
+    :meth:`read`, and :meth:`write_example` to write their format for demos
+    and tests. Errors are :class:`LayoutError` one-liners that name this
     layout's own files, what was expected and what to do.
     """
 
     name: ClassVar[str]  # registry key, e.g. "tiny-imagenet"; recorded in manifests
+    priority: ClassVar[int]  # detection order: lower is asked first (the more specific evidence)
     requirements: ClassVar[str]  # one line: what the layout needs on disk
     defaults: ClassVar[LayoutDefaults]
 
@@ -79,6 +84,14 @@ class Layout(ABC):
     @abstractmethod
     def read(self, root: Path) -> DatasetIndex:
         """Every labelled image under ``root`` (absolute, resolved)."""
+
+    def write_example(self, root: Path, spec: ExampleSpec, **options: Any) -> WrittenExample:
+        """Write a small tree in this layout under ``root`` (demos, tests); see ``layouts.examples``.
+
+        ``options`` are the layout's own variants (a devkit folder, Kaggle's
+        nesting, ...). The default refuses: a layout need not write examples.
+        """
+        raise NotImplementedError(f"the {self.name} layout writes no example trees")
 
     def __repr__(self) -> str:
         return f"<layout {self.name}>"

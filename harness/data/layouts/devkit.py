@@ -16,8 +16,20 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
+
 from harness.data.errors import LayoutError
 from harness.data.layouts.base import DatasetIndex, Layout, LayoutDefaults, build_index
+from harness.data.layouts.examples import (
+    PARENT_WNID,
+    ExampleSpec,
+    WrittenExample,
+    draw_val_order,
+    ilsvrc_val_name,
+    write_picture,
+    write_text,
+    write_train_images,
+)
 from harness.data.layouts.scan import (
     flat_images,
     folder_shape,
@@ -76,6 +88,7 @@ class DevkitLayout(Layout):
     """``ilsvrc-devkit``: the official ILSVRC-2012 train/val tars plus the devkit."""
 
     name = "ilsvrc-devkit"
+    priority = 30
     requirements = (
         f"train/<wnid>/*.JPEG, a flat val/ folder, and {DEVKIT_GROUND_TRUTH} + {DEVKIT_META} "
         f"in the root, ILSVRC2012_devkit_t12/data/ or devkit/data/"
@@ -171,6 +184,51 @@ class DevkitLayout(Layout):
                 )
             val.setdefault(wnid, []).append(rel(image, root))
         return val, names
+
+    def write_example(
+        self, root: Path, spec: ExampleSpec, *, devkit_dir: str = DEVKIT_DIRS[1]
+    ) -> WrittenExample:
+        """train/<wnid>/, a flat val/, and ``meta.mat`` + the ground truth in ``devkit_dir``.
+
+        ``meta.mat`` is written with ``scipy.io.savemat`` in the devkit's struct
+        layout: the leaves get IDs 1..n in a derangement of the sorted-wnid
+        order (no class has the ID a sorted-order assumption would give it, so
+        such a bug mislabels every val image), then one parent synset
+        (num_children > 0) that the reader must skip.
+        """
+        from scipy.io import savemat  # heavy import, only for this layout
+
+        write_train_images(spec, root / "train")
+        val_name = spec.val_name or ilsvrc_val_name
+        truth: dict[str, str] = {}
+        for j, wnid in enumerate(draw_val_order(spec)):
+            path = f"val/{val_name(j)}"
+            write_picture(root / path, spec.picture("val", wnid, j))
+            truth[path] = wnid
+        ordered = sorted(spec.classes)
+        n = len(ordered)
+        while True:  # a derangement (for two classes or more)
+            perm = spec.rng.permutation(n)
+            if n < 2 or not (perm == np.arange(n)).any():
+                break
+        ids = {w: int(perm[i]) + 1 for i, w in enumerate(ordered)}
+        names = {w: spec.names.get(w, w) for w in ordered}
+        fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children",
+                  "wordnet_height", "num_train_images"]  # fmt: skip
+        synsets = np.zeros((n + 1,), dtype=[(f, object) for f in fields])
+        for w in ordered:
+            leaf = (ids[w], w, names[w], f"gloss of {names[w]}", 0, np.zeros((0,), np.uint8), 0, 0)
+            synsets[ids[w] - 1] = leaf
+        children = np.arange(1, n + 1, dtype=np.uint16)
+        synsets[n] = (n + 1, PARENT_WNID, "example entity", "every class", n, children, 1, 0)
+        data = root / devkit_dir
+        data.mkdir(parents=True, exist_ok=True)
+        savemat(data / DEVKIT_META, {"synsets": synsets.reshape(-1, 1)})
+        gt = "".join(f"{ids[truth[p]]}\n" for p in truth)  # val file-name order
+        write_text(data / DEVKIT_GROUND_TRUTH, gt, spec.encoding)
+        return WrittenExample(
+            root, self.name, tuple(ordered), names, truth, spec.train_per_class, ilsvrc_ids=ids
+        )
 
 
 def _kaggle_hint(root: Path) -> str:

@@ -11,6 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.data.layouts.base import LayoutDefaults
+from harness.data.layouts.examples import (
+    ExampleSpec,
+    WrittenExample,
+    write_class_folder_example,
+    write_text,
+)
 from harness.data.layouts.folders import ClassFolderLayout
 
 __all__ = ["IMAGENETTE_MARKERS", "ImagenetteLayout"]
@@ -52,6 +58,7 @@ class ImagenetteLayout(ClassFolderLayout):
     """``imagenette``: class folders plus fast.ai's CSV in the root."""
 
     name = "imagenette"
+    priority = 40
     requirements = (
         "train/<wnid>/ and val/<wnid>/ class folders and fast.ai's noisy_imagenette.csv "
         "(or noisy_imagewoof.csv) in the root"
@@ -63,6 +70,24 @@ class ImagenetteLayout(ClassFolderLayout):
 
     def class_names(self, root: Path) -> dict[str, str]:
         return {**CLASS_NAMES, **super().class_names(root)}
+
+    def write_example(
+        self, root: Path, spec: ExampleSpec, *, marker: str = IMAGENETTE_MARKERS[0]
+    ) -> WrittenExample:
+        """train/<wnid>/, val/<wnid>/ and the ``marker`` CSV in the root.
+
+        The CSV has the columns of the real one (path, noisy_labels_{0,1,5,25,50},
+        is_valid), every label clean; the release carries no names file.
+        """
+        written = write_class_folder_example(root, spec, self.name, CLASS_NAMES)
+        lines = ["path,noisy_labels_0,noisy_labels_1,noisy_labels_5,noisy_labels_25,"
+                 "noisy_labels_50,is_valid"]  # fmt: skip
+        for c in written.wnids:
+            for k in range(spec.train_per_class):
+                lines.append(f"train/{c}/{spec.train_name(c, k)}" + f",{c}" * 5 + ",False")
+        lines += [p + f",{c}" * 5 + ",True" for p, c in sorted(written.val_truth.items())]
+        write_text(root / marker, "\n".join(lines) + "\n")
+        return written
 
 
 LAYOUT = ImagenetteLayout()

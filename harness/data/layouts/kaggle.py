@@ -22,6 +22,15 @@ from harness.data.layouts.base import (
     build_index,
     read_synset_names,
 )
+from harness.data.layouts.examples import (
+    ExampleSpec,
+    WrittenExample,
+    draw_val_order,
+    ilsvrc_val_name,
+    write_picture,
+    write_text,
+    write_train_images,
+)
 from harness.data.layouts.scan import (
     flat_images,
     read_class_folders,
@@ -42,6 +51,7 @@ class KaggleLayout(Layout):
     """``ilsvrc-kaggle``: marked by its solution CSV or its ``ILSVRC/Data/CLS-LOC`` nesting."""
 
     name = "ilsvrc-kaggle"
+    priority = 20
     requirements = (
         f"{KAGGLE_SOLUTION}, {KAGGLE_SYNSETS}, and train/<wnid>/ + a flat val/ "
         f"(directly or under {KAGGLE_NESTING}/)"
@@ -108,6 +118,36 @@ class KaggleLayout(Layout):
         return labels.finish(
             f"{rel(val_dir, root)}/", "restore the missing lines or remove those images"
         )
+
+    def write_example(
+        self, root: Path, spec: ExampleSpec, *, nested: bool = True
+    ) -> WrittenExample:
+        """The solution CSV + synset mapping in the root; images under Kaggle's nesting.
+
+        ``nested=False`` puts train/ and val/ directly in the root. The CSV lists
+        the val images in a shuffled order, each with two boxes, like Kaggle's.
+        """
+        base = f"{KAGGLE_NESTING}/" if nested else ""
+        write_train_images(spec, root / base / "train")
+        val_name = spec.val_name or ilsvrc_val_name
+        truth: dict[str, str] = {}
+        w, h = spec.image_size
+        rows: list[tuple[str, str]] = []
+        for j, wnid in enumerate(draw_val_order(spec)):
+            name = val_name(j)
+            write_picture(root / base / "val" / name, spec.picture("val", wnid, j))
+            truth[f"{base}val/{name}"] = wnid
+            rows.append((Path(name).stem, f"{wnid} 1 2 {w - 2} {h - 2} {wnid} 3 3 9 9"))
+        buf = io.StringIO(newline="")
+        out = csv.writer(buf, lineterminator="\n")
+        out.writerow(["ImageId", "PredictionString"])
+        out.writerows(rows[i] for i in spec.rng.permutation(len(rows)))  # not in file order
+        write_text(root / KAGGLE_SOLUTION, buf.getvalue(), spec.encoding)
+        ordered = tuple(sorted(spec.classes))
+        names = {c: spec.names.get(c, c) for c in ordered}
+        mapping = "".join(f"{c} {names[c]}\n" for c in ordered)
+        write_text(root / KAGGLE_SYNSETS, mapping, spec.encoding)
+        return WrittenExample(root, self.name, ordered, names, truth, spec.train_per_class)
 
 
 LAYOUT = KaggleLayout()

@@ -21,6 +21,15 @@ from harness.data.layouts.base import (
     build_index,
     read_synset_names,
 )
+from harness.data.layouts.examples import (
+    PARENT_WNID,
+    ExampleSpec,
+    WrittenExample,
+    draw_val_order,
+    write_picture,
+    write_text,
+    write_train_images,
+)
 from harness.data.layouts.scan import (
     flat_images,
     read_class_folders,
@@ -40,6 +49,7 @@ class TinyImageNetLayout(Layout):
     """``tiny-imagenet``: marked by ``wnids.txt`` in the root."""
 
     name = "tiny-imagenet"
+    priority = 10
     requirements = f"{WNIDS}, {WORDS}, train/<wnid>/images/, val/images/ and {ANNOTATIONS}"
     defaults = LayoutDefaults(size=64, label="Tiny ImageNet", suite="tiny-imagenet")
 
@@ -103,6 +113,35 @@ class TinyImageNetLayout(Layout):
                 )
             labels.add(name, wnid, lineno)
         return labels.finish("val/images/", "add a line for each or remove those images")
+
+    #: the release's images are square (64x64); an example's pictures should be too
+    square_images = True
+
+    def write_example(self, root: Path, spec: ExampleSpec) -> WrittenExample:
+        """wnids.txt, words.txt, train/<wnid>/images/ + boxes, val/images/ + val_annotations.txt."""
+        write_train_images(spec, root / "train", sub="images")
+        w, h = spec.image_size
+        for c in spec.classes:  # the per-class box files, which the reader ignores
+            boxes = "".join(
+                f"{spec.train_name(c, k)}\t0\t0\t{w - 1}\t{h - 1}\n"
+                for k in range(spec.train_per_class)
+            )
+            write_text(root / "train" / c / f"{c}_boxes.txt", boxes)
+        val_name = spec.val_name or (lambda j: f"val_{j}.JPEG")
+        truth: dict[str, str] = {}
+        ann: list[str] = []
+        for j, c in enumerate(draw_val_order(spec)):
+            name = val_name(j)
+            write_picture(root / "val" / "images" / name, spec.picture("val", c, j))
+            truth[f"val/images/{name}"] = c
+            ann.append(f"{name}\t{c}\t0\t0\t{w - 1}\t{h - 1}\n")
+        ordered = tuple(sorted(spec.classes))
+        names = {c: spec.names.get(c, c) for c in ordered}
+        write_text(root / WNIDS, "".join(f"{c}\n" for c in spec.classes), spec.encoding)
+        words = f"{PARENT_WNID}\texample entity\n" + "".join(f"{c}\t{names[c]}\n" for c in ordered)
+        write_text(root / WORDS, words, spec.encoding)
+        write_text(root / ANNOTATIONS, "".join(ann), spec.encoding)
+        return WrittenExample(root, self.name, ordered, names, truth, spec.train_per_class)
 
 
 LAYOUT = TinyImageNetLayout()

@@ -12,6 +12,12 @@ import re
 from pathlib import Path
 
 from harness.data.layouts.base import LayoutDefaults
+from harness.data.layouts.examples import (
+    ExampleSpec,
+    WrittenExample,
+    write_class_folder_example,
+    write_text,
+)
 from harness.data.layouts.folders import ClassFolderLayout
 from harness.data.layouts.scan import folder_shape
 
@@ -24,6 +30,7 @@ class ValSortedLayout(ClassFolderLayout):
     """``ilsvrc-val-sorted``: train/ and val/ hold only wnid-named class folders."""
 
     name = "ilsvrc-val-sorted"
+    priority = 50
     requirements = (
         "train/<wnid>/ and val/<wnid>/ class folders, each named by a wnid (n + 8 digits)"
     )
@@ -37,6 +44,17 @@ class ValSortedLayout(ClassFolderLayout):
             and not val_loose
             and all(WNID_PATTERN.fullmatch(c) for c in (*train_classes, *val_classes))
         )
+
+    def write_example(
+        self, root: Path, spec: ExampleSpec, *, names_file: bool = True
+    ) -> WrittenExample:
+        """train/<wnid>/ and val/<wnid>/ (``valprep.sh``); a LOC_synset_mapping.txt if ``names_file``."""
+        names = {c: spec.names.get(c, c) for c in spec.classes} if names_file else {}
+        written = write_class_folder_example(root, spec, self.name, names)
+        if names_file:
+            mapping = "".join(f"{c} {names[c]}\n" for c in written.wnids)
+            write_text(root / "LOC_synset_mapping.txt", mapping, spec.encoding)
+        return written
 
 
 LAYOUT = ValSortedLayout()

@@ -8,15 +8,33 @@ import math
 import numpy as np
 import pytest
 
-from alexnet.cpu_recipe import (
+from baselines.cnn.schedule import LrSchedule
+from studies.cpu_recipe import (
     DEFAULT_CANDIDATES,
     Candidate,
-    PilotSchedule,
     candidate,
     load_pilot_data,
     main,
     parse_candidate,
+    pilot_config,
 )
+
+
+def _lrs(c: Candidate, segments: int, per_segment: int, errors=None) -> tuple[list[float], list]:
+    """The lr of every step of a pilot of ``c`` under the shared loop's schedule."""
+    import torch
+
+    cfg = pilot_config(c, segments)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=cfg.lr)
+    schedule = LrSchedule(opt, cfg, per_segment)
+    lrs = []
+    for seg in range(segments):
+        for _ in range(per_segment):
+            lrs.append(schedule.lr)
+            opt.step()
+            schedule.after_batch()
+        schedule.after_epoch(errors[seg] if errors else 50.0)
+    return lrs, schedule.drop_epochs
 
 
 def test_candidates_scale_the_lr_linearly_from_batch_128() -> None:
@@ -36,27 +54,24 @@ def test_candidates_scale_the_lr_linearly_from_batch_128() -> None:
 
 def test_warmup_then_cosine_ends_near_zero() -> None:
     c = candidate("warmup-cosine", 0.04, warmup=0.1)
-    s = PilotSchedule(c, total_steps=100)
-    lrs = [s.lr(i) for i in range(100)]
-    assert s.warm == 10
-    assert lrs[0] == pytest.approx(0.004) and lrs[9] == pytest.approx(0.04)
-    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10], strict=False))  # rising
+    lrs, _ = _lrs(c, segments=4, per_segment=25)  # 100 steps, warm-up over the first 10
+    # the shared loop's linear warm-up: lr / 10 at the first step, lr once the 10 steps are done
+    assert lrs[0] == pytest.approx(0.004) and lrs[10] == pytest.approx(0.04)
+    assert all(a <= b for a, b in zip(lrs[:11], lrs[1:11], strict=False))  # rising
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:], strict=False))  # then falling
-    assert lrs[-1] < 1e-3 * 0.04
-    no_warm = PilotSchedule(candidate("cosine", 0.04), total_steps=100)
-    assert no_warm.warm == 0 and no_warm.lr(0) == pytest.approx(0.04)
+    assert lrs[-1] < 1e-2 * 0.04
+    no_warm, _ = _lrs(candidate("cosine", 0.04), segments=4, per_segment=25)
+    assert no_warm[0] == pytest.approx(0.04) and pilot_config(c, 4).lr_schedule == "cosine"
 
 
 def test_plateau_drops_after_patience_evaluations_without_improvement() -> None:
     c = Candidate("p", "plateau", lr=0.1, batch_size=8, width=0.5, plateau_patience=2)
-    s = PilotSchedule(c, total_steps=10)
-    for i, err in enumerate([50.0, 40.0, 41.0, 40.0], start=1):  # 40.0 again is no improvement
-        s.after_eval(err, i)
-    assert s.drops == [4] and s.lr(5) == pytest.approx(0.01)
-    for i in range(5, 20):
-        s.after_eval(99.0, i)
-    assert len(s.drops) == 3  # at most three drops, as the paper
-    assert PilotSchedule(candidate("constant", 0.1), 10).lr(9) == pytest.approx(0.1)
+    errors = [50.0, 40.0, 41.0, 40.0, *([99.0] * 16)]  # 40.0 again is no improvement
+    lrs, drops = _lrs(c, segments=len(errors), per_segment=1, errors=errors)
+    assert drops[0] == 4 and lrs[4] == pytest.approx(0.01)
+    assert len(drops) == 3  # at most three drops, as the paper
+    constant, _ = _lrs(candidate("constant", 0.1), segments=2, per_segment=5)
+    assert constant[-1] == pytest.approx(0.1)
 
 
 @pytest.fixture(scope="module")
