@@ -50,9 +50,12 @@ def config_from_args(argv: list[str]) -> RunConfig:
     return build_config(run_parser().parse_args(argv))
 
 
-def prepare(cfg: RunConfig) -> PreparedData:
-    """Manifest -> decoded cache -> train, holdout and val, exactly as ``harness run`` has them."""
-    return prepare_data(cfg, Path(cfg.results))
+def prepare(cfg: RunConfig, results_dir: Path | None = None) -> PreparedData:
+    """Manifest -> decoded cache -> train, holdout and val, exactly as ``harness run`` has them.
+
+    The manifest's CSV goes under ``results_dir`` (default: ``cfg.results``).
+    """
+    return prepare_data(cfg, Path(results_dir or cfg.results))
 
 
 def resolve(spec: MethodSpec, device: str) -> ResolvedMethod:

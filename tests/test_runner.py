@@ -278,8 +278,8 @@ def test_run_id_hashes_the_resolved_parameters_so_a_changed_default_is_a_new_run
 ) -> None:
     from harness.api import BaselineBase
     from harness.config import MethodSpec
+    from harness.methods import run_id_for
     from harness.registry import BASELINES
-    from harness.runner import run_id_for
 
     def make(default: float) -> type:
         class Probe(BaselineBase):

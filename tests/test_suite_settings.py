@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from harness.config import load_suite
-from harness.runner import validate_methods
+from harness.methods import validate_methods
 
 FV_2011 = {
     "bin_sizes": [4, 6, 8, 10],

@@ -6,7 +6,7 @@ This study chooses them the way the harness allows: on the *monitor* (the
 harness's seeded, per-class held-out slice of the training split), never
 on val, whose images are not read.
 
-**Data.** The harness's own path: :func:`harness.runner.prepare_data` with a
+**Data.** The harness's own path: :func:`harness.experiment.prepare` with a
 :class:`~harness.config.RunConfig` for the subset (``tiny-imagenet`` by
 default), so the manifest, the decoded cache and the holdout are those of
 ``harness run --suite tiny-imagenet`` with the same ``--cache``. The pilots

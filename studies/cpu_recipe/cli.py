@@ -27,7 +27,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "results" / "cpu_recipe" / "
 
 
 def _machine() -> dict[str, Any]:
-    from harness.runner import device_name, git_commit, package_versions
+    from harness.experiment import device_name, git_commit, package_versions
 
     return {
         "device": device_name("cpu"),

@@ -60,8 +60,8 @@ def load_pilot_data(
     harness's fit rows / monitor rows (None: all). The manifest copy goes
     under ``cache/cpu-recipe/``, never into a results folder.
     """
+    from harness import experiment
     from harness.config import RunConfig
-    from harness.runner import prepare_data
 
     cfg = RunConfig(
         suite="alexnet-cpu-recipe",
@@ -73,7 +73,7 @@ def load_pilot_data(
         n_jobs=n_jobs,
         quiet=quiet,
     )
-    prepared = prepare_data(cfg, Path(cache) / "cpu-recipe")
+    prepared = experiment.prepare(cfg, Path(cache) / "cpu-recipe")
     train, holdout, monitor = prepared.train, prepared.holdout, prepared.monitor
     if holdout is None or monitor is None or holdout.n_monitor == 0:
         raise ValueError("the pilot study needs the harness's monitor (holdout_fraction > 0)")

@@ -90,7 +90,7 @@ def cache(tmp_path_factory):
 
 def test_pilot_data_subsamples_the_harness_holdout(tiny_root, cache, tmp_path) -> None:
     from harness.config import RunConfig
-    from harness.runner import prepare_data
+    from harness.prepare import prepare_data
 
     data = load_pilot_data(tiny_root, cache, classes=3, fit_per_class=5, monitor_per_class=1,
                            seed=0, n_jobs=1)  # fmt: skip
