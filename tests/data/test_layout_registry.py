@@ -153,3 +153,24 @@ def test_the_devkit_example_numbers_classes_out_of_sorted_order(tmp_path):
     tree = write_devkit_tree(tmp_path, 5, seed=3)
     sorted_ids = {w: i + 1 for i, w in enumerate(tree.wnids)}
     assert all(tree.ilsvrc_ids[w] != sorted_ids[w] for w in tree.wnids)  # a derangement
+
+
+def test_a_folder_is_detected_once_per_process(tmp_path, monkeypatch) -> None:
+    """Choosing the suite and reading the data both ask; the markers are read once."""
+    from harness.data import layouts as layouts_mod
+    from harness.data import make_synthetic_imagenet
+
+    root = make_synthetic_imagenet(
+        tmp_path / "d",
+        layout="imagefolder",
+        n_classes=2,
+        train_per_class=2,
+        val_per_class=1,
+        size=8,
+    )
+    calls = []
+    real = layouts_mod._detect
+    monkeypatch.setattr(layouts_mod, "_detect", lambda r: calls.append(r) or real(r))
+    first = layouts_mod.detect_layout(root)
+    assert layouts_mod.read_layout(root).layout == first == layouts_mod.detect_layout(root)
+    assert len(calls) == 1

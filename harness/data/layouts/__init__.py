@@ -153,10 +153,19 @@ def detect_layout(root: str | Path) -> str:
             f"dataset root {root} does not exist or is not a folder; point --data at the folder "
             f"that holds the dataset"
         )
+    # detected once per folder and process (a run asks when it picks the suite, then reads)
+    key = (str(root.resolve()), root.stat().st_mtime_ns)
+    if key in _DETECTED:
+        return _DETECTED[key]
     layout = _detect(root)
     if layout is not None:
+        _DETECTED[key] = layout.name
         return layout.name
     raise LayoutError(_unknown_layout_message(root))
+
+
+#: (resolved root, its mtime) -> the layout detected there, for this process
+_DETECTED: dict[tuple[str, int], str] = {}
 
 
 def _unknown_layout_message(root: Path) -> str:
