@@ -363,3 +363,12 @@ def test_watching_val_as_the_paper_did_is_an_option_its_rows_name(
         "train-holdout",
         "val",
     ]
+
+
+def test_a_run_constructs_each_method_once(devkit7: Path, tmp_path: Path) -> None:
+    from probe_plugins import Counted
+
+    Counted.made = 0
+    argv = args_for(devkit7, tmp_path, "--methods", "counted", "--plugin", "probe_plugins:Counted")
+    assert main(argv) == 0
+    assert Counted.made == 1  # validation, pre-flight, run id and fit share one instance

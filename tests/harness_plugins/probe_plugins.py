@@ -132,3 +132,15 @@ class Constant(BaselineBase):
         scores = np.zeros((len(split), self.n_classes_))
         scores[:, self.offset % self.n_classes_] = 1.0
         return scores
+
+
+class Counted(Constant):
+    """Counts its constructions (a run constructs each method once)."""
+
+    name = "counted"
+
+    made = 0
+
+    def __init__(self, offset: int = 0) -> None:
+        type(self).made += 1
+        super().__init__(offset)
