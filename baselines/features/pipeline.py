@@ -66,7 +66,11 @@ from harness.params import Interval, Options
 from harness.protocol import topk_errors
 
 MAIN = "main"  # the channel every pipeline has; others (e.g. "colour") are extra
-SVM_GRID_BYTES = 4 << 30  # stacked weights (W and its average) of the lambdas trained at once
+#: Memory for the candidates trained together: per candidate its weights W, their average,
+#: the model taken at a checkpoint and its copy in the stacked scoring pass (4 x dims x
+#: classes x 4 bytes). Candidates beyond it train in further groups: the same arithmetic,
+#: more block reads (cheap next to the products), and a peak that does not grow with the grid.
+SVM_GRID_BYTES = 1 << 30
 
 
 CLASS_WEIGHT_NAMES = ("balanced", "none")  # OvrHingeSgd's class_weight, as TOML can write it
@@ -357,7 +361,7 @@ class EncodedSvmBaseline(BaselineBase):
                 if not best or candidate_key(cand, modes) < candidate_key(best["cand"], modes):
                     best.update(cand=cand, scores=scores)
 
-        per_model = feats.shape[1] * fit.n_classes * 8
+        per_model = feats.shape[1] * fit.n_classes * 16
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
         for start in range(0, len(grid), group):
             part = grid[start : start + group]
