@@ -175,6 +175,18 @@ class BaselineBase:
     family: ClassVar[str]  # required: one of FAMILIES (the registry refuses a class without it)
     #: variant name -> why the row exists (shown with it); see :meth:`declared_variants`
     variants: ClassVar[dict[str, str]] = {}
+    #: modules ``fit`` imports lazily; :meth:`warm_up` imports them before fit's clock
+    startup_imports: ClassVar[tuple[str, ...]] = ()
+
+    def warm_up(self, ctx: RunContext) -> None:
+        """One-off process start-up (imports, pools, JIT) the runner times apart from fit
+        (``startup_seconds``), so the first method of a process is not charged for it."""
+        import contextlib
+        import importlib
+
+        for module in self.startup_imports:
+            with contextlib.suppress(ImportError):  # fit says what is missing, in its words
+                importlib.import_module(module)
 
     def fit(self, data: TrainData, ctx: RunContext) -> FitResult | Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement fit(data, ctx)")

@@ -106,7 +106,10 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
+        d["methods"] = [
+            {"name": m.name, "params": dict(m.params), **({"key": m.key} if m.key else {})}
+            for m in self.methods
+        ]
         d["extra"] = dict(self.extra)
         if "sweep" in d["extra"]:  # a sweep point: {"classes": C, "train_per_class": M}
             d["sweep"] = d["extra"]["sweep"]
