@@ -36,7 +36,11 @@ REAL_DATA_HINT = (
 def _print_summary(records: list[Any]) -> None:
     """Every row of the run (variants included, skipped methods too), ranked; a method run
     with several seeds is one row, its mean over them."""
-    from harness.console import format_table
+    import textwrap
+
+    import pandas as pd
+
+    from harness.console import WIDTH, format_table
     from harness.leaderboard import leaderboard_frame
 
     if not records:
@@ -52,7 +56,7 @@ def _print_summary(records: list[Any]) -> None:
             "top1_err": r["top1_err"],
             "top5_err": r["top5_err"],
             "train_s": r["train_seconds"],
-            "status": "ok" if isinstance(r["error"], float) or not r["error"] else r["error"],
+            "status": "ok" if pd.isna(r["error"]) else "FAILED",
         }
         if several:
             row = {**row, "seeds": r["n_seeds"], "top5_std": r["top5_err_std"]}
@@ -62,6 +66,8 @@ def _print_summary(records: list[Any]) -> None:
     print(format_table(rows, [*columns, "train_s", "status"], shrink="status"))
     if several:
         print("(errors: mean over the seeds; top5_std: their standard deviation)")
+    for r in df[df["error"].notna()].itertuples():  # each failure whole, wrapped
+        print(textwrap.fill(f"{r.display}: FAILED: {r.error}", WIDTH, subsequent_indent="  "))
 
 
 def _write_report(results: Path) -> None:
