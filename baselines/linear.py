@@ -241,7 +241,8 @@ class OvrHingeSgd:
         buf = self._buffer(dim)
         batch = batch or self.effective_batch(len(rows))
         rng = np.random.default_rng(seed)
-        labels_t = torch.as_tensor(labels, device=dev)  # a copy: labels may be a read-only memmap
+        # np.array copies (torch.as_tensor would not): labels may be a read-only memmap
+        labels_t = torch.as_tensor(np.array(labels), device=dev)
         step = 0
         epoch_range = range(epochs)
         for epoch in progress(epoch_range, desc="svm epochs") if progress else epoch_range:

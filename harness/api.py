@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from harness.progress import PLAIN_PROGRESS_SECONDS, progress_bar
 from harness.registry import EntryPointName
 from harness.types import (
     FAMILIES,
@@ -48,6 +49,7 @@ from harness.types import (
 
 __all__ = [
     "FAMILIES",
+    "PLAIN_PROGRESS_SECONDS",
     "Baseline",
     "BaselineBase",
     "FitResult",
@@ -62,6 +64,7 @@ __all__ = [
     "choose_on_monitor",
     "fit_method",
     "handover",
+    "progress_bar",
 ]
 
 #: What a method is, for the report's gap (best CNN against best hand-crafted).
@@ -70,56 +73,6 @@ __all__ = [
 
 class MethodError(RuntimeError):
     """A method could not run for a reason it can name (too few images, ...)."""
-
-
-def _no_progress(iterable: Any = None, **_: Any) -> Any:
-    return iterable
-
-
-#: Seconds between two plain progress lines when stderr is not a terminal.
-PLAIN_PROGRESS_SECONDS = 30.0
-
-
-def progress_bar(iterable: Any = None, *, quiet: bool = False, **kwargs: Any) -> Any:
-    """tqdm on a terminal; on a log file (``harness run > log 2>&1``) one short line every
-    :data:`PLAIN_PROGRESS_SECONDS` through tqdm's own ``mininterval``, with no carriage
-    returns (``ascii`` bar, fixed width), so a log stays readable; nothing when quiet."""
-    import sys
-
-    if quiet and iterable is not None:
-        return _no_progress(iterable, **kwargs)
-    from tqdm.auto import tqdm
-
-    if quiet:  # a manual bar (``total=``, used as a context manager): a disabled one
-        return tqdm(iterable, disable=True, **kwargs)
-    if sys.stderr.isatty():
-        return tqdm(iterable, dynamic_ncols=True, leave=False, **kwargs)
-    return tqdm(
-        iterable,
-        file=_LineWriter(sys.stderr),
-        mininterval=PLAIN_PROGRESS_SECONDS,
-        maxinterval=PLAIN_PROGRESS_SECONDS * 4,
-        ncols=80,
-        ascii=True,
-        leave=True,
-        **kwargs,
-    )
-
-
-class _LineWriter:
-    """A file for tqdm that turns its carriage-return refreshes into whole lines."""
-
-    def __init__(self, stream: Any) -> None:
-        self.stream = stream
-
-    def write(self, text: str) -> int:
-        text = text.replace("\r", "").strip()
-        if text:
-            self.stream.write(text + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self.stream.flush()
 
 
 @dataclass
@@ -222,6 +175,18 @@ class BaselineBase:
     family: ClassVar[str]  # required: one of FAMILIES (the registry refuses a class without it)
     #: variant name -> why the row exists (shown with it); see :meth:`declared_variants`
     variants: ClassVar[dict[str, str]] = {}
+    #: modules ``fit`` imports lazily; :meth:`warm_up` imports them before fit's clock
+    startup_imports: ClassVar[tuple[str, ...]] = ()
+
+    def warm_up(self, ctx: RunContext) -> None:
+        """One-off process start-up (imports, pools, JIT) the runner times apart from fit
+        (``startup_seconds``), so the first method of a process is not charged for it."""
+        import contextlib
+        import importlib
+
+        for module in self.startup_imports:
+            with contextlib.suppress(ImportError):  # fit says what is missing, in its words
+                importlib.import_module(module)
 
     def fit(self, data: TrainData, ctx: RunContext) -> FitResult | Any:
         raise NotImplementedError(f"{type(self).__name__} does not implement fit(data, ctx)")

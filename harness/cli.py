@@ -22,28 +22,52 @@ from harness.flags import add_run_flags, build_config, run_seeds  # noqa: F401
 
 log = logging.getLogger("harness")
 
+#: The one line a run, the report and the leaderboard's notes give on a tiny subset.
+FEW_CLASSES_LINE = (
+    "note: {n} classes: top-5 error is 0 by construction at 5 classes or fewer; read top-1 error"
+)
+
 REAL_DATA_HINT = (
     "harness run --data /path/to/your/imagenet   (any layout: every class it holds; "
     "`harness list` shows the suites)"
 )
 
 
-def _print_summary(records: list[dict[str, Any]]) -> None:
+def _print_summary(records: list[Any]) -> None:
+    """Every row of the run (variants included, skipped methods too), ranked; a method run
+    with several seeds is one row, its mean over them."""
+    import textwrap
+
     import pandas as pd
 
-    rows = [
-        {
-            "method": r.get("display_name") or r["method"],
-            "year": r.get("year"),
-            "top1_err": r.get("top1_err"),
-            "top5_err": r.get("top5_err"),
-            "train_s": r.get("train_seconds"),
-            "status": "ok" if r["status"] == "ok" else f"FAILED: {r.get('error')}",
+    from harness.console import WIDTH, format_table
+    from harness.leaderboard import leaderboard_frame
+
+    if not records:
+        return
+    df = leaderboard_frame(records)
+    several = bool((df["n_seeds"].fillna(1) > 1).any())
+    rows = []
+    for r in df.to_dict("records"):
+        row = {
+            "rank": r["rank"],
+            "name": r["display"],
+            "year": r["year"],
+            "top1_err": r["top1_err"],
+            "top5_err": r["top5_err"],
+            "train_s": r["train_seconds"],
+            "status": "ok" if pd.isna(r["error"]) else "FAILED",
         }
-        for r in records
-    ]
-    if rows:
-        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda x: f"{x:.2f}"))
+        if several:
+            row = {**row, "seeds": r["n_seeds"], "top5_std": r["top5_err_std"]}
+        rows.append(row)
+    columns = ["rank", "name", "year", "top1_err", "top5_err"]
+    columns += ["seeds", "top5_std"] if several else []
+    print(format_table(rows, [*columns, "train_s", "status"], shrink="status"))
+    if several:
+        print("(errors: mean over the seeds; top5_std: their standard deviation)")
+    for r in df[df["error"].notna()].itertuples():  # each failure whole, wrapped
+        print(textwrap.fill(f"{r.display}: FAILED: {r.error}", WIDTH, subsequent_indent="  "))
 
 
 def _write_report(results: Path) -> None:
@@ -63,20 +87,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     base = build_config(args)
     seeds = run_seeds(args, base)
     failed = demo = False
+    records: list[Any] = []
     for seed in seeds:
         cfg = replace(base, seed=seed)
         if len(seeds) > 1:
             print(f"\n=== seed {seed} ({seeds.index(seed) + 1} of {len(seeds)}) ===")
         summary = run(cfg)
-        print()
-        print(
-            f"subset {summary.data.subset.name} ({summary.data.train.n_classes} classes, "
-            f"{len(summary.data.train)} train / {len(summary.data.val)} val images), "
-            f"manifest {summary.data.manifest.hash[:16]}"
-        )
-        _print_summary(summary.records)
+        records.extend(summary.records)
         failed |= summary.failed
         demo |= is_demo_run(summary.data.subset.name, cfg.data)
+    print()
+    print(
+        f"subset {summary.data.subset.name} ({summary.data.train.n_classes} classes, "
+        f"{len(summary.data.train)} train / {len(summary.data.val)} val images), "
+        f"manifest {summary.data.manifest.hash[:16]}"
+    )
+    _print_summary(records)
+    if summary.data.train.n_classes <= 5:
+        print(FEW_CLASSES_LINE.format(n=summary.data.train.n_classes))
     results = Path(base.results)
     print(f"\nleaderboard: {results / 'leaderboard.csv'}")
     if not args.no_report:
@@ -90,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from harness.console import fit_line
     from harness.data import SUBSETS, get_subset
     from harness.registry import BASELINES
 
@@ -97,9 +126,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     for name in BASELINES.names():
         try:
             cls = BASELINES.get(name)
-            print(f"  {name:<16} {getattr(cls, 'year', '?')!s:<5} {getattr(cls, 'source', '')}")
+            line = f"  {name:<16} {getattr(cls, 'year', '?')!s:<5} {getattr(cls, 'source', '')}"
         except ImportError as exc:
-            print(f"  {name:<16} (cannot load: {exc})")
+            line = f"  {name:<16} (cannot load: {exc})"
+        print(fit_line(line))
     print("\nsubsets (newest version; older ones stay usable as name@N):")
     for name in SUBSETS.names():
         if "@" in name:  # name@N entries are the versions of a name listed once below
@@ -111,7 +141,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             if n.startswith(f"{name}@") and n != s.key
         )
         also = f" (also {', '.join(f'@{v}' for v in older)})" if older else ""
-        print(f"  {name:<16} v{s.version}{also}  {s.size}px  {getattr(s, 'description', '')}")
+        print(fit_line(f"  {name:<16} v{s.version}{also}  {s.size}px  {s.description or ''}"))
     print("  (no suite or subset: `harness run --data PATH` runs on every class a copy holds)")
     print("\nsuites:")
     for name in suite_names():
@@ -120,6 +150,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from harness.console import fit_line, format_table
     from harness.leaderboard import leaderboard_frame, write_leaderboard
     from harness.store import load_records
 
@@ -134,15 +165,39 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     cols = ["rank", "display", "family", "top1_err", "top5_err", "monitor", "train_seconds"]
     if not len(df):
         print("(no records)")
+    sweep = _sweep_only_manifests(records)
     for manifest, group in df.groupby("manifest_hash", sort=False):
+        if manifest in sweep:
+            continue
         first = group.iloc[0]
+        print()
         print(
-            f"\n{first['subset']} · manifest {str(manifest)[:12]} · {first['n_classes']} classes, "
-            f"{first['n_train']} train / {first['n_val']} val images"
+            fit_line(
+                f"{first['subset']} · manifest {str(manifest)[:12]} · {first['n_classes']} "
+                f"classes, {first['n_train']} train / {first['n_val']} val images"
+            )
         )
-        print(group[cols].to_string(index=False, na_rep="–"))
+        print(format_table(group[cols].to_dict("records"), cols, shrink="display"))
+        if first["n_classes"] <= 5:
+            print(FEW_CLASSES_LINE.format(n=first["n_classes"]))
+    if sweep:
+        print(
+            f"\n{len(sweep)} sweep cells (harness sweep) are rows of the CSV; their tables: "
+            f"{Path(args.results) / 'sweep' / 'sweep.md'}"
+        )
     print(f"\nwrote {out}")
     return 0
+
+
+def _sweep_only_manifests(records: list[Any]) -> set[str]:
+    """Manifests whose every record is a sweep cell's (tabled in sweep/, not on the console)."""
+    from harness.frame import records_frame
+
+    frame = records_frame(records)
+    if frame.empty:
+        return set()
+    sweep = frame.groupby("manifest_hash")["is_sweep"].all()
+    return set(sweep[sweep].index)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -157,7 +212,20 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from harness.protocol import score_submission
 
-    res = score_submission(Path(args.predictions), Path(args.ground_truth))
+    id_to_wnid, meta = None, None
+    if args.meta:
+        from harness.data.layouts.devkit import DEVKIT_META, find_devkit_file, read_devkit_meta
+
+        meta = Path(args.meta)
+        if meta.is_dir():
+            found = find_devkit_file(meta, DEVKIT_META)
+            if found is None:
+                raise FileNotFoundError(f"--meta {meta}: no {DEVKIT_META} in that devkit folder")
+            meta = found
+        id_to_wnid = read_devkit_meta(meta)[0]
+    res = score_submission(
+        Path(args.predictions), Path(args.ground_truth), id_to_wnid, meta=str(meta or "")
+    )
     print(
         f"images: {res['n_images']}  top-1 error: {res['top1_err']:.2f}%  top-5 error: {res['top5_err']:.2f}%"
     )
@@ -250,6 +318,11 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a devkit-format predictions file")
     p.add_argument("--predictions", required=True, help="one line per image, up to 5 labels")
     p.add_argument("--ground-truth", required=True, help="one label per line, same order")
+    p.add_argument(
+        "--meta",
+        help="the devkit's meta.mat (or its folder): maps ILSVRC2012_IDs to wnids when one "
+        "file uses IDs and the other wnids",
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("sweep", help="run the comparison over a grid of subset sizes")

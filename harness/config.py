@@ -29,6 +29,7 @@ __all__ = [
     "load_suite",
     "parse_override",
     "suite_names",
+    "default_results",
     "user_data_root",
 ]
 
@@ -105,7 +106,10 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["methods"] = [{"name": m.name, "params": dict(m.params)} for m in self.methods]
+        d["methods"] = [
+            {"name": m.name, "params": dict(m.params), **({"key": m.key} if m.key else {})}
+            for m in self.methods
+        ]
         d["extra"] = dict(self.extra)
         if "sweep" in d["extra"]:  # a sweep point: {"classes": C, "train_per_class": M}
             d["sweep"] = d["extra"]["sweep"]
@@ -254,6 +258,26 @@ def apply_param_overrides(
         replace(m, params=tuple(sorted(params.items())))
         for m, params in zip(methods, out, strict=True)
     )
+
+
+#: The subset whose results are committed in ``results/`` (Tiny ImageNet-100, its sweep cells).
+COMMITTED_SUBSET = "tiny-imagenet"
+
+
+def default_results(cfg: RunConfig) -> str:
+    """The results folder of a run given no ``--results``.
+
+    ``results/`` holds the committed Tiny ImageNet results; a run on that
+    subset (a sweep cell of it included) adds to them. Any other run, the demo
+    first, writes into a folder of its own under it (``results/demo/``, ...,
+    ignored by git), so the README's first command never touches what is
+    committed.
+    """
+    if cfg.subset == COMMITTED_SUBSET and cfg.data != DEMO_DATA:
+        return "results"
+    name = cfg.subset or f"{Path(str(cfg.suite)).stem}-adhoc"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return str(Path("results") / safe)
 
 
 def data_folder(data: str) -> Path:

@@ -16,6 +16,7 @@ from harness.config import (
     RunConfig,
     apply_param_overrides,
     data_folder,
+    default_results,
     load_suite,
     user_data_root,
 )
@@ -29,7 +30,11 @@ def add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
     p.add_argument("--subset", help="named subset to run on (overrides the suite's)")
     p.add_argument("--methods", help="comma-separated methods to run (default: the suite's)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="default: auto")
-    p.add_argument("--results", help="results folder (default: results)")
+    p.add_argument(
+        "--results",
+        help="results folder (default: results/ for the committed Tiny ImageNet subset, "
+        "else results/<subset>/, e.g. results/demo/)",
+    )
     p.add_argument(
         "--cache", help="cache folder for images, features, checkpoints (default: .harness)"
     )
@@ -215,6 +220,8 @@ def build_config(args: argparse.Namespace) -> RunConfig:
     )
     if args.subset:
         cfg = replace(cfg, subset_named=True)
+    if not args.results and cfg.results == RunConfig.results:  # neither flag nor suite chose
+        cfg = replace(cfg, results=default_results(cfg))
     flags = {
         f: True
         for f in ("fresh", "skip_bad_images", "deterministic", "quiet", "allow_slow_cpu")

@@ -34,7 +34,12 @@ from harness.intervals import bootstrap_error_ci
 from harness.record import UNHASHED_PARAMS, RunRecord, ValHits, parse_record
 
 __all__ = [
+    "BOOL",
     "COLUMNS",
+    "FLOAT",
+    "INT",
+    "OPTIONAL_COLUMNS",
+    "TEXT",
     "LEADERBOARD_COLUMNS",
     "RECORD_COLUMNS",
     "Column",
@@ -61,7 +66,8 @@ class Column:
     dtype: str  # INT (nullable Int64), FLOAT (NaN when unknown), BOOL, or TEXT (as read)
     get: Callable[[RunRecord], Any] | None  # its value for one record; None: made by a view
     leaderboard: bool  # a column of leaderboard.csv, in declaration order
-    doc: str
+    doc: str  # what it means, with its unit
+    optional: bool = False  # left out of leaderboard.csv when no row has a value
 
 
 # ----------------------------------------------------------------- record facts
@@ -89,9 +95,14 @@ def is_sweep_record(record: RunRecord | Mapping[str, Any]) -> bool:
 
 
 def method_overrides(record: RunRecord) -> dict[str, Any]:
-    """The settings a run gave its method (suite file or ``--param``), not its defaults."""
+    """The settings a run gave its method (suite file or ``--param``), not its defaults:
+    those of its own row of the suite (``config_name``) when the method has several."""
     for spec in record.config.get("methods") or []:
-        if isinstance(spec, Mapping) and spec.get("name") == record.method:
+        if (
+            isinstance(spec, Mapping)
+            and spec.get("name") == record.method
+            and (spec.get("key") or None) == record.config_name
+        ):
             return dict(spec.get("params") or {})
     return {}
 
@@ -190,35 +201,127 @@ L, R = True, False  # in leaderboard.csv, or in the records frame only
 #: Every column, in order. Leaderboard columns (L) appear in leaderboard.csv in this order.
 COLUMNS: tuple[Column, ...] = (
     Column(
-        "rank", INT, None, L, "1 = best of its manifest; empty: failed or a variant (rank_rows)"
+        "rank",
+        INT,
+        None,
+        L,
+        "1 = best of its manifest (by top-5, then top-1 error); empty: failed or a variant",
     ),
     Column("method", TEXT, lambda r: r.method, L, "the plain registry name"),
-    Column("variant", TEXT, lambda r: r.variant, L, "a variant of the method's scores"),
+    Column(
+        "config_name",
+        TEXT,
+        lambda r: r.config_name,
+        L,
+        "the suite's row key ([methods.<key>]) of a method run in several configurations",
+        optional=True,
+    ),
+    Column(
+        "variant", TEXT, lambda r: r.variant, L, "other scores of the same model", optional=True
+    ),
     Column("variant_reason", TEXT, lambda r: r.variant_reason, R, "why the variant row exists"),
-    Column("tag", TEXT, lambda r: r.tag, L, "departures from the published model"),
-    Column("family", TEXT, lambda r: r.family, L, "hand-crafted | cnn | reference | other"),
-    Column("year", INT, lambda r: r.year, L, "the era the method represents"),
+    Column("tag", TEXT, lambda r: r.tag, L, "departures from the published model", optional=True),
+    Column("family", TEXT, lambda r: r.family, L, "hand-crafted, cnn, reference or other"),
+    Column("year", INT, lambda r: r.year, L, "year of the era the method represents (0: chance)"),
     Column("source", TEXT, lambda r: r.source, R, "its citation"),
-    Column("subset", TEXT, lambda r: r.subset, L, "the named subset"),
+    Column(
+        "subset",
+        TEXT,
+        lambda r: r.subset,
+        L,
+        "the subset (named, or ad hoc: layout, class count, hash)",
+    ),
     Column("subset_version", INT, lambda r: r.subset_version, R, "its version"),
-    Column("manifest_hash", TEXT, lambda r: r.manifest_hash, L, "the exact images scored"),
+    Column(
+        "manifest_hash",
+        TEXT,
+        lambda r: r.manifest_hash,
+        L,
+        "sha256 of the manifest: the exact images (rows of one hash are one table)",
+    ),
     Column("layout", TEXT, lambda r: r.layout, R, "the dataset layout read"),
-    Column("n_classes", INT, lambda r: r.n_classes, L, "classes"),
-    Column("n_train", INT, lambda r: r.n_train, L, "training images"),
+    Column(
+        "n_classes",
+        INT,
+        lambda r: r.n_classes,
+        L,
+        "classes (at 5 or fewer, top-5 error is 0 by construction)",
+    ),
+    Column("n_train", INT, lambda r: r.n_train, L, "training images, monitor included"),
     Column("n_val", INT, lambda r: r.n_val, L, "val images scored"),
     Column("img_size", INT, lambda r: r.image_size, L, "stored side of the cached images, px"),
-    Column("crop", INT, lambda r: r.crop, L, "side the model sees, px"),
-    Column("param_count", INT, lambda r: r.param_count, L, "trainable parameters"),
-    Column("seed", INT, lambda r: r.seed, L, "the run's seed"),
-    Column("top1_err", FLOAT, _err(1), L, "percent; NaN when failed (repeats: mean over seeds)"),
-    Column("top5_err", FLOAT, _err(5), L, "percent; NaN when failed (repeats: mean over seeds)"),
-    Column("top1_err_ci_low", FLOAT, _ci(1, "low"), L, "95% bootstrap over val images (and seeds)"),
-    Column("top1_err_ci_high", FLOAT, _ci(1, "high"), L, "NaN without per-image hits"),
-    Column("top5_err_ci_low", FLOAT, _ci(5, "low"), L, "95% bootstrap over val images (and seeds)"),
-    Column("top5_err_ci_high", FLOAT, _ci(5, "high"), L, "NaN without per-image hits"),
-    Column("top1_err_std", FLOAT, lambda r: None, L, "std over seeds (ddof=1); NaN for one seed"),
-    Column("top5_err_std", FLOAT, lambda r: None, L, "std over seeds (ddof=1); NaN for one seed"),
-    Column("n_seeds", INT, lambda r: 1 if r.ok else None, L, "seeds aggregated (<NA>: failed)"),
+    Column("crop", INT, lambda r: r.crop, L, "side the model sees, px; empty: the whole image"),
+    Column(
+        "param_count",
+        INT,
+        lambda r: r.param_count,
+        L,
+        "trainable parameters of a network; empty for the pipelines",
+    ),
+    Column("seed", INT, lambda r: r.seed, L, "the run's seed; empty on a mean over seeds"),
+    Column(
+        "top1_err",
+        FLOAT,
+        _err(1),
+        L,
+        "%, ILSVRC flat error; mean over seeds when n_seeds > 1; empty when failed",
+    ),
+    Column(
+        "top5_err",
+        FLOAT,
+        _err(5),
+        L,
+        "%, ILSVRC flat error; mean over seeds when n_seeds > 1; empty when failed",
+    ),
+    Column(
+        "top1_err_ci_low",
+        FLOAT,
+        _ci(1, "low"),
+        L,
+        "%, low end of the 95% bootstrap interval over val images (and seeds)",
+    ),
+    Column(
+        "top1_err_ci_high",
+        FLOAT,
+        _ci(1, "high"),
+        L,
+        "%, high end of that interval; empty without per-image hits",
+    ),
+    Column(
+        "top5_err_ci_low",
+        FLOAT,
+        _ci(5, "low"),
+        L,
+        "%, low end of the 95% bootstrap interval over val images (and seeds)",
+    ),
+    Column(
+        "top5_err_ci_high",
+        FLOAT,
+        _ci(5, "high"),
+        L,
+        "%, high end of that interval; empty without per-image hits",
+    ),
+    Column(
+        "top1_err_std",
+        FLOAT,
+        lambda r: None,
+        L,
+        "%, standard deviation over seeds (ddof=1); empty for one seed",
+    ),
+    Column(
+        "top5_err_std",
+        FLOAT,
+        lambda r: None,
+        L,
+        "%, standard deviation over seeds (ddof=1); empty for one seed",
+    ),
+    Column(
+        "n_seeds",
+        INT,
+        lambda r: 1 if r.ok else None,
+        L,
+        "seeds the row averages (1: a single run; empty: failed)",
+    ),
     Column("seeds", TEXT, lambda r: (r.seed,), R, "tuple of those seeds"),
     Column(
         "hits",
@@ -228,30 +331,76 @@ COLUMNS: tuple[Column, ...] = (
         "ValHits per seed, or ()",
     ),
     Column("config_key", TEXT, config_key, R, "the configuration less the seed (repeats share it)"),
-    Column("top1_acc", FLOAT, _acc(1), L, "100 - top1_err"),
-    Column("top5_acc", FLOAT, _acc(5), L, "100 - top5_err"),
-    Column("monitor", TEXT, lambda r: r.monitor.split, L, "train-holdout, val or none"),
+    Column("top1_acc", FLOAT, _acc(1), L, "%, 100 - top1_err"),
+    Column("top5_acc", FLOAT, _acc(5), L, "%, 100 - top5_err"),
+    Column(
+        "monitor",
+        TEXT,
+        lambda r: r.monitor.split,
+        L,
+        "what the method tuned on: train-holdout, val (marked in display) or none",
+    ),
     Column("monitor_images", INT, lambda r: r.monitor.n_images, R, "images in the monitor"),
     Column("device", TEXT, lambda r: r.device, L, "GPU model, or CPU model and cores"),
-    Column("train_seconds", FLOAT, lambda r: r.train_seconds, L, "wall time of fit"),
-    Column("eval_seconds", FLOAT, lambda r: r.eval_seconds, L, "wall time of scoring val"),
-    Column("train_images_per_s", FLOAT, lambda r: r.train_images_per_s, L, "training rate"),
+    Column(
+        "train_seconds",
+        FLOAT,
+        lambda r: r.train_seconds,
+        L,
+        "s, wall time of fit and refit (both parts of a resumed run; start-up apart)",
+    ),
+    Column(
+        "startup_seconds",
+        FLOAT,
+        lambda r: r.startup_seconds,
+        L,
+        "s, one-off start-up before fit's clock (importing the method); not in train_seconds",
+        optional=True,
+    ),
+    Column("resumed", BOOL, lambda r: bool(r.resumed), R, "fit went on after an interruption"),
+    Column("eval_seconds", FLOAT, lambda r: r.eval_seconds, L, "s, wall time of scoring val"),
+    Column("train_images_per_s", FLOAT, lambda r: r.train_images_per_s, L, "images/s, training"),
     Column("eval_images_per_s", FLOAT, lambda r: r.eval_images_per_s, R, "scoring rate"),
-    Column("peak_rss_mib", FLOAT, lambda r: r.peak_rss_mib, L, "peak memory, MiB"),
+    Column(
+        "peak_rss_mib",
+        FLOAT,
+        lambda r: r.peak_rss_mib,
+        L,
+        "MiB, peak resident memory of the process tree during fit and eval",
+    ),
     Column("versions", TEXT, lambda r: dict(r.versions), R, "python, harness, libraries"),
     Column("git_commit", TEXT, lambda r: r.git_commit, R, "the harness's commit"),
-    Column("date", TEXT, lambda r: r.date, L, "ISO 8601 date of the record"),
+    Column("date", TEXT, lambda r: r.date, L, "ISO 8601 date and time (UTC) of the record"),
     Column("command", TEXT, command_line, R, "the command that made it (or one rebuilt)"),
     Column("overrides", TEXT, method_overrides, R, "settings given by the suite or --param"),
     Column("learning_curve", TEXT, lambda r: list(r.learning_curve), R, "per-epoch dicts"),
     Column("epochs", INT, lambda r: r.training.epochs, R, "epochs trained"),
     Column("images_seen", INT, lambda r: r.training.images_seen, R, "training images, all epochs"),
     Column("fit_images", INT, lambda r: r.monitor.n_fit, R, "training images less the monitor"),
-    Column("run_id", TEXT, lambda r: r.run_id, L, "the record's file name"),
+    Column(
+        "run_id",
+        TEXT,
+        lambda r: r.run_id,
+        L,
+        "the record's file name in runs/ (the newest record of a mean row)",
+    ),
     Column("status", TEXT, lambda r: r.status, R, "ok or error"),
     Column("ok", BOOL, lambda r: r.ok, R, "status ok: both errors known"),
-    Column("error", TEXT, lambda r: None if r.ok else r.error, L, "the failure's message"),
-    Column("display", TEXT, lambda r: r.display_name, L, "method (tag)[variant]"),
+    Column(
+        "error",
+        TEXT,
+        lambda r: None if r.ok else r.error,
+        L,
+        "the failure's message (a failed row)",
+        optional=True,
+    ),
+    Column(
+        "display",
+        TEXT,
+        lambda r: r.display_name,
+        L,
+        "short name, unique in its manifest: row key or method, (tuned on val), [variant]",
+    ),
     Column("is_sweep", BOOL, lambda r: bool(_cell(r)), R, "written by harness sweep"),
     Column("sweep_classes", INT, lambda r: _int_or_none(_cell(r).get("classes")), R, "its cell"),
     Column(
@@ -268,6 +417,8 @@ COLUMNS: tuple[Column, ...] = (
 RECORD_COLUMNS = [c.name for c in COLUMNS if c.get is not None]
 #: The columns of ``leaderboard.csv``, in order.
 LEADERBOARD_COLUMNS = [c.name for c in COLUMNS if c.leaderboard]
+#: Leaderboard columns written only when some row has a value (read back all missing).
+OPTIONAL_COLUMNS = [c.name for c in COLUMNS if c.leaderboard and c.optional]
 #: Columns by dtype (the leaderboard rounds the FLOAT ones to 2 decimals).
 INT_COLUMNS = [c.name for c in COLUMNS if c.dtype == INT and c.get is not None]
 FLOAT_COLUMNS = [c.name for c in COLUMNS if c.dtype == FLOAT]

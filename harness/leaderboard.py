@@ -38,24 +38,34 @@ from typing import Any
 import pandas as pd
 
 from harness.frame import (
+    BOOL,
+    COLUMNS,
+    FLOAT,
     FLOAT_COLUMNS,
+    INT,
     LEADERBOARD_COLUMNS,
+    OPTIONAL_COLUMNS,
+    TEXT,
     cached_interval,
     hits_digest,
     records_frame,
 )
 from harness.intervals import combine_repeats
+from harness.names import table_names
 from harness.record import RunRecord, ValHits
 from harness.store import atomic_write_text, load_records
 
 __all__ = [
     "RANK_BY",
     "is_variant",
+    "csv_columns",
     "latest_rows",
+    "leaderboard_dtypes",
     "leaderboard_frame",
     "methods_only",
     "rank_order",
     "rank_rows",
+    "read_leaderboard",
     "repeat_rows",
     "write_leaderboard",
 ]
@@ -76,19 +86,35 @@ def _oldest_first(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _row_key(frame: pd.DataFrame) -> list[pd.Series]:
+    """What makes a leaderboard row: manifest, method, its suite row key, variant, monitor.
+
+    Two configurations of one method from a suite (``[methods.lenet5-short]``,
+    ``[methods.lenet5-long]``) are two rows; a run tuned on val (``--monitor
+    val``) is never merged with one tuned on the held-out slice.
+    """
+    config = frame["config_name"] if "config_name" in frame else pd.Series("", index=frame.index)
+    return [
+        frame["manifest_hash"],
+        frame["method"],
+        config.fillna(""),
+        frame["variant"].fillna(""),
+        (frame["monitor"] == "val") if "monitor" in frame else pd.Series(False, frame.index),
+    ]
+
+
 def latest_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (manifest, method, variant): the newest successful record, else the newest.
+    """One row per (manifest, method, row key, variant, monitor): the newest successful
+    record, else the newest.
 
     "Newest" is the record's ``date`` (then ``run_id``); a failed run stays only
     when no successful record exists for its key.
     """
     if frame.empty:
         return frame
-    key = [frame["manifest_hash"], frame["method"], frame["variant"].fillna("")]
-    any_ok = frame.groupby(key)["ok"].transform("any")
+    any_ok = frame.groupby(_row_key(frame))["ok"].transform("any")
     ordered = _oldest_first(frame[frame["ok"] | ~any_ok])
-    key = [ordered["manifest_hash"], ordered["method"], ordered["variant"].fillna("")]
-    newest = ordered.groupby(key, sort=False).tail(1)
+    newest = ordered.groupby(_row_key(ordered), sort=False).tail(1)
     return frame.loc[frame.index.isin(newest.index)]
 
 
@@ -117,7 +143,12 @@ def _repeat_interval(
 
 def _aggregate(repeats: pd.DataFrame) -> dict[str, Any]:
     """The columns of one row that change when it stands for several seeds."""
-    out: dict[str, Any] = {"n_seeds": len(repeats), "seeds": tuple(repeats["seed"])}
+    # a mean row stands for no one seed: ``seed`` empty, ``n_seeds`` and ``seeds`` say which
+    out: dict[str, Any] = {
+        "n_seeds": len(repeats),
+        "seeds": tuple(repeats["seed"]),
+        "seed": pd.NA,
+    }
     hits = _paired_hits(list(repeats["hits"]))
     out["hits"] = hits
     for k in (1, 5):
@@ -147,21 +178,26 @@ def repeat_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if newest.empty:
         return newest
     ok = _oldest_first(frame[frame["ok"]])
-    key = ["manifest_hash", "method", "_variant", "config_key"]
+    key = ["manifest_hash", "method", "_config", "_variant", "config_key"]
     ok = ok.assign(
+        _config=ok["config_name"].fillna(""),
         _variant=ok["variant"].fillna(""),
         _seed=ok["seed"].astype("Float64").fillna(-1.0),  # an unknown seed is one seed
     )
     per_seed = ok.groupby([*key, "_seed"], sort=False).tail(1)
     repeats_of = {
-        k: g.drop(columns=["_variant", "_seed"]) for k, g in per_seed.groupby(key, sort=False)
+        k: g.drop(columns=["_config", "_variant", "_seed"])
+        for k, g in per_seed.groupby(key, sort=False)
     }
     out = newest.copy()
     for index, row in newest.iterrows():
         if not row["ok"]:
             continue
         variant = row["variant"] if isinstance(row["variant"], str) else ""
-        repeats = repeats_of[(row["manifest_hash"], row["method"], variant, row["config_key"])]
+        config = row["config_name"] if isinstance(row["config_name"], str) else ""
+        repeats = repeats_of[
+            (row["manifest_hash"], row["method"], config, variant, row["config_key"])
+        ]
         if len(repeats) < 2:
             continue
         repeats = repeats.sort_values("seed", kind="stable", na_position="last")
@@ -216,10 +252,11 @@ def leaderboard_frame(
     """The leaderboard: :data:`harness.frame.LEADERBOARD_COLUMNS`, grouped by manifest,
     ranked within it.
 
-    One row per (manifest, method, variant), aggregated over its seeds
-    (:func:`repeat_rows`), unless ``all_records`` (every record, one seed each).
-    A variant's ``display`` says whose variant it is:
-    ``"alexnet (small stem)[centre-crop] (a variant of alexnet)"``.
+    One row per (manifest, method, row key, variant, monitor), aggregated over
+    its seeds (:func:`repeat_rows`), unless ``all_records`` (every record, one
+    seed each). ``display`` is the row's short name, unique within its
+    manifest (:func:`harness.names.table_names`): ``alexnet[centre-crop]``,
+    ``lenet5-short``, ``hog-svm (tuned on val)``; the whole tag is in ``tag``.
     """
     frame = records_frame(records)
     if not all_records:
@@ -227,12 +264,45 @@ def leaderboard_frame(
     df = rank_rows(frame)
     for col in FLOAT_COLUMNS:
         df[col] = df[col].round(2)
-    variant = is_variant(df)
-    df.loc[variant, "display"] = [
-        f"{name} (a variant of {method})"
-        for name, method in zip(df.loc[variant, "display"], df.loc[variant, "method"], strict=True)
-    ]
+    df["display"] = table_names(df)
     return df[LEADERBOARD_COLUMNS]
+
+
+def csv_columns(df: pd.DataFrame) -> list[str]:
+    """The columns ``leaderboard.csv`` writes: every declared one, less the optional
+    columns (``tag``, ``variant``, ``config_name``, ``error``, ...) no row fills."""
+    return [
+        c
+        for c in LEADERBOARD_COLUMNS
+        if c not in OPTIONAL_COLUMNS or (c in df and df[c].notna().any())
+    ]
+
+
+#: How ``leaderboard.csv`` is read back: each declared dtype as pandas names it.
+_READ_DTYPES = {INT: "Int64", FLOAT: "float64", TEXT: "object", BOOL: "boolean"}
+
+
+def leaderboard_dtypes() -> dict[str, str]:
+    """The pandas dtype of every leaderboard column (nullable ``Int64`` for counts)."""
+    return {c.name: _READ_DTYPES[c.dtype] for c in COLUMNS if c.leaderboard}
+
+
+def read_leaderboard(path: str | Path) -> pd.DataFrame:
+    """``leaderboard.csv`` as a DataFrame with every declared column and dtype.
+
+    Integers stay integers (``Int64``, ``<NA>`` where a row has none: a
+    pipeline's ``param_count``, a mean row's ``seed``); errors, intervals and
+    times are float64 (NaN when unknown); text is object. An optional column
+    the file leaves out (no row had a value) comes back all missing, so every
+    reader sees the same columns in the declared order.
+    """
+    dtypes = leaderboard_dtypes()
+    df = pd.read_csv(path, dtype={k: v for k, v in dtypes.items() if v != "Int64"})
+    for name, dtype in dtypes.items():
+        if name not in df:
+            df[name] = pd.Series(pd.NA if dtype != "float64" else float("nan"), index=df.index)
+        df[name] = df[name].astype(dtype)
+    return df[list(dtypes)]
 
 
 def write_leaderboard(
@@ -253,5 +323,5 @@ def write_leaderboard(
     out = Path(out) if out else Path(results_dir) / "leaderboard.csv"
     records = load_records(results_dir) if records is None else records
     df = leaderboard_frame(records, all_records=all_records)
-    atomic_write_text(out, df.to_csv(index=False))
+    atomic_write_text(out, df[csv_columns(df)].to_csv(index=False))
     return out

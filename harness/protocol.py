@@ -16,7 +16,7 @@ from: records keep them (``RunRecord.val_hits``) so that
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,19 +211,48 @@ def read_labels(path: Path) -> LabelFile:
     return lf
 
 
-def score_submission(predictions: Path, ground_truth: Path) -> dict[str, float | int]:
+def _as_wnids(lf: LabelFile, id_to_wnid: Mapping[int, str], meta: str) -> LabelFile:
+    """A file of devkit IDs as wnids through the devkit's ``meta.mat`` (an unknown ID: refused)."""
+    rows = []
+    for n, row in enumerate(lf.rows, start=1):
+        out = []
+        for token in row:
+            wnid = id_to_wnid.get(int(token))
+            if wnid is None:
+                raise SubmissionFormatError(
+                    f"{lf.path}:{n}: ID {token} is not an ILSVRC2012_ID of {meta}; use the "
+                    "meta.mat of the devkit the ground truth comes from"
+                )
+            out.append(wnid)
+        rows.append(out)
+    return LabelFile(rows=rows, kind="wnid", path=lf.path)
+
+
+def score_submission(
+    predictions: Path,
+    ground_truth: Path,
+    id_to_wnid: Mapping[int, str] | None = None,
+    meta: str = "meta.mat",
+) -> dict[str, float | int]:
     """Score a devkit-format predictions file against a ground-truth file.
 
-    Both must use the same kind of label (integer IDs or wnids). Returns
+    Both use the same kind of label (integer IDs or wnids), or one uses wnids
+    and ``id_to_wnid`` (the devkit's ``meta.mat``, read by
+    :func:`harness.data.layouts.devkit.read_devkit_meta`; ``meta`` names it
+    in messages) maps the other's ILSVRC2012_IDs to wnids. Returns
     ``{"n_images", "top1_err", "top5_err"}`` (errors in percent).
     """
     pred = read_submission(predictions)
     gt = read_labels(ground_truth)
     if pred.kind != gt.kind and any(pred.rows):
-        raise SubmissionFormatError(
-            f"{predictions} uses {pred.kind} labels but {ground_truth} uses {gt.kind} labels; "
-            "convert one so both use devkit IDs or both use wnids"
-        )
+        if id_to_wnid is None:
+            raise SubmissionFormatError(
+                f"{predictions} uses {pred.kind} labels but {ground_truth} uses {gt.kind} "
+                "labels; pass the devkit's meta.mat (--meta) to map IDs to wnids, or convert "
+                "one so both use devkit IDs or both use wnids"
+            )
+        pred = _as_wnids(pred, id_to_wnid, meta) if pred.kind == "int" else pred
+        gt = _as_wnids(gt, id_to_wnid, meta) if gt.kind == "int" else gt
     if len(pred.rows) != len(gt.rows):
         raise SubmissionFormatError(
             f"{predictions} has {len(pred.rows)} rows but {ground_truth} has {len(gt.rows)}: "

@@ -24,7 +24,9 @@ Schema versions
    Later additions (optional, absent in older schema-2 files): ``val_hits``, the
    per-image top-1 / top-5 hits of the scored split (:class:`ValHits`), from
    which :mod:`harness.intervals` bootstraps confidence intervals;
-   ``variant_reason``, why a variant row exists (set by the runner).
+   ``variant_reason``, why a variant row exists (set by the runner);
+   ``config_name``, the suite's row key of a method run in several configurations;
+   ``resumed`` and ``startup_seconds`` (see the fields).
 """
 
 from __future__ import annotations
@@ -218,6 +220,7 @@ class RunRecord(Frozen):
     status: Literal["ok", "error"]
     error: str | None = None  # message of the failure; None when ok
     method: str = Field(min_length=1)  # registry name, nothing else
+    config_name: str | None = None  # the suite's row key ([methods.lenet5-short]) when not the name
     variant: str | None = None  # a variant of the method's scores ("centre-crop", "ensemble-5")
     variant_reason: str | None = None  # why it exists ("the paper's single-crop figure")
     tag: str | None = None  # departures from the published model ("small stem, width 0.5")
@@ -238,7 +241,9 @@ class RunRecord(Frozen):
     param_count: int | None = Field(default=None, ge=0)  # trainable parameters
     top1_err: Percent | None = None
     top5_err: Percent | None = None
-    train_seconds: NonNegative | None = None  # wall time of fit (+ epochs before a resume)
+    train_seconds: NonNegative | None = None  # wall time of fit (+ the time before a resume)
+    resumed: bool | None = None  # fit went on after an interruption; train_seconds sums both
+    startup_seconds: NonNegative | None = None  # one-off start-up before fit's clock (imports)
     eval_seconds: NonNegative | None = None  # wall time of decision_function on val
     train_images_per_s: NonNegative | None = None  # training throughput (images seen / fit time)
     eval_images_per_s: NonNegative | None = None
@@ -267,8 +272,10 @@ class RunRecord(Frozen):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def display_name(self) -> str:
-        """``method``, ``method (tag)`` for a modified model, plus ``[variant]``."""
-        name = f"{self.method} ({self.tag})" if self.tag else self.method
+        """``method`` (or its suite row key), ``method (tag)`` for a modified model, plus
+        ``[variant]``."""
+        label = self.config_name or self.method
+        name = f"{label} ({self.tag})" if self.tag else label
         return f"{name}[{self.variant}]" if self.variant else name
 
     @model_validator(mode="before")

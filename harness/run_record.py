@@ -79,6 +79,7 @@ def base_record(
         "status": "error",
         "error": None,
         "method": spec.name,
+        "config_name": spec.key or None,
         "variant": None,
         "tag": None,
         "family": "other",
@@ -98,6 +99,8 @@ def base_record(
         "top1_err": None,
         "top5_err": None,
         "train_seconds": None,
+        "resumed": None,
+        "startup_seconds": None,
         "eval_seconds": None,
         "train_images_per_s": None,
         "eval_images_per_s": None,
@@ -137,9 +140,14 @@ def finish_record(
     record["crop"] = facts.get("crop")
     if facts.get("images_per_s"):  # the method knows its true throughput (all epochs)
         record["train_images_per_s"] = facts["images_per_s"]
-    if facts.get("seconds_before_resume") and record["train_seconds"] is not None:
+    if (
+        facts.get("seconds_before_resume")
+        and record["train_seconds"] is not None
+        and not record.get("resumed")  # the runner's clock counted the time before already
+    ):
         # a resumed run: this process's fit plus the epochs trained before the kill
         record["train_seconds"] = round(record["train_seconds"] + facts["seconds_before_resume"], 3)
+        record["resumed"] = True
     record["notes"] = dict(ctx.notes)
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from harness.api import MethodError, RunContext, fit_method
 from harness.config import MethodSpec, RunConfig
 from harness.environment import images_per_s, resolve_device
+from harness.fit_clock import FitClock
 from harness.leaderboard import write_leaderboard
 from harness.memory import PeakMemory
 from harness.methods import (
@@ -140,21 +141,31 @@ def _fit_and_score(
     refit_rows = None
     variants: dict[str, tuple[str, np.ndarray]] = {}
     peak = PeakMemory()
+    clock = FitClock(ctx.work_dir)
     try:
+        # one-off start-up (imports, pools) before fit's clock, recorded apart
+        t_start = time.perf_counter()
+        getattr(method, "warm_up", lambda ctx: None)(ctx)
+        record["startup_seconds"] = round(time.perf_counter() - t_start, 3)
         with peak:
-            t0 = time.perf_counter()
-            refit_rows = fit_method(method, handed, data.train, ctx)
-            if refit_rows is not None:
-                log.info("%s: refit on all %d training images", spec.row, refit_rows)
-            t1 = time.perf_counter()
+            with clock:
+                t0 = time.perf_counter()
+                refit_rows = fit_method(method, handed, data.train, ctx)
+                if refit_rows is not None:
+                    log.info("%s: refit on all %d training images", spec.row, refit_rows)
+                t1 = time.perf_counter()
             # The val split is scored once, here, after fit (and refit) returned.
             scores = method.decision_function(data.val, ctx)
             t2 = time.perf_counter()
         scores = check_scores(scores, data.val, spec.name)
         variants = _variants(method, data.val, ctx, spec.name)
+        clock.done()
+        if clock.before:
+            log.info("%s: resumed; %.1f s of fit before the interruption", spec.row, clock.before)
         record.update(
             status="ok",
-            train_seconds=round(t1 - t0, 3),
+            train_seconds=round(t1 - t0 + clock.before, 3),
+            resumed=clock.before > 0 or None,
             eval_seconds=round(t2 - t1, 3),
             train_images_per_s=images_per_s(len(data.train), t1 - t0),
             eval_images_per_s=images_per_s(len(data.val), t2 - t1),
@@ -198,6 +209,13 @@ def run_method(
             log.info("%s: record %s exists, skipping (use --fresh to rerun)", spec.row, run_id)
             outcome.records.append(good)
             outcome.skipped = True
+            # its variants' rows too: a rerun's summary shows every row of the run
+            method = resolved.method if resolved is not None else None
+            declared = getattr(method, "declared_variants", dict)()
+            for vname in declared:
+                vgood = existing_ok_record(results_dir, f"{run_id}__{vname}")
+                if vgood:
+                    outcome.records.append(vgood)
             return outcome
         record = base_record(cfg, data, spec, run_id, device)
         ctx = method_context(cfg, data, spec, run_id, device)

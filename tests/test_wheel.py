@@ -104,5 +104,5 @@ def test_installed_package_lists_and_runs_from_an_empty_folder(installed, tmp_pa
     run = _harness(env, tmp_path, "run", "--methods", "random", "--quiet", "--jobs", "1")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "unknown suite" not in run.stdout + run.stderr
-    assert (tmp_path / "results" / "leaderboard.csv").is_file()
-    assert (tmp_path / "results" / "report.md").is_file()
+    assert (tmp_path / "results" / "demo" / "leaderboard.csv").is_file()  # its own folder
+    assert (tmp_path / "results" / "demo" / "report.md").is_file()

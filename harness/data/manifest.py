@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ __all__ = ["FINGERPRINT_BYTES", "Manifest", "build_manifest", "file_fingerprint"
 MANIFEST_FORMAT = "harness-manifest/1"
 COLUMNS = ["path", "wnid", "label", "split", "fingerprint"]
 SPLITS = ("train", "val")
+
+log = logging.getLogger("harness.data")
 
 
 def _entries_hash(subset: Subset, entries: pd.DataFrame) -> str:
@@ -210,6 +213,7 @@ def build_manifest(
     entries["label"] = entries["label"].astype("int64")
     entries["fingerprint"] = fingerprints
     names: Mapping[str, str] = index.class_names
+    notes = (*index.notes, *_unscored_classes(entries))
     return Manifest(
         entries=entries,
         wnids=wnids,
@@ -218,5 +222,23 @@ def build_manifest(
         root=root,
         layout=index.layout,
         hash=_entries_hash(subset, entries),
-        notes=index.notes,
+        notes=notes,
     )
+
+
+def _unscored_classes(entries: pd.DataFrame) -> list[str]:
+    """A note (and a console line) per class with training images but no val image: it is
+    learnt and never scored, which a val count alone does not show."""
+    counts = entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
+    if "val" not in counts:
+        return []  # no val split at all: refused where the splits are read
+    notes = []
+    for wnid, row in counts.iterrows():
+        if row.get("train", 0) > 0 and row["val"] == 0:
+            note = (
+                f"class {wnid} has {int(row['train'])} training images but no val images: "
+                "it is trained on and never scored"
+            )
+            log.warning("%s", note)
+            notes.append(note)
+    return notes

@@ -25,11 +25,13 @@ import pandas as pd
 from harness.frame import records_frame
 from harness.gap import best_gap
 from harness.leaderboard import rank_rows, repeat_rows
+from harness.names import SHORT_TAG, short_tag, table_names
 from harness.record import RunRecord
 from harness.report.figures import TOP_K
 
 __all__ = [
     "SHORT_HASH",
+    "SHORT_TAG",
     "SWEEP_COLUMNS",
     "Group",
     "cnn_progress",
@@ -44,55 +46,21 @@ __all__ = [
 ]
 
 SHORT_HASH = 12  # characters of a manifest hash in headings
-SHORT_TAG = 28  # longest tag shown whole in tables, axes and legends
 
 
-def short_tag(tag: Any) -> str | None:
-    """The part of a row's tag that names it in tables and figures.
+def short_names(frame: pd.DataFrame, by: tuple[str, ...] = ("manifest_hash",)) -> pd.DataFrame:
+    """``display`` as the report's tables show it (``display_full`` keeps the whole name).
 
-    ``"cpu profile: small stem, 56px crops, ..."`` -> ``"cpu profile"``; a tag
-    of at most :data:`SHORT_TAG` characters stays whole; a longer one keeps its
-    first two departures and ``…``. The whole tag is listed under each table
-    (:func:`harness.report.notes.names_note`) and kept in the leaderboard.
-    """
-    if not isinstance(tag, str) or not tag:
-        return None
-    if ": " in tag:
-        return tag.split(": ", 1)[0]
-    if len(tag) <= SHORT_TAG:
-        return tag
-    parts = [p.strip() for p in tag.split(",")]
-    return ", ".join(parts[:2]) + (", …" if len(parts) > 2 else "")
-
-
-def short_names(frame: pd.DataFrame) -> pd.DataFrame:
-    """``display`` shortened with :func:`short_tag` (``display_full`` keeps the whole name).
-
-    Two models (method + whole tag, variants aside) whose short names would be
-    equal keep their whole names, in every row of theirs (variants included),
-    so a short name always names one model.
+    Each row is named by :func:`harness.names.table_names` with its short tag,
+    unique within its own table (one group of ``by``: a manifest), so a second
+    dataset's runs never lengthen this one's names; two models whose short
+    names would be equal in one table keep their whole tags there.
     """
     if frame.empty:
         return frame.assign(display_full=frame["display"])
-
-    def tag_of(r: Any) -> str:
-        return r.tag if isinstance(r.tag, str) else ""
-
-    def name(r: Any, tag: str | None) -> str:
-        base = f"{r.method} ({tag})" if tag else str(r.method)
-        return f"{base}[{r.variant}]" if isinstance(r.variant, str) and r.variant else base
-
-    rows = list(frame.itertuples())
-    keys = [(r.method, short_tag(r.tag)) for r in rows]  # the model as its short name says
-    wholes: dict[tuple[str, str | None], set[str]] = {}  # -> the whole tags it stands for
-    for key, r in zip(keys, rows, strict=True):
-        wholes.setdefault(key, set()).add(tag_of(r))
-    display = [
-        name(r, tag_of(r) if len(wholes[key]) > 1 else key[1])
-        for key, r in zip(keys, rows, strict=True)
-    ]
     return frame.assign(
-        display_full=frame["display"], display=pd.Series(display, index=frame.index)
+        display_full=frame["display"],
+        display=table_names(frame, by=by, with_tag=True, mark_val=False),
     )
 
 
@@ -194,7 +162,7 @@ SWEEP_COLUMNS = [
 def sweep_frame(records: list[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (manifest, method, variant) of the sweep records, aggregated over seeds
     (failed runs included)."""
-    frame = short_names(repeat_rows(records_frame(records)))
+    frame = short_names(repeat_rows(records_frame(records)), by=())  # one table
     classes = frame["sweep_classes"].fillna(frame["n_classes"])
     per_class = frame["sweep_train_per_class"]
     derived = (frame["n_train"] // frame["n_classes"].where(frame["n_classes"] > 0)).astype("Int64")

@@ -25,6 +25,7 @@ from harness.report.figures import cost_chart
 from harness.report.frames import Group, unique
 from harness.report.notes import (
     demo_warning,
+    few_classes_note,
     intervals_note,
     monitor_note,
     names_note,
@@ -88,6 +89,8 @@ def measured_blocks(g: Group, out_dir: Path) -> tuple[list[Block], dict[str, Pat
     blocks: list[Block] = [Heading(f"Measured: {g.subset} · manifest {g.short}")]
     if g.is_demo:
         blocks.append(demo_warning())
+    if g.n_classes is not None and g.n_classes <= 5:
+        blocks.append(Paragraph(few_classes_note(g)))
     one_device = len(unique(sub["device"])) <= 1 and bool(sub["device"].notna().all())
     columns = MEASURED_COLUMNS[:-1] if one_device else MEASURED_COLUMNS
     blocks.append(

@@ -20,6 +20,7 @@ __all__ = [
     "base_name",
     "demo_warning",
     "display_path",
+    "few_classes_note",
     "intervals_note",
     "monitor_note",
     "provenance_note",
@@ -28,6 +29,15 @@ __all__ = [
 
 #: What to run for real numbers (a hint next to demo results, not how a record was made).
 REAL_DATA_COMMAND = "harness run --suite tiny-imagenet --data /path/to/tiny-imagenet-100"
+
+
+def few_classes_note(group: Any) -> str:
+    """The one line for a table of 5 classes or fewer: top-5 error is 0 there by construction."""
+    return (
+        f"{group.n_classes} classes: top-5 error is 0 by construction at 5 classes or fewer "
+        "(every list of five guesses holds the truth); read top-1 error, and no top-5 gap "
+        "is given."
+    )
 
 
 def base_name(row: Any) -> str:
