@@ -213,9 +213,17 @@ def is_variant(frame: pd.DataFrame) -> pd.Series:
     return frame["variant"].map(lambda v: isinstance(v, str) and v != "").astype(bool)
 
 
+def tuned_on_val(frame: pd.DataFrame) -> pd.Series:
+    """Rows whose method chose on the scored split (``--monitor val``): shown, never ranked."""
+    if "monitor" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return (frame["monitor"] == "val").astype(bool)
+
+
 def methods_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows that are methods, variants left out: what may be ranked or called "best"."""
-    return frame[~is_variant(frame)]
+    """What may be ranked or called "best": methods, not their variants, and never a row
+    that chose on the val split it is scored on (the protocol scores val once)."""
+    return frame[~is_variant(frame) & ~tuned_on_val(frame)]
 
 
 def rank_order(frame: pd.DataFrame, err_col: str = "top5_err") -> pd.DataFrame:
@@ -233,8 +241,8 @@ def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows ordered by group (one manifest), ranked within it by top-5 then top-1 error.
 
     Adds ``rank`` (nullable integer, 1 = best): successful methods are ranked,
-    failed rows follow them unranked; a variant keeps its place by error but
-    gets no rank (it is not a method of its own).
+    failed rows follow them unranked; a variant, or a row tuned on val, keeps its
+    place by error but gets no rank (not a method of its own / not scored once).
     """
     df = rank_order(frame.assign(_failed=~frame["ok"].astype(bool)))
     df = df.sort_values([*_GROUP_ORDER, "_failed"], kind="stable", na_position="last")

@@ -354,3 +354,17 @@ def test_a_column_is_one_line_of_the_declaration(tmp_path: Path) -> None:
     placed, values = run.stdout.splitlines()
     assert placed == "img_size crop"  # in the CSV where the line was added
     assert values == "[7] Int64"  # read off the record, with the declared dtype
+
+
+def test_a_row_tuned_on_val_is_shown_but_never_ranked_or_best() -> None:
+    """--monitor val chose on the scored split: its row stays, marked, without a rank."""
+    import pandas as pd
+
+    from harness.leaderboard import methods_only, tuned_on_val
+
+    frame = pd.DataFrame(
+        {"method": ["a", "a", "b"], "variant": [None, None, None],
+         "monitor": ["train-holdout", "val", "train-holdout"]}
+    )  # fmt: skip
+    assert tuned_on_val(frame).tolist() == [False, True, False]
+    assert methods_only(frame)["monitor"].tolist() == ["train-holdout", "train-holdout"]
