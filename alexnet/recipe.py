@@ -225,6 +225,7 @@ def trainer_config(
     channels_last: bool | None = None,
     compile: bool | None = None,
     eval_batch_size: int | None = None,
+    max_steps: int | None = None,
 ) -> Any:
     """The shared trainer's :class:`~baselines.cnn.trainer.TrainConfig` for these settings.
 
@@ -255,4 +256,5 @@ def trainer_config(
         channels_last=cuda if channels_last is None else channels_last,
         compile=cuda if compile is None else compile,
         eval_batch_size=eval_batch_size or (128 if cuda else 8),
+        max_steps=max_steps,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LR_SCHEDULES", "RESUME_INSENSITIVE", "TrainConfig"]
+__all__ = ["LR_SCHEDULES", "RESUME_INSENSITIVE", "TrainConfig", "smoke_tag"]
 
 #: "constant"; "step" (lr *= lr_drop_factor after the epochs in lr_milestones);
 #: "plateau" (AlexNet's rule, on the monitor); "cosine" (per batch, to 0 at the end);
@@ -48,6 +48,7 @@ class TrainConfig:
     eval_batch_size: int = 256  # images per forward pass in predict_proba
     prefetch_batches: int = 2  # batches gathered ahead by the loader thread
     cpu_threads: int | None = None  # torch intra-op threads on CPU (None: ctx.n_jobs)
+    max_steps: int | None = None  # stop after this many optimiser steps (a smoke run; None: all)
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,6 +58,8 @@ class TrainConfig:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             problems.append(f"cpu_threads must be >= 1 or None, got {self.cpu_threads}")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append(f"max_steps must be >= 1 or None, got {self.max_steps}")
         if self.eval_batch_size < 1:
             problems.append(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if not self.lr > 0:
@@ -87,3 +90,14 @@ class TrainConfig:
 
 #: fields that change speed or memory but not the trained weights' recipe
 RESUME_INSENSITIVE = frozenset({"eval_batch_size", "prefetch_batches", "compile", "cpu_threads"})
+
+
+def smoke_tag(max_steps: int | None) -> list[str]:
+    """``["smoke: N steps"]`` for a step budget, for a row's tag; ``[]`` without one.
+
+    The leaderboard keeps rows whose tag says "smoke" out of the ranking and
+    the gap (:func:`harness.leaderboard.is_smoke`): a few steps train nothing.
+    """
+    if max_steps is None:
+        return []
+    return [f"smoke: {max_steps} step{'s' if max_steps != 1 else ''}"]

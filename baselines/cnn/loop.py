@@ -61,10 +61,12 @@ class TrainingState:
     world: int
     rows_per_rank: int  # fit rows each process visits per epoch (padded under DDP)
     epoch_images: int  # training images per epoch over all processes
+    steps_per_epoch: int  # optimiser steps of a full epoch
     on_compile_failure: Callable[[Exception], None]  # told once when the compiled model fails
     best_error: float | None = None  # best monitored error so far, and its 1-based epoch
     best_epoch: int | None = None
     seconds_before: float = 0.0  # training wall time of the epochs a killed process trained
+    steps: int = 0  # optimiser steps taken so far (those before a resume included)
     curve: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
 
 
@@ -76,6 +78,7 @@ class EpochResult:
     top1_err: float  # percent, on the augmented batches as seen
     images: int  # training images processed by all ranks
     seconds: float  # training wall time of the epoch (no evaluation)
+    steps: int = 0  # optimiser steps this epoch took
 
 
 def autocast(config: TrainConfig, device: torch.device) -> torch.autocast:
@@ -102,8 +105,12 @@ def train_epoch(
     transform: TrainTransform,
     generator: torch.Generator,
     bar: Any,
+    max_batches: int | None = None,
 ) -> EpochResult:
-    """One pass over ``rows`` of ``train`` (this rank's, in SGD order)."""
+    """One pass over ``rows`` of ``train`` (this rank's, in SGD order).
+
+    ``max_batches`` ends the pass early (the step budget of a smoke run).
+    """
     cfg, device = state.config, state.device
     start = time.perf_counter()
     state.model.train()
@@ -120,13 +127,17 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
+    steps = 0
     for step, (images, labels) in enumerate(stream):
+        if max_batches is not None and step >= max_batches:
+            break
         x = prepare(transform(images, generator))
         loss, logits = _step_or_fall_back(state, x, labels)
         state.schedule.after_batch()
         loss_sum += loss.double() * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
+        steps += 1
         bar.update(len(labels))
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{state.schedule.lr:.2g}")
@@ -146,6 +157,7 @@ def train_epoch(
         top1_err=100.0 * (1.0 - correct_total / seen_total),
         images=int(seen_total),
         seconds=seconds,
+        steps=steps,
     )
 
 

@@ -163,6 +163,13 @@ def _torch_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+def _images_seen(state: TrainingState) -> int:
+    """Training images of the finished epochs (a short last epoch of a step budget counted)."""
+    if not state.curve:
+        return 0
+    return int(state.curve[-1].get("images_seen", state.epoch_images * len(state.curve)))
+
+
 class _NoBar:
     def update(self, n: int = 1) -> None: ...
     def set_postfix(self, *args: Any, **kwargs: Any) -> None: ...
@@ -261,6 +268,8 @@ class Trainer:
                 cfg.epochs,
             )
         resumed = len(state.curve)
+        if state.curve:  # older curves carry no step count: full epochs of batches
+            state.steps = int(state.curve[-1].get("steps", resumed * state.steps_per_epoch))
         if state.rank == 0:
             for row in state.curve:  # the record's curve is complete after a resume
                 ctx.log_epoch(**row)
@@ -269,6 +278,8 @@ class Trainer:
         try:
             self._fit_start = start  # cumulative time on the curve (the compute figure)
             for epoch in range(resumed, cfg.epochs):
+                if cfg.max_steps is not None and state.steps >= cfg.max_steps:
+                    break  # the step budget is spent (a smoke run)
                 self._one_epoch(state, train, rows, monitor, epoch, bar)
                 if state.rank == 0:
                     elapsed = state.seconds_before + time.perf_counter() - start
@@ -281,7 +292,7 @@ class Trainer:
 
         self.summary_ = TrainingSummary(
             epochs=len(state.curve),
-            images_seen=state.epoch_images * len(state.curve),
+            images_seen=_images_seen(state),
             seconds=state.seconds_before + time.perf_counter() - start,
             seconds_before_resume=state.seconds_before,
             resumed_from_epoch=resumed,
@@ -318,7 +329,9 @@ class Trainer:
         generator.manual_seed(derive_seed(seed, SeedStream.AUGMENT, epoch=epoch, rank=rank))
         torch.manual_seed(derive_seed(seed, SeedStream.DROPOUT, epoch=epoch, rank=rank))
         try:
-            result = train_epoch(state, train, mine, self.train_transform, generator, bar)
+            budget = None if self.config.max_steps is None else self.config.max_steps - state.steps
+            result = train_epoch(state, train, mine, self.train_transform, generator, bar, budget)
+            state.steps += result.steps
         except MethodError as exc:
             raise MethodError(f"{self.run_name}, epoch {epoch + 1}: {exc}") from None
         top1 = top5 = None
@@ -339,7 +352,8 @@ class Trainer:
             "seconds": time.perf_counter() - epoch_start,
             # whole-fit wall time and images so far, epochs before a resume included
             "elapsed_seconds": state.seconds_before + time.perf_counter() - self._fit_start,
-            "images_seen": state.epoch_images * (epoch + 1),
+            "images_seen": _images_seen(state) + result.images,
+            "steps": state.steps,  # optimiser steps so far (the budget of a smoke run)
         }
         state.curve.append(row)
         if rank == 0:
@@ -383,6 +397,7 @@ class Trainer:
             world=world,
             rows_per_rank=rows_per_rank,
             epoch_images=images_per_rank * world,
+            steps_per_epoch=steps_per_epoch,
             on_compile_failure=self._compile_failed,
         )
 

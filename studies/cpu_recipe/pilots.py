@@ -85,6 +85,7 @@ def _state(c: Candidate, data: PilotData, segments: int, steps: int, eval_batch:
         world=1,
         rows_per_rank=steps * c.batch_size,
         epoch_images=steps * c.batch_size,
+        steps_per_epoch=steps,
         on_compile_failure=lambda exc: None,
     )
 
