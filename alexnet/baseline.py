@@ -180,9 +180,9 @@ class AlexNetBaseline(BaselineBase):
         self.mean = mean  # "pixel" (paper: mean image) | "channel"
         self.pca_std = pca_std  # std of the PCA colour-noise coefficients (0 disables)
         self.ensemble = ensemble  # members with different seeds
-        self.amp = amp  # bf16 autocast; None = on for cuda
-        self.channels_last = channels_last  # None = on for cuda
-        self.compile = compile  # torch.compile with eager fallback; None = on for cuda
+        self.amp = amp  # bf16 autocast; None: the device's rule (baselines.cnn.device)
+        self.channels_last = channels_last  # None: the device's rule
+        self.compile = compile  # torch.compile with eager fallback; None: the device's rule
         self.eval_batch_size = eval_batch_size  # images per test forward (x10 crops); None = auto
         self.lrn_impl = lrn_impl  # "fast" | "shifted" | "torch" (same function, alexnet.lrn)
         self.ddp_world_size = ddp_world_size  # processes the members were trained on

@@ -41,10 +41,10 @@ class TrainConfig:
     label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none, as in 1998/2012)
     grad_clip_norm: float | None = None  # clip the global gradient norm (None = never)
     drop_last: bool = False  # drop the last incomplete training batch of each epoch
-    amp: bool = True  # autocast on CUDA only; CPU always runs fp32
-    amp_dtype: str = "bfloat16"  # "bfloat16" | "float16" (float16 adds a GradScaler)
-    channels_last: bool = True  # NHWC memory format on CUDA only
-    compile: bool = False  # torch.compile the training model, eager fallback on failure
+    amp: bool | None = None  # autocast; None: the device's rule (baselines.cnn.device)
+    amp_dtype: str = "bfloat16"  # "bfloat16" | "float16" (float16 on CUDA adds a GradScaler)
+    channels_last: bool | None = None  # NHWC memory format; None: the device's rule
+    compile: bool | None = None  # torch.compile, eager fallback on failure; None: device rule
     eval_batch_size: int = 256  # images per forward pass in predict_proba
     prefetch_batches: int = 2  # batches gathered ahead by the loader thread
     cpu_threads: int | None = None  # torch intra-op threads on CPU (None: ctx.n_jobs)
@@ -89,7 +89,9 @@ class TrainConfig:
 
 
 #: fields that change speed or memory but not the trained weights' recipe
-RESUME_INSENSITIVE = frozenset({"eval_batch_size", "prefetch_batches", "compile", "cpu_threads"})
+RESUME_INSENSITIVE = frozenset(
+    {"eval_batch_size", "prefetch_batches", "compile", "cpu_threads", "channels_last"}
+)
 
 
 def smoke_tag(max_steps: int | None) -> list[str]:

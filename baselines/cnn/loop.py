@@ -1,7 +1,7 @@
 """One training epoch and one evaluation of the monitor, top to bottom (after pycls).
 
 :func:`train_epoch` is the whole of SGD: gather a batch of uint8 images from
-the cache, augment it on the device, forward (autocast on CUDA), cross
+the cache, augment it on the device, forward (autocast when switched on), cross
 entropy, backward, optimiser step, per-batch schedule step; the running loss
 and accuracy stay on the device (no host sync per step) and are summed over
 ranks at the end. :func:`evaluate` is the monitor's top-1/top-5 error for the
@@ -25,6 +25,7 @@ from torch import nn
 
 from baselines.cnn.batches import BatchStream
 from baselines.cnn.config import TrainConfig
+from baselines.cnn.device import SpeedSwitches, autocast, memory_format, synchronize
 from baselines.cnn.distributed import sum_over_ranks
 from baselines.cnn.evaluation import EvalTransform, curve_errors, predict_proba
 from baselines.cnn.schedule import LrSchedule
@@ -34,9 +35,7 @@ __all__ = [
     "EpochResult",
     "TrainTransform",
     "TrainingState",
-    "autocast",
     "evaluate",
-    "memory_format",
     "train_epoch",
     "train_step",
 ]
@@ -57,6 +56,7 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     schedule: LrSchedule
     scaler: torch.amp.GradScaler | None
+    switches: SpeedSwitches  # autocast, channels-last, compile: as resolved for the device
     rank: int
     world: int
     rows_per_rank: int  # fit rows each process visits per epoch (padded under DDP)
@@ -81,23 +81,6 @@ class EpochResult:
     steps: int = 0  # optimiser steps this epoch took
 
 
-def autocast(config: TrainConfig, device: torch.device) -> torch.autocast:
-    """bf16 (or fp16) autocast on CUDA when ``config.amp``; a no-op elsewhere."""
-    dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
-    return torch.autocast(
-        device_type=device.type, dtype=dtype, enabled=config.amp and device.type == "cuda"
-    )
-
-
-def memory_format(
-    config: TrainConfig, device: torch.device
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The batch layout the model wants: channels-last on CUDA when asked, else unchanged."""
-    if device.type == "cuda" and config.channels_last:
-        return lambda x: x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
-    return lambda x: x
-
-
 def train_epoch(
     state: TrainingState,
     train: Split,
@@ -114,7 +97,7 @@ def train_epoch(
     cfg, device = state.config, state.device
     start = time.perf_counter()
     state.model.train()
-    prepare = memory_format(cfg, device)
+    prepare = memory_format(state.switches)
     stream = BatchStream(
         train.images,
         train.labels,
@@ -141,8 +124,7 @@ def train_epoch(
         bar.update(len(labels))
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{state.schedule.lr:.2g}")
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     seen_t = torch.tensor(float(seen), dtype=torch.float64, device=device)
     totals = sum_over_ranks(torch.stack([loss_sum, correct.double(), seen_t]))
@@ -166,7 +148,7 @@ def train_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward, loss, backward, (clip,) step: the detached loss and logits."""
     cfg, optimizer, scaler = state.config, state.optimizer, state.scaler
-    with autocast(cfg, state.device):
+    with autocast(state.switches, state.device):
         logits = model(x)
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
@@ -210,7 +192,7 @@ def evaluate(
         eval_transform,
         batch_size=cfg.eval_batch_size,
         prefetch=cfg.prefetch_batches,
-        autocast=autocast(cfg, state.device),
-        prepare=memory_format(cfg, state.device),
+        autocast=autocast(state.switches, state.device),
+        prepare=memory_format(state.switches),
     )
     return curve_errors(proba, monitor.labels)

@@ -37,6 +37,8 @@ def test_paper_profile_smoke_run_on_256px_images_is_unranked(tmp_path: Path) -> 
     assert row["image_size"] == 256
     assert [e["steps"] for e in row["learning_curve"]][-1] == 4
     assert row["learning_curve"][-1]["monitor_top1_err"] is not None  # the plateau's input
+    switches = row["notes"]["speed_switches"]  # what ran, in every CNN row
+    assert (switches["device"], switches["autocast"], switches["compile"]) == ("cpu", None, False)
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
     smoke = board[board["display"].str.contains("smoke: 4 steps", regex=False)]
     assert len(smoke) == 2  # the ten-crop row and its centre-crop variant

@@ -297,6 +297,7 @@ def test_compile_failure_falls_back_to_eager(tmp_path, splits, monkeypatch, capl
     with caplog.at_level(logging.WARNING):
         trainer.fit(splits[0])
     assert "inductor backend unavailable" in ctx.notes["compile_fallback"]
+    assert ctx.notes["speed_switches"]["compile"] == "fallback to eager"
     assert "continuing in eager mode" in caplog.text
     assert len(ctx.epoch_log) == 1
 
