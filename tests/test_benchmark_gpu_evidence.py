@@ -31,7 +31,7 @@ def test_smoke_mode_writes_a_report_with_every_stage(tmp_path) -> None:
     for stage in ("tests", "step", "input", "handcrafted", "runs"):
         assert f"## {stage} (" in text
     assert "torch " in text and "device: cpu" in text and "20,000 img/s" in text
-    assert "| eager fp32 |" in text and "harness / bare" in text
+    assert "| eager fp32 channels-last |" in text and "harness / bare" in text
     assert "smoke: 2 steps" in text and "exit 0" in text
 
 

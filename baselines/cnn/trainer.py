@@ -12,6 +12,7 @@ The pieces, one idea each:
 ``distributed``    the rank helper and the DDP collectives
 ``reproducibility``  the one seed derivation, RNG state, deterministic mode
 ``batches``        uint8 cache -> device batches without per-image Python
+``device``         what differs by device; the speed switches' per-device rule
 =================  =====================================================
 
 ``Trainer(model_factory, config, ctx, *, train_transform, eval_transform,
@@ -28,7 +29,8 @@ on_epoch_end=None)``
 * ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`;
   ``params`` are :func:`parameter_groups` (no decay on biases).
 * ``fit(train, monitor=None, rows=None) -> nn.Module``  trains
-  ``config.epochs`` epochs on ``rows`` of ``train`` (default: every row; a
+  ``config.epochs`` epochs (or ``config.max_steps`` optimiser steps, if
+  fewer: a smoke run; the last epoch may be short and is still evaluated) on ``rows`` of ``train`` (default: every row; a
   method passes ``data.fit``, train without the monitor) and watches
   ``monitor`` (a method passes ``data.monitor``, the held-out slice of
   train): its top-1/top-5 error go into the learning curve every epoch and
