@@ -68,6 +68,7 @@ from alexnet.recipe import (
     profile_for_device,
     trainer_config,
 )
+from baselines.cnn.config import smoke_tag
 from baselines.cnn.distributed import barrier, rank_and_world
 from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import rows_digest
@@ -134,6 +135,7 @@ class AlexNetBaseline(BaselineBase):
         "lrn_impl": Options(*LRN_IMPLS),
         "ddp_world_size": Interval(int, 1, None),
         "batch_scaling": Options(*BATCH_SCALINGS),
+        "max_steps": Interval(int, 1, None),
     }
 
     def __init__(
@@ -162,6 +164,7 @@ class AlexNetBaseline(BaselineBase):
         init: str | None = None,
         width: float | None = None,
         allow_slow_cpu: bool = False,
+        max_steps: int | None = None,
     ) -> None:
         self.profile = profile  # "auto" (paper on cuda, cpu otherwise) | "paper" | "cpu"
         self.epochs = epochs  # None: the profile's (paper 90, cpu 8); an upper bound for plateau
@@ -177,9 +180,9 @@ class AlexNetBaseline(BaselineBase):
         self.mean = mean  # "pixel" (paper: mean image) | "channel"
         self.pca_std = pca_std  # std of the PCA colour-noise coefficients (0 disables)
         self.ensemble = ensemble  # members with different seeds
-        self.amp = amp  # bf16 autocast; None = on for cuda
-        self.channels_last = channels_last  # None = on for cuda
-        self.compile = compile  # torch.compile with eager fallback; None = on for cuda
+        self.amp = amp  # bf16 autocast; None: the device's rule (baselines.cnn.device)
+        self.channels_last = channels_last  # None: the device's rule
+        self.compile = compile  # torch.compile with eager fallback; None: the device's rule
         self.eval_batch_size = eval_batch_size  # images per test forward (x10 crops); None = auto
         self.lrn_impl = lrn_impl  # "fast" | "shifted" | "torch" (same function, alexnet.lrn)
         self.ddp_world_size = ddp_world_size  # processes the members were trained on
@@ -187,6 +190,7 @@ class AlexNetBaseline(BaselineBase):
         self.init = init  # "paper" | "caffe" | "kaiming" (+ standardised inputs); None: profile's
         self.width = width  # layer-width multiplier, 1 = the paper; None: the profile's
         self.allow_slow_cpu = allow_slow_cpu  # train even when preflight estimates > 12 h on CPU
+        self.max_steps = max_steps  # stop after N optimiser steps per member: a smoke row, unranked
 
     # -------------------------------------------------------------- profiles
 
@@ -255,7 +259,7 @@ class AlexNetBaseline(BaselineBase):
         2012 network. Call :meth:`resolve_profile` first (else ``auto`` is
         resolved for the device ``--device auto`` would pick).
         """
-        parts = departures(self.settings())
+        parts = departures(self.settings()) + smoke_tag(self.max_steps)
         if not parts:
             return None
         profile = self._profile_name()
@@ -275,7 +279,7 @@ class AlexNetBaseline(BaselineBase):
             return
         s = self.settings()
         what = self.display_tag() or "the paper network and recipe"
-        check_cpu_budget(s, self.lrn_impl, n_train, self.ensemble, what)
+        check_cpu_budget(s, self.lrn_impl, n_train, self.ensemble, what, self.max_steps)
 
     # ---------------------------------------------------------------- checks
 
@@ -346,7 +350,7 @@ class AlexNetBaseline(BaselineBase):
         return trainer_config(
             s, n_fit, cuda, self.ddp_world_size, self.batch_scaling,
             amp=self.amp, channels_last=self.channels_last, compile=self.compile,
-            eval_batch_size=self.eval_batch_size,
+            eval_batch_size=self.eval_batch_size, max_steps=self.max_steps,
         )  # fmt: skip
 
     def fit(self, data: TrainData, ctx: RunContext) -> None:

@@ -64,10 +64,18 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-def check_cpu_budget(s: Any, lrn_impl: str, n_train: int, members: int, what: str) -> None:
-    """Refuse (:class:`MethodError`) a CPU training of settings ``s`` estimated over the limit."""
+def check_cpu_budget(
+    s: Any, lrn_impl: str, n_train: int, members: int, what: str, max_steps: int | None = None
+) -> None:
+    """Refuse (:class:`MethodError`) a CPU training of settings ``s`` estimated over the limit.
+
+    A step budget (``max_steps``) caps the images at ``max_steps x batch_size`` per member.
+    """
     rate = cpu_images_per_s(s.stem, s.width, s.init, lrn_impl)
-    images = s.epochs * n_train * members
+    per_member = s.epochs * n_train
+    if max_steps is not None:
+        per_member = min(per_member, max_steps * s.batch_size)
+    images = per_member * members
     seconds = images / rate
     if seconds <= CPU_LIMIT_SECONDS:
         if seconds > 3600:

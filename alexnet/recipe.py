@@ -225,11 +225,13 @@ def trainer_config(
     channels_last: bool | None = None,
     compile: bool | None = None,
     eval_batch_size: int | None = None,
+    max_steps: int | None = None,
 ) -> Any:
     """The shared trainer's :class:`~baselines.cnn.trainer.TrainConfig` for these settings.
 
-    The speed switches (``amp``, ``channels_last``, ``compile``) default to on
-    on CUDA and off elsewhere when not given.
+    The speed switches (``amp``, ``channels_last``, ``compile``) left at
+    ``None`` are decided by the device's rule (:mod:`baselines.cnn.device`).
+    ``cuda`` only sizes the evaluation batches.
     """
     from baselines.cnn.trainer import TrainConfig
 
@@ -250,9 +252,10 @@ def trainer_config(
         # With >= 10 full batches per epoch the ragged last one is dropped: a
         # second batch shape would make torch.compile recompile; < 10% of an epoch.
         drop_last=rows_per_rank >= 10 * per_rank,
-        amp=cuda if amp is None else amp,
+        amp=amp,
         amp_dtype="bfloat16",
-        channels_last=cuda if channels_last is None else channels_last,
-        compile=cuda if compile is None else compile,
+        channels_last=channels_last,
+        compile=compile,
         eval_batch_size=eval_batch_size or (128 if cuda else 8),
+        max_steps=max_steps,
     )

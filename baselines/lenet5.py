@@ -68,6 +68,7 @@ from torch import nn
 
 from baselines.cnn import TrainConfig, Trainer
 from baselines.cnn.batches import BatchStream
+from baselines.cnn.config import smoke_tag
 from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
 
@@ -299,6 +300,7 @@ class LeNet5Baseline(BaselineBase):
         "weight_decay": Interval(float, 0, None),
         "init": Options("fan-in", "paper"),
         "cpu_threads": Interval(int, 1, None),
+        "max_steps": Interval(int, 1, None),
     }
 
     def __init__(
@@ -314,6 +316,7 @@ class LeNet5Baseline(BaselineBase):
         init: str = "fan-in",  # "fan-in" (Efficient BackProp, std 1/sqrt(F)) | "paper" (U(+-2.4/F))
         compile: bool = False,  # torch.compile the network (eager fallback)
         cpu_threads: int | None = 1,  # torch threads on CPU (None: all the harness allows)
+        max_steps: int | None = None,  # stop after N optimiser steps: a smoke row, never ranked
     ) -> None:
         self.rgb = rgb
         self.epochs = epochs
@@ -326,6 +329,11 @@ class LeNet5Baseline(BaselineBase):
         self.init = init
         self.compile = compile
         self.cpu_threads = cpu_threads
+        self.max_steps = max_steps
+
+    def display_tag(self) -> str | None:
+        """``"smoke: N steps"`` under a step budget (the row is then never ranked)."""
+        return ", ".join(smoke_tag(self.max_steps)) or None
 
     def train_config(self) -> TrainConfig:
         milestones = sorted({max(1, round(f * self.epochs)) for f in self.lr_drop_at})
@@ -344,6 +352,7 @@ class LeNet5Baseline(BaselineBase):
             compile=self.compile,
             eval_batch_size=1024,
             cpu_threads=self.cpu_threads,
+            max_steps=self.max_steps,
         )
 
     def _transforms(self, device: torch.device) -> tuple[Any, Any]:

@@ -15,6 +15,11 @@ as a method of its own: its row stays in error order but gets no rank, its
 ``display`` says whose variant it is, and it is never a family's "best" in the
 gap (:func:`methods_only`).
 
+Smoke rows. A run under a step budget (``max_steps``: a few optimiser steps
+to prove the path runs) has ``smoke: N steps`` in its tag
+(:func:`is_smoke`); it is listed, in error order, but never ranked and never
+a family's "best" in the gap, like a variant.
+
 Repeats. Records of one configuration that differ only in their seed
 (``harness run --seeds`` / ``--repeats``) are *repeats*: the leaderboard row
 (:func:`repeat_rows`) takes the newest successful record of each seed and
@@ -57,7 +62,9 @@ from harness.store import atomic_write_text, load_records
 
 __all__ = [
     "RANK_BY",
+    "is_smoke",
     "is_variant",
+    "tuned_on_val",
     "csv_columns",
     "latest_rows",
     "leaderboard_dtypes",
@@ -220,10 +227,18 @@ def tuned_on_val(frame: pd.DataFrame) -> pd.Series:
     return (frame["monitor"] == "val").astype(bool)
 
 
+def is_smoke(frame: pd.DataFrame) -> pd.Series:
+    """Which rows are smoke runs (a tag with ``smoke:``, from a step budget; none without it)."""
+    if "tag" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["tag"].map(lambda t: isinstance(t, str) and "smoke:" in t).astype(bool)
+
+
 def methods_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """What may be ranked or called "best": methods, not their variants, and never a row
-    that chose on the val split it is scored on (the protocol scores val once)."""
-    return frame[~is_variant(frame) & ~tuned_on_val(frame)]
+    """What may be ranked or called "best": methods, not their variants, not smoke runs
+    (a few steps of training), and never a row that chose on the val split it is scored
+    on (the protocol scores val once)."""
+    return frame[~is_variant(frame) & ~is_smoke(frame) & ~tuned_on_val(frame)]
 
 
 def rank_order(frame: pd.DataFrame, err_col: str = "top5_err") -> pd.DataFrame:
@@ -241,8 +256,9 @@ def rank_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows ordered by group (one manifest), ranked within it by top-5 then top-1 error.
 
     Adds ``rank`` (nullable integer, 1 = best): successful methods are ranked,
-    failed rows follow them unranked; a variant, or a row tuned on val, keeps its
-    place by error but gets no rank (not a method of its own / not scored once).
+    failed rows follow them unranked; a variant, a smoke run or a row tuned on val
+    keeps its place by error but gets no rank (not a method of its own; a few steps of
+    training; not scored once).
     """
     df = rank_order(frame.assign(_failed=~frame["ok"].astype(bool)))
     df = df.sort_values([*_GROUP_ORDER, "_failed"], kind="stable", na_position="last")

@@ -368,3 +368,21 @@ def test_a_row_tuned_on_val_is_shown_but_never_ranked_or_best() -> None:
     )  # fmt: skip
     assert tuned_on_val(frame).tolist() == [False, True, False]
     assert methods_only(frame)["monitor"].tolist() == ["train-holdout", "train-holdout"]
+
+
+def test_a_smoke_run_is_listed_but_never_ranked_nor_in_the_gap(tmp_path: Path) -> None:
+    from harness.gap import best_gap
+    from harness.leaderboard import is_smoke, rank_rows, repeat_rows
+
+    recs = [
+        make_record("s", "alexnet", 5.0, family="cnn", tag="smoke: 4 steps"),  # best of all
+        make_record("l", "lenet5", 60.0, family="cnn"),
+        make_record("hc", "fv", 30.0),
+    ]
+    df = pd.read_csv(write_leaderboard(tmp_path, records=[parse_record(r) for r in recs]))
+    assert df.run_id.tolist() == ["s", "hc", "l"]  # in error order
+    assert pd.isna(df["rank"].iloc[0]) and df["rank"].tolist()[1:] == [1, 2]
+    frame = rank_rows(repeat_rows(records_frame(recs)))
+    assert is_smoke(frame).tolist() == [True, False, False]
+    gap = best_gap(frame, name_col="display")
+    assert (gap.handcrafted, gap.cnn) == ("fv", "lenet5")

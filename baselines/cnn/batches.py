@@ -2,9 +2,9 @@
 
 A background thread gathers the rows of each batch from the memory-mapped
 cache with one NumPy fancy-indexing call (``np.take`` straight into a pinned
-host buffer when the target is CUDA), so disk reads and the host copy overlap
+host buffer when the target is CUDA, :mod:`baselines.cnn.device`), so disk reads and the host copy overlap
 with the model's work on the previous batch. The consumer moves the batch to
-the device with ``non_blocking=True``; augmentation and normalisation happen
+the device (``non_blocking`` on CUDA); augmentation and normalisation happen
 there, in the caller's transforms. A thread (not processes) is enough because
 NumPy's copy releases the GIL and there is no decoding left to do.
 """
@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
+
+from baselines.cnn.device import non_blocking, pin_memory
 
 __all__ = ["BatchStream", "shuffled_order"]
 
@@ -60,7 +62,8 @@ class BatchStream:
         self.device = torch.device(device)
         self.drop_last = drop_last
         self.prefetch = max(1, prefetch)
-        self._pin = self.device.type == "cuda"
+        self._pin = pin_memory(self.device)
+        self._non_blocking = non_blocking(self.device)
 
     def __len__(self) -> int:
         full, rest = divmod(len(self.order), self.batch_size)
@@ -109,8 +112,8 @@ class BatchStream:
                     raise item
                 images, labels = item
                 yield (
-                    images.to(self.device, non_blocking=True),
-                    labels.to(self.device, non_blocking=True),
+                    images.to(self.device, non_blocking=self._non_blocking),
+                    labels.to(self.device, non_blocking=self._non_blocking),
                 )
         finally:
             stop.set()

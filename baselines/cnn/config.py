@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LR_SCHEDULES", "RESUME_INSENSITIVE", "TrainConfig"]
+__all__ = ["LR_SCHEDULES", "RESUME_INSENSITIVE", "TrainConfig", "smoke_tag"]
 
 #: "constant"; "step" (lr *= lr_drop_factor after the epochs in lr_milestones);
 #: "plateau" (AlexNet's rule, on the monitor); "cosine" (per batch, to 0 at the end);
@@ -41,13 +41,14 @@ class TrainConfig:
     label_smoothing: float = 0.0  # cross-entropy label smoothing (0 = none, as in 1998/2012)
     grad_clip_norm: float | None = None  # clip the global gradient norm (None = never)
     drop_last: bool = False  # drop the last incomplete training batch of each epoch
-    amp: bool = True  # autocast on CUDA only; CPU always runs fp32
-    amp_dtype: str = "bfloat16"  # "bfloat16" | "float16" (float16 adds a GradScaler)
-    channels_last: bool = True  # NHWC memory format on CUDA only
-    compile: bool = False  # torch.compile the training model, eager fallback on failure
+    amp: bool | None = None  # autocast; None: the device's rule (baselines.cnn.device)
+    amp_dtype: str = "bfloat16"  # "bfloat16" | "float16" (float16 on CUDA adds a GradScaler)
+    channels_last: bool | None = None  # NHWC memory format; None: the device's rule
+    compile: bool | None = None  # torch.compile, eager fallback on failure; None: device rule
     eval_batch_size: int = 256  # images per forward pass in predict_proba
     prefetch_batches: int = 2  # batches gathered ahead by the loader thread
     cpu_threads: int | None = None  # torch intra-op threads on CPU (None: ctx.n_jobs)
+    max_steps: int | None = None  # stop after this many optimiser steps (a smoke run; None: all)
 
     def __post_init__(self) -> None:
         problems = []
@@ -57,6 +58,8 @@ class TrainConfig:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.cpu_threads is not None and self.cpu_threads < 1:
             problems.append(f"cpu_threads must be >= 1 or None, got {self.cpu_threads}")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append(f"max_steps must be >= 1 or None, got {self.max_steps}")
         if self.eval_batch_size < 1:
             problems.append(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if not self.lr > 0:
@@ -86,4 +89,17 @@ class TrainConfig:
 
 
 #: fields that change speed or memory but not the trained weights' recipe
-RESUME_INSENSITIVE = frozenset({"eval_batch_size", "prefetch_batches", "compile", "cpu_threads"})
+RESUME_INSENSITIVE = frozenset(
+    {"eval_batch_size", "prefetch_batches", "compile", "cpu_threads", "channels_last"}
+)
+
+
+def smoke_tag(max_steps: int | None) -> list[str]:
+    """``["smoke: N steps"]`` for a step budget, for a row's tag; ``[]`` without one.
+
+    The leaderboard keeps rows whose tag says "smoke" out of the ranking and
+    the gap (:func:`harness.leaderboard.is_smoke`): a few steps train nothing.
+    """
+    if max_steps is None:
+        return []
+    return [f"smoke: {max_steps} step{'s' if max_steps != 1 else ''}"]

@@ -1,7 +1,7 @@
 """One training epoch and one evaluation of the monitor, top to bottom (after pycls).
 
 :func:`train_epoch` is the whole of SGD: gather a batch of uint8 images from
-the cache, augment it on the device, forward (autocast on CUDA), cross
+the cache, augment it on the device, forward (autocast when switched on), cross
 entropy, backward, optimiser step, per-batch schedule step; the running loss
 and accuracy stay on the device (no host sync per step) and are summed over
 ranks at the end. :func:`evaluate` is the monitor's top-1/top-5 error for the
@@ -25,6 +25,7 @@ from torch import nn
 
 from baselines.cnn.batches import BatchStream
 from baselines.cnn.config import TrainConfig
+from baselines.cnn.device import SpeedSwitches, autocast, memory_format, synchronize
 from baselines.cnn.distributed import sum_over_ranks
 from baselines.cnn.evaluation import EvalTransform, curve_errors, predict_proba
 from baselines.cnn.schedule import LrSchedule
@@ -34,9 +35,7 @@ __all__ = [
     "EpochResult",
     "TrainTransform",
     "TrainingState",
-    "autocast",
     "evaluate",
-    "memory_format",
     "train_epoch",
     "train_step",
 ]
@@ -57,14 +56,17 @@ class TrainingState:
     optimizer: torch.optim.Optimizer
     schedule: LrSchedule
     scaler: torch.amp.GradScaler | None
+    switches: SpeedSwitches  # autocast, channels-last, compile: as resolved for the device
     rank: int
     world: int
     rows_per_rank: int  # fit rows each process visits per epoch (padded under DDP)
     epoch_images: int  # training images per epoch over all processes
+    steps_per_epoch: int  # optimiser steps of a full epoch
     on_compile_failure: Callable[[Exception], None]  # told once when the compiled model fails
     best_error: float | None = None  # best monitored error so far, and its 1-based epoch
     best_epoch: int | None = None
     seconds_before: float = 0.0  # training wall time of the epochs a killed process trained
+    steps: int = 0  # optimiser steps taken so far (those before a resume included)
     curve: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
 
 
@@ -76,23 +78,7 @@ class EpochResult:
     top1_err: float  # percent, on the augmented batches as seen
     images: int  # training images processed by all ranks
     seconds: float  # training wall time of the epoch (no evaluation)
-
-
-def autocast(config: TrainConfig, device: torch.device) -> torch.autocast:
-    """bf16 (or fp16) autocast on CUDA when ``config.amp``; a no-op elsewhere."""
-    dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
-    return torch.autocast(
-        device_type=device.type, dtype=dtype, enabled=config.amp and device.type == "cuda"
-    )
-
-
-def memory_format(
-    config: TrainConfig, device: torch.device
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The batch layout the model wants: channels-last on CUDA when asked, else unchanged."""
-    if device.type == "cuda" and config.channels_last:
-        return lambda x: x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
-    return lambda x: x
+    steps: int = 0  # optimiser steps this epoch took
 
 
 def train_epoch(
@@ -102,12 +88,16 @@ def train_epoch(
     transform: TrainTransform,
     generator: torch.Generator,
     bar: Any,
+    max_batches: int | None = None,
 ) -> EpochResult:
-    """One pass over ``rows`` of ``train`` (this rank's, in SGD order)."""
+    """One pass over ``rows`` of ``train`` (this rank's, in SGD order).
+
+    ``max_batches`` ends the pass early (the step budget of a smoke run).
+    """
     cfg, device = state.config, state.device
     start = time.perf_counter()
     state.model.train()
-    prepare = memory_format(cfg, device)
+    prepare = memory_format(state.switches)
     stream = BatchStream(
         train.images,
         train.labels,
@@ -120,18 +110,21 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = 0
+    steps = 0
     for step, (images, labels) in enumerate(stream):
+        if max_batches is not None and step >= max_batches:
+            break
         x = prepare(transform(images, generator))
         loss, logits = _step_or_fall_back(state, x, labels)
         state.schedule.after_batch()
         loss_sum += loss.double() * len(labels)
         correct += (logits.argmax(dim=1) == labels).sum()
         seen += len(labels)
+        steps += 1
         bar.update(len(labels))
         if step % 20 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{state.schedule.lr:.2g}")
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     seconds = time.perf_counter() - start
     seen_t = torch.tensor(float(seen), dtype=torch.float64, device=device)
     totals = sum_over_ranks(torch.stack([loss_sum, correct.double(), seen_t]))
@@ -146,6 +139,7 @@ def train_epoch(
         top1_err=100.0 * (1.0 - correct_total / seen_total),
         images=int(seen_total),
         seconds=seconds,
+        steps=steps,
     )
 
 
@@ -154,7 +148,7 @@ def train_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward, loss, backward, (clip,) step: the detached loss and logits."""
     cfg, optimizer, scaler = state.config, state.optimizer, state.scaler
-    with autocast(cfg, state.device):
+    with autocast(state.switches, state.device):
         logits = model(x)
     loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
@@ -198,7 +192,7 @@ def evaluate(
         eval_transform,
         batch_size=cfg.eval_batch_size,
         prefetch=cfg.prefetch_batches,
-        autocast=autocast(cfg, state.device),
-        prepare=memory_format(cfg, state.device),
+        autocast=autocast(state.switches, state.device),
+        prepare=memory_format(state.switches),
     )
     return curve_errors(proba, monitor.labels)

@@ -12,6 +12,7 @@ The pieces, one idea each:
 ``distributed``    the rank helper and the DDP collectives
 ``reproducibility``  the one seed derivation, RNG state, deterministic mode
 ``batches``        uint8 cache -> device batches without per-image Python
+``device``         what differs by device; the speed switches' per-device rule
 =================  =====================================================
 
 ``Trainer(model_factory, config, ctx, *, train_transform, eval_transform,
@@ -28,7 +29,8 @@ on_epoch_end=None)``
 * ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`;
   ``params`` are :func:`parameter_groups` (no decay on biases).
 * ``fit(train, monitor=None, rows=None) -> nn.Module``  trains
-  ``config.epochs`` epochs on ``rows`` of ``train`` (default: every row; a
+  ``config.epochs`` epochs (or ``config.max_steps`` optimiser steps, if
+  fewer: a smoke run; the last epoch may be short and is still evaluated) on ``rows`` of ``train`` (default: every row; a
   method passes ``data.fit``, train without the monitor) and watches
   ``monitor`` (a method passes ``data.monitor``, the held-out slice of
   train): its top-1/top-5 error go into the learning curve every epoch and
@@ -55,10 +57,11 @@ seen), ``monitor_top1_err``/``monitor_top5_err`` (percent on the monitor,
 the run's throughput is :attr:`TrainingSummary.images_per_s`, images over
 the whole fit's seconds), ``seconds`` (the whole epoch, evaluation included).
 
-Speed switches, CUDA only: ``amp`` (bf16 autocast; fp16 with a GradScaler if
-``amp_dtype="float16"``), ``channels_last``; ``compile`` (``torch.compile``,
-falling back to eager with a warning and ``ctx.note("compile_fallback")``)
-on any device. On CPU, ``cpu_threads`` (default ``ctx.n_jobs``) sets torch's
+Speed switches, on any device (:mod:`baselines.cnn.device`: ``None`` = the
+device's rule): ``amp`` (bf16 autocast; fp16 with a GradScaler on CUDA if
+``amp_dtype="float16"``), ``channels_last``, ``compile`` (``torch.compile``,
+falling back to eager with a warning and ``ctx.note("compile_fallback")``).
+What ran is ``ctx.note("speed_switches")``, in every CNN row. On CPU, ``cpu_threads`` (default ``ctx.n_jobs``) sets torch's
 intra-op threads for the duration of ``fit``/``predict_proba``: small
 networks run faster on one thread, and OpenMP threads that wait on busy
 cores can make a step many times slower.
@@ -74,6 +77,7 @@ DistributedDataParallel(m, device_ids=[i])``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -87,16 +91,16 @@ from torch import nn
 
 from baselines.cnn.batches import shuffled_order
 from baselines.cnn.config import TrainConfig
+from baselines.cnn.device import (
+    autocast,
+    configure_backends,
+    grad_scaler,
+    memory_format,
+    speed_switches,
+)
 from baselines.cnn.distributed import barrier, rank0_value, rank_and_world, rank_rows
 from baselines.cnn.evaluation import EvalTransform, predict_proba
-from baselines.cnn.loop import (
-    TrainingState,
-    TrainTransform,
-    autocast,
-    evaluate,
-    memory_format,
-    train_epoch,
-)
+from baselines.cnn.loop import TrainingState, TrainTransform, evaluate, train_epoch
 from baselines.cnn.optim import OptimizerFactory, parameter_groups, sgd_optimizer
 from baselines.cnn.reproducibility import (
     SeedStream,
@@ -161,6 +165,13 @@ def _torch_threads(n: int | None) -> Iterator[None]:
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def _images_seen(state: TrainingState) -> int:
+    """Training images of the finished epochs (a short last epoch of a step budget counted)."""
+    if not state.curve:
+        return 0
+    return int(state.curve[-1].get("images_seen", state.epoch_images * len(state.curve)))
 
 
 class _NoBar:
@@ -248,7 +259,8 @@ class Trainer:
         state = self._build(len(rows))
         # the identity of the rows trained: rows of the parent split for a row view
         parent = train.parent_rows[rows] if train.parent_rows is not None else rows
-        run = RunIdentity(self.run_name, cfg, self.seed, len(rows), rows_digest(parent))
+        # the config with its speed switches resolved: what the checkpoint holds
+        run = RunIdentity(self.run_name, state.config, self.seed, len(rows), rows_digest(parent))
         ckpt = read_checkpoint(self.checkpoint_path, ctx.logger)
         if ckpt is not None:
             check_resumable(ckpt, self.checkpoint_path, run)
@@ -261,6 +273,8 @@ class Trainer:
                 cfg.epochs,
             )
         resumed = len(state.curve)
+        if state.curve:  # older curves carry no step count: full epochs of batches
+            state.steps = int(state.curve[-1].get("steps", resumed * state.steps_per_epoch))
         if state.rank == 0:
             for row in state.curve:  # the record's curve is complete after a resume
                 ctx.log_epoch(**row)
@@ -269,6 +283,8 @@ class Trainer:
         try:
             self._fit_start = start  # cumulative time on the curve (the compute figure)
             for epoch in range(resumed, cfg.epochs):
+                if cfg.max_steps is not None and state.steps >= cfg.max_steps:
+                    break  # the step budget is spent (a smoke run)
                 self._one_epoch(state, train, rows, monitor, epoch, bar)
                 if state.rank == 0:
                     elapsed = state.seconds_before + time.perf_counter() - start
@@ -281,7 +297,7 @@ class Trainer:
 
         self.summary_ = TrainingSummary(
             epochs=len(state.curve),
-            images_seen=state.epoch_images * len(state.curve),
+            images_seen=_images_seen(state),
             seconds=state.seconds_before + time.perf_counter() - start,
             seconds_before_resume=state.seconds_before,
             resumed_from_epoch=resumed,
@@ -318,7 +334,9 @@ class Trainer:
         generator.manual_seed(derive_seed(seed, SeedStream.AUGMENT, epoch=epoch, rank=rank))
         torch.manual_seed(derive_seed(seed, SeedStream.DROPOUT, epoch=epoch, rank=rank))
         try:
-            result = train_epoch(state, train, mine, self.train_transform, generator, bar)
+            budget = None if self.config.max_steps is None else self.config.max_steps - state.steps
+            result = train_epoch(state, train, mine, self.train_transform, generator, bar, budget)
+            state.steps += result.steps
         except MethodError as exc:
             raise MethodError(f"{self.run_name}, epoch {epoch + 1}: {exc}") from None
         top1 = top5 = None
@@ -339,7 +357,8 @@ class Trainer:
             "seconds": time.perf_counter() - epoch_start,
             # whole-fit wall time and images so far, epochs before a resume included
             "elapsed_seconds": state.seconds_before + time.perf_counter() - self._fit_start,
-            "images_seen": state.epoch_images * (epoch + 1),
+            "images_seen": _images_seen(state) + result.images,
+            "steps": state.steps,  # optimiser steps so far (the budget of a smoke run)
         }
         state.curve.append(row)
         if rank == 0:
@@ -349,12 +368,7 @@ class Trainer:
     def _build(self, n_fit: int) -> TrainingState:
         """Model, optimizer, schedule and scaler, freshly initialised from the seed."""
         cfg, device = self.config, self.device
-        cuda = device.type == "cuda"
         rank, world = rank_and_world()
-        model = self.model_factory().to(device)
-        if cuda and cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        optimizer = self.optimizer_factory(parameter_groups(model, cfg), cfg)
         rows_per_rank = math.ceil(n_fit / world)
         full, rest = divmod(rows_per_rank, cfg.batch_size)
         steps_per_epoch = full if cfg.drop_last else full + (rest > 0)
@@ -363,11 +377,23 @@ class Trainer:
                 f"{self.run_name}: {rows_per_rank} training images per process is less than "
                 f"one batch of {cfg.batch_size} with drop_last=True"
             )
-        scaler = (
-            torch.amp.GradScaler("cuda")
-            if cuda and cfg.amp and cfg.amp_dtype == "float16"
-            else None
+        total_steps = steps_per_epoch * cfg.epochs
+        if cfg.max_steps is not None:
+            total_steps = min(total_steps, cfg.max_steps)
+        switches = speed_switches(
+            device, amp=cfg.amp, channels_last=cfg.channels_last, compile=cfg.compile,
+            amp_dtype=cfg.amp_dtype, total_steps=total_steps,
+        )  # fmt: skip
+        self.switches_ = switches
+        self.ctx.note("speed_switches", switches.as_note())
+        cfg = dataclasses.replace(
+            cfg, amp=switches.amp, channels_last=switches.channels_last, compile=switches.compile
         )
+        configure_backends(device, self.ctx.deterministic)
+        model = self.model_factory().to(device)
+        if switches.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        optimizer = self.optimizer_factory(parameter_groups(model, cfg), cfg)
         train_model = self.wrap_model(model) if self.wrap_model is not None else model
         images_per_rank = steps_per_epoch * cfg.batch_size if cfg.drop_last else rows_per_rank
         return TrainingState(
@@ -375,19 +401,21 @@ class Trainer:
             device=device,
             model=model,
             train_model=train_model,
-            step_model=self._compiled(train_model),
+            step_model=self._compiled(train_model, switches.compile),
             optimizer=optimizer,
             schedule=LrSchedule(optimizer, cfg, steps_per_epoch),
-            scaler=scaler,
+            scaler=grad_scaler(switches),
+            switches=switches,
             rank=rank,
             world=world,
             rows_per_rank=rows_per_rank,
             epoch_images=images_per_rank * world,
+            steps_per_epoch=steps_per_epoch,
             on_compile_failure=self._compile_failed,
         )
 
-    def _compiled(self, model: nn.Module) -> nn.Module:
-        if not self.config.compile:
+    def _compiled(self, model: nn.Module, compile: bool) -> nn.Module:
+        if not compile:
             return model
         try:
             return torch.compile(model)  # type: ignore[return-value]
@@ -395,14 +423,20 @@ class Trainer:
             self.ctx.logger.warning(
                 "%s: torch.compile unavailable (%s); eager mode", self.run_name, exc
             )
-            self.ctx.note("compile_fallback", f"{type(exc).__name__}: {exc}"[:300])
+            self._note_fallback(exc)
             return model
 
     def _compile_failed(self, exc: Exception) -> None:
         self.ctx.logger.warning(
             "%s: torch.compile failed (%s); continuing in eager mode", self.run_name, exc
         )
+        self._note_fallback(exc)
+
+    def _note_fallback(self, exc: Exception) -> None:
+        """The row says compile was asked for but eager mode ran."""
         self.ctx.note("compile_fallback", f"{type(exc).__name__}: {exc}"[:300])
+        ran = dict(self.ctx.notes.get("speed_switches") or {})
+        self.ctx.notes["speed_switches"] = {**ran, "compile": "fallback to eager"}
 
     def _log_row(self, row: dict[str, Any]) -> None:
         top1, top5 = row["monitor_top1_err"], row["monitor_top5_err"]
@@ -433,6 +467,10 @@ class Trainer:
         if model is None:
             raise RuntimeError(f"{self.run_name}: predict_proba before fit")
         cfg, device = self.config, next(model.parameters()).device
+        switches = getattr(self, "switches_", None) or speed_switches(
+            device, amp=cfg.amp, channels_last=cfg.channels_last, compile=False,
+            amp_dtype=cfg.amp_dtype,
+        )  # fmt: skip
         with _torch_threads(self._cpu_threads()):
             return predict_proba(
                 model,
@@ -440,6 +478,6 @@ class Trainer:
                 self.eval_transform,
                 batch_size=cfg.eval_batch_size,
                 prefetch=cfg.prefetch_batches,
-                autocast=autocast(cfg, device),
-                prepare=memory_format(cfg, device),
+                autocast=autocast(switches, device),
+                prepare=memory_format(switches),
             )

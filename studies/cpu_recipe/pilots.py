@@ -24,6 +24,7 @@ from alexnet.augment import AlexNetAugment, colour_statistics
 from alexnet.model import STEMS, build_alexnet, count_parameters
 from alexnet.recipe import PAPER
 from baselines.cnn.batches import shuffled_order
+from baselines.cnn.device import speed_switches
 from baselines.cnn.loop import TrainingState, evaluate, train_epoch
 from baselines.cnn.optim import parameter_groups, sgd_optimizer
 from baselines.cnn.reproducibility import SeedStream, derive_seed
@@ -81,10 +82,12 @@ def _state(c: Candidate, data: PilotData, segments: int, steps: int, eval_batch:
         optimizer=optimizer,
         schedule=LrSchedule(optimizer, cfg, steps),
         scaler=None,
+        switches=speed_switches("cpu", amp=cfg.amp, channels_last=cfg.channels_last, compile=False),
         rank=0,
         world=1,
         rows_per_rank=steps * c.batch_size,
         epoch_images=steps * c.batch_size,
+        steps_per_epoch=steps,
         on_compile_failure=lambda exc: None,
     )
 

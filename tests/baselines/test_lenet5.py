@@ -220,3 +220,15 @@ def test_fits_on_the_fit_rows_only(tmp_path) -> None:
     all_mean, _ = input_statistics(train, False, torch.device("cpu"))
     assert method.input_mean_ == pytest.approx(fit_mean) and fit_mean != pytest.approx(all_mean)
     assert ctx.epoch_log[0]["monitor_top1_err"] is not None
+
+
+def test_a_step_budget_is_a_smoke_row(tmp_path) -> None:
+    torch.set_num_threads(1)
+    train = make_quadrant_split("train", per_class=8, seed=0)
+    assert LeNet5Baseline().display_tag() is None
+    method = LeNet5Baseline(epochs=20, batch_size=8, max_steps=3)
+    assert method.display_tag() == "smoke: 3 steps"
+    ctx = RunContext(work_dir=tmp_path, quiet=True, seed=0)
+    assert fit_method(method, handover(train), train, ctx) is None
+    assert (ctx.training.epochs, ctx.training.images_seen) == (1, 24)
+    assert method.decision_function(train, ctx).shape == (32, 4)

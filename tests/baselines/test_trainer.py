@@ -215,6 +215,7 @@ def test_fit_logs_a_learning_curve_and_beats_chance(tmp_path, splits) -> None:
         "seconds",
         "elapsed_seconds",
         "images_seen",
+        "steps",
     }
     assert [r["images_seen"] for r in rows] == [len(train) * e for e in (1, 2, 3, 4)]
     assert all(
@@ -296,6 +297,7 @@ def test_compile_failure_falls_back_to_eager(tmp_path, splits, monkeypatch, capl
     with caplog.at_level(logging.WARNING):
         trainer.fit(splits[0])
     assert "inductor backend unavailable" in ctx.notes["compile_fallback"]
+    assert ctx.notes["speed_switches"]["compile"] == "fallback to eager"
     assert "continuing in eager mode" in caplog.text
     assert len(ctx.epoch_log) == 1
 
@@ -554,3 +556,26 @@ def test_cosine_with_warm_up_rises_linearly_then_ends_near_zero() -> None:
     assert lrs[-1] < 0.002  # ends low within the budget
     with pytest.raises(ValueError, match="warmup_epochs"):
         TrainConfig(epochs=5, batch_size=4, lr=0.1, lr_schedule="plateau", warmup_epochs=1)
+
+
+def test_a_step_budget_stops_mid_epoch_and_a_resume_trains_no_further(tmp_path, splits) -> None:
+    train, val = splits  # 48 rows, batch 8: 6 steps an epoch
+    trainer, ctx = make_trainer(tmp_path, epochs=5, max_steps=8)
+    trainer.fit(train, monitor=val)
+    rows = ctx.epoch_log
+    assert [(r["epoch"], r["steps"], r["images_seen"]) for r in rows] == [(1, 6, 48), (2, 8, 64)]
+    assert rows[-1]["monitor_top1_err"] is not None  # the short epoch is still evaluated
+    assert (trainer.summary_.epochs, trainer.summary_.images_seen) == (2, 64)
+    again, ctx2 = make_trainer(tmp_path, epochs=5, max_steps=8)
+    again.fit(train, monitor=val)  # resumes from the checkpoint: the budget is spent
+    assert again.summary_.resumed_from_epoch == 2 and len(ctx2.epoch_log) == 2
+    assert again.summary_.images_seen == 64
+
+
+def test_smoke_tag_names_the_budget() -> None:
+    from baselines.cnn.config import smoke_tag
+
+    assert smoke_tag(None) == [] and smoke_tag(1) == ["smoke: 1 step"]
+    assert smoke_tag(4) == ["smoke: 4 steps"]
+    with pytest.raises(ValueError, match="max_steps"):
+        TrainConfig(epochs=1, batch_size=1, lr=0.1, max_steps=0)
