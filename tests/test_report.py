@@ -482,7 +482,8 @@ def test_v1_records_show_that_their_monitor_was_val(tmp_path: Path) -> None:
         v1.update(schema_version=1, display_name=method)
         (runs / f"{v1['run_id']}.json").write_text(json.dumps(v1))
     md = write_report(tmp_path)["md"].read_text(encoding="utf-8")
-    lenet_row = next(line for line in md.splitlines() if line.startswith("| 2 | lenet5 |"))
+    # chose on val: shown, marked, never ranked
+    lenet_row = next(line for line in md.splitlines() if line.startswith("| tuned on val | lenet5"))
     assert "| val |" in lenet_row
     hog_row = next(line for line in md.splitlines() if line.startswith("| 1 | hog-svm |"))
     assert "| none |" in hog_row

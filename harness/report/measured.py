@@ -55,10 +55,19 @@ MEASURED_COLUMNS = [
 _NUMERIC = frozenset(MEASURED_COLUMNS) - {"method", "family", "monitor", "device"}
 
 
+def _unranked(r: Any) -> str:
+    """Why a successful row has no rank: a variant, tuned on val, or a smoke run."""
+    if isinstance(getattr(r, "variant", None), str) and r.variant:
+        return "variant"
+    if getattr(r, "monitor", None) == "val":
+        return "tuned on val"
+    return "smoke" if "smoke:" in str(getattr(r, "tag", "") or "") else "unranked"
+
+
 def _row(r: Any) -> list[str]:
     ok = bool(r.ok)
     return [
-        ("variant" if pd.isna(r.rank) else str(int(r.rank))) if ok else "failed",
+        (_unranked(r) if pd.isna(r.rank) else str(int(r.rank))) if ok else "failed",
         r.display,
         r.family,
         str(int(r.year)) if pd.notna(r.year) and r.year else MISSING,
