@@ -28,8 +28,8 @@ Optimiser (Bottou's ``svmsgd``/``svmasgd``; Shalev-Shwartz et al.'s Pegasos):
   the former momentum-SGD solver's sum of lr x lambda shrank W by under 1%.)
 * ``eta0`` is calibrated as in Bottou's ``determineEta0``: a constant-step
   pass over a seeded sample of the training rows (``CALIBRATION_ROWS``, in
-  the run's batches) for each of a ladder of candidates (factor 4 apart, all
-  trained at once), keeping the one with the lowest hinge loss on that sample.
+  the run's batches) for each of a ladder of candidates (factor 4 apart), kept
+  by the lowest hinge loss on that sample.
   The regulariser is left out, so the step is a property of the data and a
   caller tuning lambda calibrates once (:meth:`OvrHingeSgd.calibrate`) and
   passes it as ``eta0``.
@@ -48,9 +48,9 @@ Optimiser (Bottou's ``svmsgd``/``svmasgd``; Shalev-Shwartz et al.'s Pegasos):
 * mini-batches of ``batch_size`` rows, smaller on small training sets so an
   epoch has at least ``MIN_STEPS_PER_EPOCH`` steps.
 
-Memory: only ``block_rows`` rows are in RAM at a time (read from the float16
-memory map in a seeded random order), plus W and its average
-(2 x dim x classes x 4 bytes per model).
+Memory: ``block_rows`` rows at a time (from the float16 memory map, in a seeded
+order), plus per model W, its average and at most two copies (16 bytes per
+weight); models trained together stay within ``MODEL_BYTES``, more go in turn.
 """
 
 from __future__ import annotations
@@ -68,23 +68,19 @@ from baselines.ovr import (
     check_class_counts,
     class_weights,
     decision_functions,
+    squared_norms,
     stacked_objectives,
 )
 from harness.api import MethodError
 
-__all__ = [
-    "CLASS_WEIGHTS",
-    "OvrHingeSgd",
-    "check_class_counts",
-    "class_weights",
-    "decision_functions",
-]
+__all__ = ["CLASS_WEIGHTS", "OvrHingeSgd", "check_class_counts", "class_weights"]
 
 CALIBRATION_ROWS = 4096  # rows of the eta0 calibration sample (16 steps of 256)
 # eta0 candidates, in units of 1 / mean ||x - mu||^2 (the step that moves one
 # sample's own margin by ~1; a batch of B nearly orthogonal rows allows more).
 # Measured picks: 4 (blobs), 16 (HOG, dense SIFT Fisher vectors), all inside.
 ETA0_LADDER = tuple(4.0**k for k in range(-1, 5))
+MODEL_BYTES = 1 << 30  # models trained together (16 bytes per weight); more train in turn
 # A small training set still gets this many steps an epoch (smaller batches): 800
 # demo images in 256-row batches would be 3 steps, too few for any schedule.
 MIN_STEPS_PER_EPOCH = 32
@@ -192,7 +188,9 @@ class OvrHingeSgd:
         take = np.sort(rng.choice(rows, size=min(len(rows), CALIBRATION_ROWS), replace=False))
         x = self._load(features, take, transform)
         mu = x.mean(0)
-        spread = float(((x - mu) ** 2).sum(1).mean())
+        # in slabs of rows: (x - mu)^2 of the whole sample would be a second copy of it
+        spread = sum(float(((x[s : s + 256] - mu) ** 2).sum()) for s in range(0, len(x), 256))
+        spread /= max(len(x), 1)
         return mu, max(spread, 1e-12)
 
     # ------------------------------------------------------------------ the solver
@@ -274,7 +272,7 @@ class OvrHingeSgd:
                 w_out, b_out = (W_avg, b_avg) if n_avg else (W, b)
                 stats = {
                     "hinge": (hinge / len(rows)).cpu().numpy(),
-                    "norm_sq": (w_out.view(dim, m_models, c) ** 2).sum((0, 2)).cpu().numpy(),
+                    "norm_sq": squared_norms(w_out.view(dim, m_models, c)),
                     "steps": step,
                 }
                 on_epoch(epoch + 1, w_out.view(dim, m_models, c), b_out.view(m_models, c), stats)
@@ -317,23 +315,36 @@ class OvrHingeSgd:
         regs = [_NO_REG] * len(ladder)  # t0 ~ 1e12 steps: a constant step, no decay
         saved = self.average_from
         self.average_from = 1  # one pass, no averaging: the raw effect of the step
+        # the ladder's steps train in groups within MODEL_BYTES (each model is independent
+        # and sees the same sample in the same order, so grouping changes nothing)
+        dim = int(mu.shape[0])
+        group = max(1, MODEL_BYTES // max(dim * n_classes * 16, 1))
+        objectives_parts = []
         try:
-            W, b = self._train(
-                features,
-                labels,
-                sample,
-                n_classes,
-                regs,
-                ladder,
-                1,
-                mu=mu,
-                transform=transform,
-                seed=self.seed + 7919,
-                batch=self.effective_batch(len(rows)),  # the batch of the run it calibrates
-            )
+            for lo in range(0, len(ladder), group):
+                part = ladder[lo : lo + group]
+                W, b = self._train(
+                    features,
+                    labels,
+                    sample,
+                    n_classes,
+                    regs[lo : lo + group],
+                    part,
+                    1,
+                    mu=mu,
+                    transform=transform,
+                    seed=self.seed + 7919,
+                    batch=self.effective_batch(len(rows)),  # the batch of the run it calibrates
+                )
+                objectives_parts.append(
+                    stacked_objectives(
+                        self, features, labels, sample, W, b, regs[lo : lo + group], mu, transform
+                    )
+                )
+                del W, b
         finally:
             self.average_from = saved
-        objectives = self._objectives(features, labels, sample, W, b, regs, mu, transform)
+        objectives = np.concatenate(objectives_parts)
         best = int(np.argmin(objectives))
         self.calibration_ = {
             "eta0": [float(e) for e in ladder],
@@ -479,19 +490,6 @@ class OvrHingeSgd:
         rows = self._rows(features, rows)
         zero = torch.zeros(self.coef_.shape[0], device=self.coef_.device)
         W, b = self.coef_[:, None], self.intercept_[None]
-        return float(self._objectives(features, labels, rows, W, b, [self.reg], zero, transform)[0])
-
-    def _objectives(
-        self,
-        features: Any,
-        labels: np.ndarray,
-        rows: np.ndarray,
-        W: Any,
-        b: Any,
-        regs: Sequence[float],
-        mu: Any,
-        transform: Callable | None,
-        modes: Sequence[str | None] | None = None,
-    ) -> np.ndarray:
-        """Objective of each of M stacked models ``(dim, M, C)``, ``(M, C)`` on ``rows``."""
-        return stacked_objectives(self, features, labels, rows, W, b, regs, mu, transform, modes)
+        return float(
+            stacked_objectives(self, features, labels, rows, W, b, [self.reg], zero, transform)[0]
+        )

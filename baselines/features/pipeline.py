@@ -52,7 +52,7 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
-from baselines.linear import OvrHingeSgd, check_class_counts, decision_functions
+from baselines.linear import MODEL_BYTES, OvrHingeSgd, check_class_counts, decision_functions
 from harness.api import (
     BaselineBase,
     FitResult,
@@ -66,11 +66,7 @@ from harness.params import Interval, Options
 from harness.protocol import topk_errors
 
 MAIN = "main"  # the channel every pipeline has; others (e.g. "colour") are extra
-#: Memory for the candidates trained together: per candidate its weights W, their average,
-#: the model taken at a checkpoint and its copy in the stacked scoring pass (4 x dims x
-#: classes x 4 bytes). Candidates beyond it train in further groups: the same arithmetic,
-#: more block reads (cheap next to the products), and a peak that does not grow with the grid.
-SVM_GRID_BYTES = 1 << 30
+SVM_GRID_BYTES = MODEL_BYTES  # candidates trained together: 16 bytes per weight (linear.py)
 
 
 CLASS_WEIGHT_NAMES = ("balanced", "none")  # OvrHingeSgd's class_weight, as TOML can write it

@@ -177,3 +177,26 @@ def test_cuda_reaches_the_same_optimum() -> None:
     gpu = OvrHingeSgd(reg=1e-2, epochs=20, device="cuda", **SMALL).fit(x, y, 5)
     assert gpu.objective(x, y) == pytest.approx(cpu.objective(x, y), rel=1e-3)
     assert gpu.decision_function(x).shape == (300, 5)
+
+
+def test_calibration_trains_its_ladder_in_groups_within_the_memory_budget(monkeypatch) -> None:
+    """Models beyond MODEL_BYTES train in turn: the same step chosen, fewer models at once."""
+    from baselines import linear
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 40)).astype(np.float32)
+    y = rng.integers(0, 5, 300)
+    whole = OvrHingeSgd(reg=1e-3, epochs=1, seed=0).calibrate(x, y, 5)
+    sizes = []
+    real = OvrHingeSgd._train
+
+    def spy(self, features, labels, rows, n_classes, regs, *args, **kw):
+        sizes.append(len(regs))
+        return real(self, features, labels, rows, n_classes, regs, *args, **kw)
+
+    monkeypatch.setattr(OvrHingeSgd, "_train", spy)
+    monkeypatch.setattr(linear, "MODEL_BYTES", 40 * 5 * 16 * 2)  # two models at a time
+    model = OvrHingeSgd(reg=1e-3, epochs=1, seed=0)
+    assert model.calibrate(x, y, 5) == pytest.approx(whole)
+    assert sizes == [2, 2, 2]
+    assert len(model.calibration_["hinge"]) == len(linear.ETA0_LADDER)
