@@ -40,7 +40,7 @@ def test_paper_profile_smoke_run_on_256px_images_is_unranked(tmp_path: Path) -> 
     switches = row["notes"]["speed_switches"]  # what ran, in every CNN row
     assert (switches["device"], switches["autocast"], switches["compile"]) == ("cpu", None, False)
     board = pd.read_csv(tmp_path / "results" / "leaderboard.csv")
-    smoke = board[board["display"].str.contains("smoke: 4 steps", regex=False)]
+    smoke = board[board["tag"].fillna("").str.contains("smoke: 4 steps", regex=False)]
     assert len(smoke) == 2  # the ten-crop row and its centre-crop variant
     assert smoke["rank"].isna().all()
     assert board.loc[board["method"] == "random", "rank"].tolist() == [1]
