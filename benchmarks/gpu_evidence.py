@@ -276,8 +276,10 @@ def _harness(args: list[str]) -> tuple[int, float, str]:
     cmd = [sys.executable, "-m", "harness", "run", *args]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
-    return proc.returncode, time.perf_counter() - start, "`" + " ".join(cmd[1:]) + "`\n\n" + tail
+    # the run's summary table (stdout) whole, then the last lines of its log (stderr)
+    log = "\n".join(proc.stderr.strip().splitlines()[-6:])
+    text = f"{proc.stdout.strip()}\n\nlog (last lines):\n{log}"
+    return proc.returncode, time.perf_counter() - start, "`" + " ".join(cmd[1:]) + "`\n\n" + text
 
 
 def stage_runs(opts: argparse.Namespace, scale: Scale, tmp: Path) -> list[str]:

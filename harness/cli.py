@@ -41,7 +41,7 @@ def _print_summary(records: list[Any]) -> None:
     import pandas as pd
 
     from harness.console import WIDTH, format_table
-    from harness.leaderboard import leaderboard_frame
+    from harness.leaderboard import leaderboard_frame, why_unranked
 
     if not records:
         return
@@ -52,11 +52,13 @@ def _print_summary(records: list[Any]) -> None:
         row = {
             "rank": r["rank"],
             "name": r["display"],
-            "year": r["year"],
+            "year": r["year"] or None,  # 0: a method of no year (random)
             "top1_err": r["top1_err"],
             "top5_err": r["top5_err"],
             "train_s": r["train_seconds"],
-            "status": "ok" if pd.isna(r["error"]) else "FAILED",
+            "status": "FAILED"
+            if pd.notna(r["error"])
+            else ("ok" if pd.notna(r["rank"]) else why_unranked(pd.Series(r))),
         }
         if several:
             row = {**row, "seeds": r["n_seeds"], "top5_std": r["top5_err_std"]}

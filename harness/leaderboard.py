@@ -36,6 +36,7 @@ leaderboard after every method parses only the records new since.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ from harness.store import atomic_write_text, load_records
 __all__ = [
     "RANK_BY",
     "is_smoke",
+    "why_unranked",
     "is_variant",
     "tuned_on_val",
     "csv_columns",
@@ -232,6 +234,22 @@ def is_smoke(frame: pd.DataFrame) -> pd.Series:
     if "tag" not in frame.columns:
         return pd.Series(False, index=frame.index)
     return frame["tag"].map(lambda t: isinstance(t, str) and "smoke:" in t).astype(bool)
+
+
+_SMOKE_TAG = re.compile(r"smoke: \d+ steps?")
+
+
+def why_unranked(row: Any) -> str:
+    """Why a successful row has no rank, in words: ``variant``, ``tuned on val``, or its
+    smoke tag (``smoke: 4 steps``); ``unranked`` for none of these."""
+    variant = getattr(row, "variant", None)
+    if isinstance(variant, str) and variant:
+        return "variant"
+    if getattr(row, "monitor", None) == "val":
+        return "tuned on val"
+    tag = str(getattr(row, "tag", "") or "")
+    found = _SMOKE_TAG.search(tag)
+    return found.group(0) if found else ("smoke" if "smoke:" in tag else "unranked")
 
 
 def methods_only(frame: pd.DataFrame) -> pd.DataFrame:

@@ -92,8 +92,8 @@ class RowView:
         n = len(base_rows)
         if n and np.all(np.diff(base_rows) == 1):  # one contiguous run: a slice reads it
             block = self._base[int(base_rows[0]) : int(base_rows[0]) + n]
-            if out is None:
-                return np.asarray(block)
+            if out is None:  # a copy, as fancy indexing gives: writable, never the map itself
+                return np.array(block)
             out[...] = block
             return out
         if out is None:

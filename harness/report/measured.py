@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from harness.leaderboard import why_unranked
 from harness.report.document import (
     MISSING,
     Block,
@@ -57,11 +58,8 @@ _NUMERIC = frozenset(MEASURED_COLUMNS) - {"method", "family", "monitor", "device
 
 def _unranked(r: Any) -> str:
     """Why a successful row has no rank: a variant, tuned on val, or a smoke run."""
-    if isinstance(getattr(r, "variant", None), str) and r.variant:
-        return "variant"
-    if getattr(r, "monitor", None) == "val":
-        return "tuned on val"
-    return "smoke" if "smoke:" in str(getattr(r, "tag", "") or "") else "unranked"
+    reason = why_unranked(r)
+    return "smoke" if reason.startswith("smoke") else reason
 
 
 def _row(r: Any) -> list[str]:
