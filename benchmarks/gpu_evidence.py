@@ -43,6 +43,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import os
 import platform
 import subprocess
 import sys
@@ -71,10 +73,11 @@ class Scale:
     warmup: int  # untimed steps first (compilation included)
     n_images: int  # images in the generated cache / decode / extractor sets
     run_steps: int | None  # step budget of the `runs` stage (None: the full recipe)
+    rounds: int  # timed windows of each loop in the step stage, alternated (median)
 
 
-REAL = Scale("paper", 1.0, 128, 30, 5, 512, None)
-SMOKE = Scale("paper", 0.25, 4, 2, 1, 8, 2)
+REAL = Scale("paper", 1.0, 128, 30, 5, 512, None, 5)
+SMOKE = Scale("paper", 0.25, 4, 2, 1, 8, 2, 1)
 
 
 def _sync(device: torch.device) -> None:
@@ -101,8 +104,9 @@ def _settings(scale: Scale, batch: int | None):
 # ------------------------------------------------------------------ step
 
 
-def bare_loop(settings, device: torch.device, compiled: bool, scale: Scale) -> float:
-    """Images/s of the network alone: fixed input tensor, forward, loss, backward, SGD."""
+def bare_loop(settings, device: torch.device, compiled: bool, scale: Scale) -> Callable[[], float]:
+    """The network alone (fixed input tensor, forward, loss, backward, SGD), warmed up: a
+    function that times ``scale.steps`` steps and returns their images/s."""
     from alexnet.model import build_alexnet
 
     model = build_alexnet(100, settings.stem, width=settings.width, init=settings.init).to(device)
@@ -126,15 +130,22 @@ def bare_loop(settings, device: torch.device, compiled: bool, scale: Scale) -> f
 
     for _ in range(scale.warmup):
         step()
-    seconds: list[float] = []
-    with _timer(device, seconds):
-        for _ in range(scale.steps):
-            step()
-    return scale.steps * scale.batch / seconds[0]
+
+    def timed() -> float:
+        seconds: list[float] = []
+        with _timer(device, seconds):
+            for _ in range(scale.steps):
+                step()
+        return scale.steps * scale.batch / seconds[0]
+
+    return timed
 
 
-def harness_step(settings, device: torch.device, compiled: bool, scale: Scale, tmp: Path) -> float:
-    """Images/s of the harness's training epoch loop over a uint8 cache, augmentation included."""
+def harness_step(
+    settings, device: torch.device, compiled: bool, scale: Scale, tmp: Path
+) -> Callable[[], float]:
+    """The harness's training epoch loop over a uint8 cache, augmentation included, warmed
+    up: a function that trains ``scale.steps`` steps and returns their images/s."""
     from alexnet.augment import AlexNetAugment, colour_statistics
     from alexnet.model import STEMS, build_alexnet
     from alexnet.recipe import trainer_config
@@ -167,9 +178,13 @@ def harness_step(settings, device: torch.device, compiled: bool, scale: Scale, t
     cache = Split("bench", images, labels, tuple(f"n{c:08d}" for c in range(100)))
     rows = np.arange(n)
     train_epoch(state, cache, rows[: scale.warmup * scale.batch], augment.train, gen, _Bar())
-    result = train_epoch(state, cache, rows[scale.warmup * scale.batch :], augment.train, gen,
-                         _Bar())  # fmt: skip
-    return result.images / result.seconds
+
+    def timed() -> float:
+        result = train_epoch(state, cache, rows[scale.warmup * scale.batch :], augment.train,
+                             gen, _Bar())  # fmt: skip
+        return result.images / result.seconds
+
+    return timed
 
 
 def stage_step(device: torch.device, scale: Scale, tmp: Path) -> tuple[list[str], float]:
@@ -179,16 +194,20 @@ def stage_step(device: torch.device, scale: Scale, tmp: Path) -> tuple[list[str]
     for compiled in (False, True):
         name = "compiled bf16 channels-last" if compiled else "eager fp32 channels-last"
         try:
-            bare = bare_loop(settings, device, compiled, scale)
-            ours = harness_step(settings, device, compiled, scale, tmp)
+            time_bare = bare_loop(settings, device, compiled, scale)
+            time_ours = harness_step(settings, device, compiled, scale, tmp)
+            # alternate the two, so that a change in the machine's load touches both alike
+            rates = [(time_bare(), time_ours()) for _ in range(scale.rounds)]
         except Exception as exc:  # e.g. no C++ compiler for inductor on this CPU
             lines.append(f"| {name} | failed: {type(exc).__name__}: {str(exc)[:120]} | | |")
             continue
+        bare, ours = (float(np.median([r[i] for r in rates])) for i in (0, 1))
         best = max(best, ours)
         lines.append(f"| {name} | {bare:,.1f} | {ours:,.1f} | {ours / bare:.2f}x |")
     what = (f"profile `{scale.profile}`, stem `{settings.stem}` ({settings.crop} px crops), "
             f"width {settings.width:g}, batch {scale.batch}, {scale.steps} timed steps after "
-            f"{scale.warmup} warm-up")  # fmt: skip
+            f"{scale.warmup} warm-up; bare loop and harness alternated {scale.rounds} times, "
+            "medians")  # fmt: skip
     return [what, "", *lines], best
 
 
@@ -324,11 +343,26 @@ def stage_tests(opts: argparse.Namespace) -> list[str]:
     ]
 
 
+def _cpu_flags() -> str:
+    """The CPU's vector and bf16 features, which decide its speed switches."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
+                      if ln.startswith("flags")), []))  # fmt: skip
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    return " (" + ", ".join(f if f in flags else f"no {f}" for f in wanted) + ")"
+
+
 def header(opts: argparse.Namespace, device: torch.device) -> list[str]:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
+    from harness.environment import device_name
+
+    name = device_name(device.type)  # the GPU's or the CPU's model name, with the core count
     return [
         f"# GPU evidence ({'smoke, ' if opts.smoke else ''}{device.type})", "",
-        f"- device: {device} ({name or platform.machine()}), {torch.get_num_threads()} threads",
+        f"- device: {name}, {platform.machine()}, {torch.get_num_threads()} threads"
+        f"{_cpu_flags() if device.type == 'cpu' else ''}; load average {os.getloadavg()[0]:.2f}",
         f"- torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
         f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None}, "
         f"Python {platform.python_version()}, {platform.platform()}",
@@ -348,6 +382,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", default=None, help="alexnet profile of the step (default paper)")
     p.add_argument("--batch", type=int, default=None, help="images per timed step")
     p.add_argument("--steps", type=int, default=None, help="timed steps per measurement")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="timed windows of each loop, alternated (the medians are reported)",
+    )
     p.add_argument("--tiny", type=Path, default=None, help="Tiny ImageNet-100 root")
     p.add_argument("--ilsvrc", type=Path, default=None, help="ILSVRC-2012 root")
     p.add_argument("--results", type=Path, default=REPO / "results" / "evidence")
@@ -362,10 +402,14 @@ def main(argv: list[str] | None = None) -> Path:
     opts.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(opts.device)
     scale = SMOKE if opts.smoke else REAL
-    scale = Scale(opts.profile or scale.profile, 0.5 if opts.profile == "cpu" else scale.width,
-                  opts.batch or (64 if opts.profile == "cpu" else scale.batch),
-                  opts.steps or scale.steps, scale.warmup, scale.n_images,
-                  scale.run_steps)  # fmt: skip
+    scale = dataclasses.replace(
+        scale,
+        profile=opts.profile or scale.profile,
+        width=0.5 if opts.profile == "cpu" else scale.width,
+        batch=opts.batch or (64 if opts.profile == "cpu" else scale.batch),
+        steps=opts.steps or scale.steps,
+        rounds=opts.rounds or scale.rounds,
+    )
     stages = [s for s in opts.stages.split(",") if s]
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
