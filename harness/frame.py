@@ -196,6 +196,24 @@ def _ci(k: int, end: str) -> Callable[[RunRecord], float | None]:
     return lambda r: error_intervals(r)[f"top{k}_err_ci_{end}"]
 
 
+def speed_switches(r: RunRecord) -> str | None:
+    """The speed switches a network trained under, in words (``notes["speed_switches"]``).
+
+    A CNN record written before the trainer recorded them (2026-12-03) ran on a CPU
+    with none of them: autocast, channels-last and compile were CUDA-only then.
+    """
+    ran = r.notes.get("speed_switches")
+    if isinstance(ran, Mapping):
+        words = [f"{ran['autocast']} autocast" if ran.get("autocast") else "fp32"]
+        words += ["channels-last"] if ran.get("channels_last") else []
+        compiled = ran.get("compile")
+        words += [compiled if isinstance(compiled, str) else "compiled"] if compiled else []
+        return ", ".join(words) + ("" if len(words) > 1 else " eager")
+    if r.family == "cnn" and str(r.device or "").startswith("cpu"):
+        return "fp32 eager (switches were CUDA-only then)"
+    return None
+
+
 L, R = True, False  # in leaderboard.csv, or in the records frame only
 
 #: Every column, in order. Leaderboard columns (L) appear in leaderboard.csv in this order.
@@ -342,6 +360,14 @@ COLUMNS: tuple[Column, ...] = (
     ),
     Column("monitor_images", INT, lambda r: r.monitor.n_images, R, "images in the monitor"),
     Column("device", TEXT, lambda r: r.device, L, "GPU model, or CPU model and cores"),
+    Column(
+        "speed",
+        TEXT,
+        speed_switches,
+        L,
+        "a network's speed switches as trained: fp32 or bf16 autocast, channels-last, compiled",
+        optional=True,
+    ),
     Column(
         "train_seconds",
         FLOAT,

@@ -72,12 +72,11 @@ class BatchStream:
     def _host_batch(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         rows = np.sort(rows)
         shape = (len(rows), *self.images.shape[1:])
-        if self._pin:
-            host = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
-            # mode="clip" skips NumPy's bounds-check buffering; rows were validated above
-            self.images.take(rows, axis=0, out=host.numpy(), mode="clip")
-        else:
-            host = torch.from_numpy(np.asarray(self.images.take(rows, axis=0)))
+        # one path on both devices: gathered straight into the batch's own tensor, page-locked
+        # where a CUDA copy can use it (baselines.cnn.device.pin_memory)
+        host = torch.empty(shape, dtype=torch.uint8, pin_memory=self._pin)
+        # mode="clip" skips NumPy's bounds-check buffering; rows were validated above
+        self.images.take(rows, axis=0, out=host.numpy(), mode="clip")
         return host, torch.from_numpy(self.labels[rows])
 
     def _produce(self, out: queue.Queue, stop: threading.Event) -> None:
