@@ -148,6 +148,9 @@ class GoogLeNet(nn.Module):
                 else:
                     nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
+        if init == "kaiming":  # small output layers: the logits start near 0, not at +-10
+            for head in (self.fc, *(h.classifier for h in (self.aux1, self.aux2) if h)):
+                nn.init.normal_(head.weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> Any:
         """Eval mode: logits. Train mode (with heads): ``(logits, aux1 logits, aux2 logits)``."""

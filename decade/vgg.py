@@ -87,6 +87,8 @@ class VGG(nn.Module):
                 else:
                     nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
+        if init == "kaiming":  # a small output layer: the logits start near 0, not at +-10
+            nn.init.normal_(self.classifier[-1].weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))

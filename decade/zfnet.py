@@ -94,6 +94,8 @@ class ZFNet(nn.Module):
                 else:
                     nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
+        if init == "kaiming":  # a small output layer: the logits start near 0, not at +-10
+            nn.init.normal_(self.classifier[-1].weight, 0.0, 0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
