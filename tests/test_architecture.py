@@ -14,7 +14,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-PACKAGES = ("harness", "baselines", "alexnet")
+PACKAGES = ("harness", "baselines", "alexnet", "decade")
 ROOT = Path(__file__).resolve().parent.parent
 MAX_LINES = 500
 
@@ -48,7 +48,7 @@ def test_the_core_never_imports_a_method(graph: grimp.ImportGraph) -> None:
     bad = [
         (a, b)
         for a, b in _imports(graph)
-        if a.startswith("harness") and b.split(".")[0] in ("baselines", "alexnet")
+        if a.startswith("harness") and b.split(".")[0] in ("baselines", "alexnet", "decade")
     ]
     assert not bad, bad
 
@@ -59,7 +59,19 @@ def test_no_method_module_imports_the_cli_or_the_runner(graph: grimp.ImportGraph
     bad = [
         (a, b)
         for a, b in _imports(graph)
-        if a.split(".")[0] in ("baselines", "alexnet") and b in private
+        if a.split(".")[0] in ("baselines", "alexnet", "decade") and b in private
+    ]
+    assert not bad, bad
+
+
+def test_decade_is_a_plugin_on_the_public_surface(graph: grimp.ImportGraph) -> None:
+    """decade/ imports from the harness only what a third-party plugin may, and baselines.cnn."""
+    public = {"harness.api", "harness.types", "harness.params", "harness.protocol"}
+    allowed = public | {"harness.registry", "baselines.cnn"}
+    bad = [
+        (a, b)
+        for a, b in _imports(graph)
+        if a.split(".")[0] == "decade" and b.split(".")[0] != "decade" and b not in allowed
     ]
     assert not bad, bad
 

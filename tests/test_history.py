@@ -35,6 +35,22 @@ EXPECTED = {
     # Reproductions: HISTORY.md gives accuracy; the CSV stores 100 - accuracy.
     ("ILSVRC-2012", "val", "Caffe bvlc_alexnet"): (100 - 57.1, 100 - 80.2),
     ("ILSVRC-2012", "val", "torchvision alexnet"): (100 - 56.5, 100 - 79.1),
+    # After 2012 (HISTORY.md, "After 2012")
+    ("ILSVRC-2013", "test", "Clarifai"): (None, 11.7),
+    ("ILSVRC-2012", "val", "ZFNet (AlexNet replication)"): (40.5, 18.1),
+    ("ILSVRC-2012", "val", "ZFNet (1 convnet)"): (38.3, 16.4),
+    ("ILSVRC-2012", "test", "ZFNet (1 convnet)"): (None, 16.5),
+    ("ILSVRC-2012", "val", "ZFNet (5 convnets)"): (36.6, 15.3),
+    ("ILSVRC-2012", "test", "ZFNet (5 convnets)"): (None, 15.3),
+    ("ILSVRC-2012", "test", "ZFNet (6 convnets)"): (None, 14.8),
+    ("ILSVRC-2014", "test", "GoogLeNet"): (None, 6.67),
+    ("ILSVRC-2014", "test", "VGG"): (None, 7.32),
+    ("ILSVRC-2014", "test", "VGG (2 nets)"): (None, 6.8),
+    ("ILSVRC-2012", "val", "VGG-11 (A)"): (29.6, 10.4),
+    ("ILSVRC-2012", "val", "VGG-16 (D)"): (25.6, 8.1),
+    ("ILSVRC-2014", "val", "GoogLeNet (1 model)"): (None, 10.07),
+    ("ILSVRC-2015", "test", "MSRA ResNet"): (None, 3.57),
+    ("ILSVRC-2012", "val", "ResNet-34 (B)"): (24.52, 7.46),
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("harness", "baselines", "alexnet")
+PACKAGES = ("harness", "baselines", "alexnet", "decade")
 
 
 def _without_pointers(text: str) -> str:

@@ -25,7 +25,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
-    for package in ("harness", "baselines", "alexnet"):
+    for package in ("harness", "baselines", "alexnet", "decade"):
         shutil.copytree(REPO / package, src / package, ignore=shutil.ignore_patterns("__pycache__"))
     build = subprocess.run(
         [

@@ -1,5 +1,14 @@
-"""The CNN training loop shared by LeNet-5 and AlexNet (see :mod:`baselines.cnn.trainer`)."""
+"""The CNN training loop shared by LeNet-5, AlexNet and the later networks (``decade``).
 
+What a method package outside ``baselines`` may import (the trainer's public
+surface; see :mod:`baselines.cnn.trainer`): :class:`Trainer`,
+:class:`TrainConfig`, the transform and loss types, the optimiser helpers,
+:func:`cross_entropy_loss` (the default loss) and :func:`smoke_tag` (the tag
+of a step-budget row). Anything else under ``baselines.cnn`` is internal.
+"""
+
+from baselines.cnn.config import smoke_tag
+from baselines.cnn.loop import LossFn, cross_entropy_loss
 from baselines.cnn.trainer import (
     EvalTransform,
     OptimizerFactory,
@@ -13,11 +22,14 @@ from baselines.cnn.trainer import (
 
 __all__ = [
     "EvalTransform",
+    "LossFn",
     "OptimizerFactory",
     "TrainConfig",
     "TrainTransform",
     "Trainer",
     "TrainingSummary",
+    "cross_entropy_loss",
     "parameter_groups",
     "sgd_optimizer",
+    "smoke_tag",
 ]

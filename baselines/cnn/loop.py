@@ -34,7 +34,9 @@ from harness.api import MethodError, Split
 __all__ = [
     "EpochResult",
     "TrainTransform",
+    "LossFn",
     "TrainingState",
+    "cross_entropy_loss",
     "evaluate",
     "train_epoch",
     "train_step",
@@ -42,6 +44,19 @@ __all__ = [
 
 #: ``(uint8 NHWC batch on the device, generator) -> float NCHW``; all randomness from ``generator``
 TrainTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+#: ``(model output in train mode, labels, label_smoothing) -> (loss, logits)``: how a
+#: network's training output becomes the loss; ``logits`` (the main head's) feed the
+#: running training error. A network with auxiliary heads (GoogLeNet) returns a tuple in
+#: train mode and passes its own; eval-mode outputs are always plain logits.
+LossFn = Callable[[Any, torch.Tensor, float], tuple[torch.Tensor, torch.Tensor]]
+
+
+def cross_entropy_loss(
+    output: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The default :data:`LossFn`: softmax cross-entropy on one head of logits (fp32)."""
+    return F.cross_entropy(output.float(), labels, label_smoothing=label_smoothing), output
 
 
 @dataclass
@@ -68,6 +83,7 @@ class TrainingState:
     seconds_before: float = 0.0  # training wall time of the epochs a killed process trained
     steps: int = 0  # optimiser steps taken so far (those before a resume included)
     curve: list[dict[str, Any]] = field(default_factory=list)  # one row per finished epoch
+    loss_fn: LossFn = cross_entropy_loss  # training output -> (loss, main logits)
 
 
 @dataclass(frozen=True)
@@ -149,8 +165,8 @@ def train_step(
     """Forward, loss, backward, (clip,) step: the detached loss and logits."""
     cfg, optimizer, scaler = state.config, state.optimizer, state.scaler
     with autocast(state.switches, state.device):
-        logits = model(x)
-    loss = F.cross_entropy(logits.float(), labels, label_smoothing=cfg.label_smoothing)
+        output = model(x)
+    loss, logits = state.loss_fn(output, labels, cfg.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
         scaler.scale(loss).backward()

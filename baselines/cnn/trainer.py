@@ -17,7 +17,7 @@ The pieces, one idea each:
 
 ``Trainer(model_factory, config, ctx, *, train_transform, eval_transform,
 optimizer_factory=None, run_name="model", seed=None, wrap_model=None,
-on_epoch_end=None)``
+on_epoch_end=None, loss_fn=None)``
 
 * ``model_factory() -> nn.Module``  a fresh model on the CPU; called after
   seeding with the run seed, so the initialisation is a function of it.
@@ -28,6 +28,10 @@ on_epoch_end=None)``
   W)`` (softmax averaged over the crops).
 * ``optimizer_factory(params, config)``  defaults to :func:`sgd_optimizer`;
   ``params`` are :func:`parameter_groups` (no decay on biases).
+* ``loss_fn(output, labels, label_smoothing) -> (loss, logits)``  defaults
+  to :func:`~baselines.cnn.loop.cross_entropy_loss`; a network whose
+  train-mode output is not one tensor of logits (GoogLeNet's main and
+  auxiliary heads) passes its own (:data:`~baselines.cnn.loop.LossFn`).
 * ``fit(train, monitor=None, rows=None) -> nn.Module``  trains
   ``config.epochs`` epochs (or ``config.max_steps`` optimiser steps, if
   fewer: a smoke run; the last epoch may be short and is still evaluated) on ``rows`` of ``train`` (default: every row; a
@@ -100,7 +104,14 @@ from baselines.cnn.device import (
 )
 from baselines.cnn.distributed import barrier, rank0_value, rank_and_world, rank_rows
 from baselines.cnn.evaluation import EvalTransform, predict_proba
-from baselines.cnn.loop import TrainingState, TrainTransform, evaluate, train_epoch
+from baselines.cnn.loop import (
+    LossFn,
+    TrainingState,
+    TrainTransform,
+    cross_entropy_loss,
+    evaluate,
+    train_epoch,
+)
 from baselines.cnn.optim import OptimizerFactory, parameter_groups, sgd_optimizer
 from baselines.cnn.reproducibility import (
     SeedStream,
@@ -197,6 +208,7 @@ class Trainer:
         seed: int | None = None,
         wrap_model: Callable[[nn.Module], nn.Module] | None = None,
         on_epoch_end: Callable[[int], None] | None = None,
+        loss_fn: LossFn | None = None,
     ) -> None:
         if not run_name or "/" in run_name or run_name.startswith("."):
             raise ValueError(f"run_name must be a plain folder name, got {run_name!r}")
@@ -210,6 +222,7 @@ class Trainer:
         self.seed = ctx.seed if seed is None else seed
         self.wrap_model = wrap_model
         self.on_epoch_end = on_epoch_end
+        self.loss_fn = loss_fn or cross_entropy_loss
         self.model_: nn.Module | None = None
         self.curve_: list[dict[str, Any]] = []
         self.summary_: TrainingSummary | None = None
@@ -412,6 +425,7 @@ class Trainer:
             epoch_images=images_per_rank * world,
             steps_per_epoch=steps_per_epoch,
             on_compile_failure=self._compile_failed,
+            loss_fn=self.loss_fn,
         )
 
     def _compiled(self, model: nn.Module, compile: bool) -> nn.Module:

@@ -1,0 +1,38 @@
+"""Helpers the later networks share: width scaling, parameter counts, the small stem's rule.
+
+**Small stem** (``stem="small"``): the 64px cache is trained on 56px crops
+(the papers' 224/256 ratio). Each network then removes the first 4x of its
+stem's downsampling (a stride-2 convolution made stride 1 and/or a stride-2
+max-pool dropped), so that from a stated layer on every feature map has the
+size it has at 224px in the paper. No layer gains or loses a parameter:
+the parameter count at a given number of classes is the paper's.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+__all__ = ["STEMS", "count_parameters", "scaled"]
+
+#: "paper": 224 crops of a 256 image; "small": 56 crops of a 64 image (module docstring)
+STEMS: dict[str, tuple[int, int]] = {"paper": (224, 256), "small": (56, 64)}
+
+
+def scaled(channels: int, width: float) -> int:
+    """``channels`` times the width multiplier, at least 1 (``width=1`` is the paper)."""
+    return max(1, round(channels * width))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters (batch-norm running statistics are buffers and do not count)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def check_common(stem: str, width: float, n_classes: int, name: str) -> None:
+    """Refuse an unknown stem, a width outside (0, 1] and fewer than 2 classes."""
+    if stem not in STEMS:
+        raise ValueError(f"{name}: unknown stem {stem!r}; known: {sorted(STEMS)}")
+    if not 0 < width <= 1:
+        raise ValueError(f"{name}: width must be in (0, 1] (1 = the paper), got {width}")
+    if n_classes < 2:
+        raise ValueError(f"{name}: needs at least 2 classes, got {n_classes}")
