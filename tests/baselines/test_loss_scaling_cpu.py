@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from baselines.cnn.device import speed_switches
-from baselines.cnn.loop import train_step
+from baselines.cnn.loop import cross_entropy_loss, train_step
 
 
 def _state(model: nn.Module, scaler: torch.amp.GradScaler | None, clip: float | None):
@@ -26,6 +26,7 @@ def _state(model: nn.Module, scaler: torch.amp.GradScaler | None, clip: float | 
         scaler=scaler,
         switches=speed_switches("cpu", amp=False, channels_last=False, compile=False),
         device=torch.device("cpu"),
+        loss_fn=cross_entropy_loss,
     )
 
 
