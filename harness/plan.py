@@ -297,7 +297,7 @@ def project(
     grown = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
     peak = max(a.peak_bytes, b.peak_bytes) + grown
     return {
-        "stages": {k: round(v, 1) for k, v in stages.items()},
+        "stages": {k: round(v, 3) for k, v in stages.items()},
         "peak_bytes": peak,
         "disk_bytes": disk,
         "basis": basis,
@@ -371,7 +371,7 @@ def make_plan(cfg: RunConfig) -> Plan:
             projections.append(
                 Projection(
                     method=spec.row,
-                    seconds=round(sum(stages.values()), 1),
+                    seconds=max(round(sum(stages.values()), 3), 0.001),
                     train_seconds=round(train_s, 1),
                     eval_seconds=stages["val scoring"],
                     peak_rss_mib=round(got["peak_bytes"] / MIB, 1),
