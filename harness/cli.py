@@ -1,4 +1,4 @@
-"""Command line: ``harness list | run | leaderboard | report | evaluate | sweep``.
+"""Command line: ``harness list | plan | run | leaderboard | report | evaluate | sweep``.
 
 Thin entry points: every command parses its flags, builds a RunConfig or calls
 one function of the core, and prints. Heavy libraries load only in the command
@@ -117,6 +117,19 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"For real data: {REAL_DATA_HINT}"
         )
     return 1 if failed else 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.plan import make_plan, plan_table
+
+    plan = make_plan(build_config(args))
+    if args.json:
+        print(json.dumps([p.as_dict() for p in plan.projections], indent=1))
+    else:
+        print(plan_table(plan))
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -297,6 +310,15 @@ def make_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list baselines, subsets and suites")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "plan",
+        help="project each method's time, memory and disk for `harness run` with the same "
+        "flags, from a short calibration on this machine",
+    )
+    add_run_flags(p)
+    p.add_argument("--json", action="store_true", help="print the projections as JSON")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="run every method of a suite on the same subset (default: demo)")
     add_run_flags(p)

@@ -100,6 +100,7 @@ class RunConfig:
     monitor: str = "holdout"  # "holdout" (default) | "val": watch the scored split, as the 2012
     # paper did; its rows say so (monitor = val) and no longer score val "once"
     allow_slow_cpu: bool = False  # run networks whose CPU training time is estimated in days
+    ignore_resources: bool = False  # run even when the disk or memory check says it will not fit
     command: str | None = None  # the command line that made this run (for the report)
     plugins: tuple[str, ...] = ()  # extra "module:Class" baselines to register
     extra: tuple[tuple[str, Any], ...] = field(default=())  # free-form suite metadata

@@ -101,6 +101,12 @@ def add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
         help="train networks whose estimated CPU time is in days (the paper AlexNet on a CPU)",
     )
     p.add_argument(
+        "--ignore-resources",
+        action="store_true",
+        help="run even when the image cache (or a saved plan's projection) needs more disk "
+        "than --cache has free, or more memory than the machine has",
+    )
+    p.add_argument(
         "--skip-bad-images", action="store_true", help="exclude undecodable images (recorded)"
     )
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels (slower)")
@@ -224,7 +230,14 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         cfg = replace(cfg, results=default_results(cfg))
     flags = {
         f: True
-        for f in ("fresh", "skip_bad_images", "deterministic", "quiet", "allow_slow_cpu")
+        for f in (
+            "fresh",
+            "skip_bad_images",
+            "deterministic",
+            "quiet",
+            "allow_slow_cpu",
+            "ignore_resources",
+        )
         if getattr(args, f)
     }
     return replace(cfg, **flags)

@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from harness.methods import (
 )
 from harness.prepare import PreparedData, check_writable_folder, prepare_data
 from harness.record import parse_record
+from harness.resources import check_resources
 from harness.run_record import base_record, finish_record, scored, variant_record
 from harness.store import (
     atomic_write_text,
@@ -253,6 +255,27 @@ def run_method(
     return outcome
 
 
+def before_cache(
+    cfg: RunConfig, methods: dict[MethodSpec, ResolvedMethod], device: str
+) -> Callable[[Any], None]:
+    """The checks between the manifest and the first decoded image: disk and memory
+    (:mod:`harness.resources`, unless ``ignore_resources``), then the methods' pre-flight."""
+    preflight = preflight_check(cfg, methods, device)
+
+    def check(manifest: Any) -> None:
+        if not cfg.ignore_resources:
+            run_ids = {
+                spec.row: run_id_for(
+                    manifest.subset.name, spec, cfg, manifest.hash, device, params=r.params
+                )
+                for spec, r in methods.items()
+            }
+            check_resources(Path(cfg.cache), manifest, run_ids)
+        preflight(manifest)
+
+    return check
+
+
 def run(cfg: RunConfig) -> RunSummary:
     """Run every method of ``cfg`` on one shared manifest; write records and the leaderboard.
 
@@ -267,7 +290,7 @@ def run(cfg: RunConfig) -> RunSummary:
     if cfg.plugins:
         load_plugins(cfg.plugins)
     methods = validate_methods(cfg, device)
-    data = prepare_data(cfg, results_dir, before_cache=preflight_check(cfg, methods, device))
+    data = prepare_data(cfg, results_dir, before_cache=before_cache(cfg, methods, device))
     monitor = data.monitor
     log.info(
         "subset %s: %d classes, %d train (%d held out as the monitor), %d val images at %dpx "

@@ -1,0 +1,473 @@
+"""``harness plan``: each method's time, peak memory and disk for a run, projected from a calibration.
+
+What it reads: the layout of the copy and the run's manifest (the same
+fingerprint memo as ``harness run``, so the run does not redo it); no image of
+the whole set is decoded. What it measures, on this machine and device: every
+selected method fitted and scored on small samples of the copy (a few classes,
+decoded into a temporary folder that is removed afterwards), each timed, its
+peak resident memory sampled (:class:`harness.memory.PeakMemory`) and the bytes
+it wrote (features, codebooks, checkpoints) counted.
+
+How it projects (:func:`project`):
+
+* a method trained by optimiser steps (its parameters have ``max_steps``,
+  ``epochs`` and ``batch_size``: the CNNs) is fitted with ``max_steps`` = :data:`STEPS` on a sample of that many batches (one
+  epoch, after an untimed one-step fit), its time per step read from the
+  trainer's learning curve (the steps alone); the full recipe is the set-up, plus
+  ``epochs x ceil(fit images / batch) x members`` steps, plus a monitor pass per
+  epoch and the val scoring at the measured evaluation rate;
+* any other method is fitted and scored on two samples of different sizes
+  (same classes), which separates its fixed costs (encoder learning, start-up)
+  from its per-image costs (features, SVM epochs), extrapolated linearly in the
+  number of images (the number of classes enters only through what the
+  calibration's classes cost, so SVMs over many classes come out short);
+* disk: the image cache at its stored size (exact) plus what the method wrote,
+  linear in images for features, as measured for checkpoints;
+* peak memory: the calibration's peak plus what grows with the data and is
+  resident at the end, as the run's own figure counts it: the memory-mapped
+  image rows and the method's stored features (an upper bound, like the run's).
+
+The projections are saved under ``<cache>/plans/`` for the guard of ``harness run``
+(:mod:`harness.resources`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.api import RunContext, fit_method
+from harness.config import MethodSpec, RunConfig
+from harness.environment import device_name, resolve_device
+from harness.memory import PeakMemory
+from harness.methods import (
+    ResolvedMethod,
+    load_plugins,
+    resolve_method,
+    run_id_for,
+    validate_methods,
+)
+from harness.resources import (
+    format_bytes,
+    free_bytes,
+    image_cache_bytes,
+    machine_memory_bytes,
+    missing_cache_bytes,
+    plan_path,
+)
+
+log = logging.getLogger("harness.plan")
+
+__all__ = ["Calibration", "Plan", "Projection", "make_plan", "plan_table"]
+
+CLASSES = 10  # classes of the calibration samples (fewer when the copy has fewer)
+PER_CLASS = (4, 12)  # training images per class of the two samples
+VAL_PER_CLASS = (2, 6)  # val images per class of the two samples
+STEPS = 5  # optimiser steps of the timed fit of a step-trained method (after an untimed fit
+# of one step: imports and kernel selection are one-offs of the process)
+MIB = 2**20
+
+
+@dataclass
+class Calibration:
+    """One timed fit + score of a method on a sample."""
+
+    n_train: int
+    n_val: int
+    fit_s: float
+    eval_s: float
+    peak_bytes: int
+    disk_bytes: int
+    steps: int | None = None
+    classes: int = 0
+    train_images_per_s: float | None = None  # the learning curve's training rate (steps only)
+
+
+@dataclass
+class Projection:
+    """A method's projected cost on the run's whole subset."""
+
+    method: str
+    seconds: float
+    train_seconds: float
+    eval_seconds: float
+    peak_rss_mib: float
+    disk_mib: float  # image cache + the method's own files
+    method_disk_mib: float  # features, codebooks, checkpoints
+    image_cache_mib: float
+    dominant_stage: str
+    calibration_images: int
+    basis: str
+    run_id: str
+    stages: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Plan:
+    """What ``harness plan`` prints: the subset, the image cache and every method's projection."""
+
+    subset: str
+    n_train: int
+    n_val: int
+    n_classes: int
+    size: int
+    image_cache_mib: float
+    image_cache_missing_mib: float
+    decode_seconds: float
+    free_disk_mib: float
+    memory_mib: float
+    device: str
+    projections: list[Projection]
+    plan_seconds: float = 0.0
+
+
+def _sample(subset: Any, manifest: Any, per_class: int, val_per_class: int, seed: int) -> Any:
+    """A subset of ``CLASSES`` of the run's classes, ``per_class`` / ``val_per_class`` images each."""
+    import numpy as np
+
+    entries = manifest.entries
+    counts = entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
+    for split in ("train", "val"):
+        if split not in counts:
+            counts[split] = 0
+    usable = counts[(counts["train"] >= 2) & (counts["val"] >= 1)]
+    rng = np.random.default_rng(seed)
+    wnids = sorted(usable.index)
+    chosen = sorted(rng.choice(wnids, min(CLASSES, len(wnids)), replace=False).tolist())
+    k = int(min(per_class, usable.loc[chosen, "train"].min()))
+    v = int(min(val_per_class, usable.loc[chosen, "val"].min()))
+    return dataclasses.replace(
+        subset,
+        name=f"{subset.name}-plan-t{k}",
+        classes=tuple(chosen),
+        train_per_class=k,
+        val_per_class=v,
+        expected_classes=None,
+    )
+
+
+def _prepare_sample(cfg: RunConfig, root: Path, index: Any, sample: Any, folder: Path) -> Any:
+    """Decode ``sample`` into ``folder`` and hand back the splits, as :func:`prepare_data` does."""
+    from harness.data import build_manifest, ensure_cache
+    from harness.holdout import carve_holdout
+    from harness.prepare import PreparedData
+
+    manifest = build_manifest(root, sample, index=index)
+    t0 = time.perf_counter()
+    cached = ensure_cache(
+        manifest,
+        folder / "images",
+        n_jobs=cfg.n_jobs or os.cpu_count() or 1,
+        skip_bad_images=True,
+        quiet=True,
+    )
+    train = cached.split("train")
+    holdout = None
+    if cfg.holdout_fraction > 0:
+        holdout = carve_holdout(
+            train.labels, train.n_classes, fraction=cfg.holdout_fraction, seed=cfg.holdout_seed
+        )
+    return PreparedData(
+        subset=sample,
+        manifest=manifest,
+        cached=cached,
+        train=train,
+        val=cached.split("val"),
+        data_root=root,
+        cache_seconds=time.perf_counter() - t0,
+        holdout=holdout,
+    )
+
+
+def _folder_bytes(*folders: Path) -> int:
+    return sum(p.stat().st_size for f in folders if f.is_dir() for p in f.rglob("*") if p.is_file())
+
+
+def _calibrate(
+    spec: MethodSpec, device: str, data: Any, cfg: RunConfig, folder: Path, steps: int | None
+) -> Calibration:
+    """Fit and score a fresh instance of ``spec`` on ``data``; time, peak memory and bytes written."""
+    params = dict(spec.params)
+    if steps is not None:
+        params["max_steps"] = steps
+    resolved = resolve_method(dataclasses.replace(spec, params=tuple(params.items())), device)
+    ctx = RunContext(
+        device=device,
+        seed=cfg.seed,
+        cache_dir=folder / "methods",
+        work_dir=folder / "work",
+        n_jobs=cfg.n_jobs or os.cpu_count() or 1,
+        quiet=True,
+        manifest_hash=data.manifest.hash,
+        logger=logging.getLogger(f"harness.plan.{spec.name}"),
+    )
+    ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    method = resolved.method
+    getattr(method, "warm_up", lambda ctx: None)(ctx)
+    handed = data.train_data(cfg.monitor)
+    with PeakMemory(interval_s=0.05) as peak:
+        t0 = time.perf_counter()
+        fit_method(method, handed, data.train, ctx)
+        t1 = time.perf_counter()
+        method.decision_function(data.val, ctx)
+        t2 = time.perf_counter()
+    return Calibration(
+        n_train=len(data.train),
+        n_val=len(data.val),
+        fit_s=t1 - t0,
+        eval_s=t2 - t1,
+        peak_bytes=peak.peak_bytes,
+        disk_bytes=_folder_bytes(ctx.cache_dir, ctx.work_dir),
+        steps=steps,
+        classes=data.train.n_classes,
+        train_images_per_s=(ctx.epoch_log[-1].get("images_per_s") if ctx.epoch_log else None),
+    )
+
+
+def _line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
+    """(fixed, per unit) of the line through two measurements; never a negative slope."""
+    if x2 > x1 and y2 >= y1:
+        slope = (y2 - y1) / (x2 - x1)
+        return max(0.0, y1 - slope * x1), slope
+    return 0.0, max(y1, y2) / max(x1, x2, 1)  # noise swamped the difference: a pure rate
+
+
+def step_trained(params: dict[str, Any]) -> bool:
+    """A method trained by optimiser steps with a step budget (the CNNs on the shared trainer)."""
+    return all(k in params for k in ("max_steps", "epochs", "batch_size"))
+
+
+def project(
+    resolved: ResolvedMethod,
+    cals: tuple[Calibration, Calibration],
+    n_fit: int,
+    n_monitor: int,
+    n_val: int,
+    cache_bytes: int,
+) -> dict[str, Any]:
+    """The full run's stages, seconds, peak memory and disk from two calibrations."""
+    a, b = cals
+    n_train = n_fit + n_monitor
+    params = resolved.params
+    if step_trained(params):
+        batch = int(params["batch_size"])
+        epochs = int(params["epochs"])
+        members = int(params.get("ensemble") or 1)
+        if b.train_images_per_s:  # the trainer's own clock around the steps
+            per_step = batch / b.train_images_per_s
+            setup = max(0.0, b.fit_s - (b.steps or 0) * per_step)
+        else:
+            setup, per_step = _line(a.steps or 0, a.fit_s, b.steps or 1, b.fit_s)
+        steps = epochs * math.ceil(max(1, n_fit) / batch) * members
+        eval_rate = b.n_val / max(b.eval_s, 1e-9)
+        stages = {
+            "set-up": setup * members,
+            f"{steps:,} training steps": steps * per_step,
+            f"{epochs} monitor passes": members * epochs * n_monitor / eval_rate,
+            "val scoring": n_val / eval_rate,
+        }
+        disk = b.disk_bytes  # checkpoints: the size of the model and optimiser, not of the data
+        basis = f"projected from {b.steps} timed optimiser steps on {b.n_train} images"
+    else:
+        fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)
+        e_fixed, e_per = _line(a.n_val, a.eval_s, b.n_val, b.eval_s)
+        stages = {
+            "fit: set-up": fixed,
+            "fit: per image": per_image * n_train,
+            "val scoring": e_fixed + e_per * n_val,
+        }
+        d_fixed, d_per = _line(a.n_train + a.n_val, a.disk_bytes, b.n_train + b.n_val, b.disk_bytes)
+        disk = d_fixed + d_per * (n_train + n_val)
+        basis = (
+            f"projected from calibrations on {a.n_train + a.n_val} and "
+            f"{b.n_train + b.n_val} images of {a.classes} classes"
+        )
+    sample_rows = (b.n_train + b.n_val) / max(1, n_train + n_val) * cache_bytes
+    grown = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
+    peak = max(a.peak_bytes, b.peak_bytes) + grown
+    return {
+        "stages": {k: round(v, 3) for k, v in stages.items()},
+        "peak_bytes": peak,
+        "disk_bytes": disk,
+        "basis": basis,
+    }
+
+
+def make_plan(cfg: RunConfig) -> Plan:
+    """Read the copy, calibrate every method of ``cfg`` and project the whole run."""
+    from harness.data import build_manifest
+    from harness.holdout import carve_holdout
+    from harness.prepare import read_dataset
+
+    start = time.perf_counter()
+    device = resolve_device(cfg.device)
+    if cfg.plugins:
+        load_plugins(cfg.plugins)
+    methods = validate_methods(cfg, device)
+    root, index, subset = read_dataset(cfg)
+    manifest = build_manifest(
+        root, subset, index=index, fingerprint_memo=Path(cfg.cache) / "fingerprints"
+    )
+    entries = manifest.entries
+    train_labels = entries.loc[entries["split"] == "train", "label"].to_numpy()
+    n_train, n_val = len(train_labels), int((entries["split"] == "val").sum())
+    n_monitor = 0
+    if cfg.holdout_fraction > 0 and cfg.monitor != "val":
+        n_monitor = carve_holdout(
+            train_labels, manifest.n_classes, fraction=cfg.holdout_fraction, seed=cfg.holdout_seed
+        ).n_monitor
+    elif cfg.monitor == "val":
+        n_monitor = n_val
+    n_fit = n_train - (n_monitor if cfg.monitor != "val" else 0)
+    cache_bytes = image_cache_bytes(manifest)
+    label = device_name(device)
+    # the CNNs' larger sample holds STEPS[1] batches of fit rows
+    batches = [int(r.params["batch_size"]) for r in methods.values() if step_trained(r.params)]
+    classes = min(CLASSES, manifest.n_classes)
+    per_class_cnn = math.ceil(max(batches, default=0) * STEPS / classes / 0.9) + 1
+    projections = []
+    decode_rate = 0.0
+    with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp:  # never the run's cache
+        sizes = list(zip(PER_CLASS, VAL_PER_CLASS, strict=True))
+        if batches:  # the CNNs' sample holds STEPS batches of fit rows: one epoch
+            sizes.append((max(PER_CLASS[1], per_class_cnn), VAL_PER_CLASS[1]))
+        samples = []
+        for i, (k, v) in enumerate(sizes):
+            sample = _sample(subset, manifest, k, v, cfg.subset_seed)
+            samples.append(_prepare_sample(cfg, root, index, sample, Path(tmp) / f"sample{i}"))
+        decode_rate = max(s.cached.decode_rate for s in samples)
+        counts = [len(s.manifest) for s in samples]
+        for spec, resolved in methods.items():
+            log.info("plan: calibrating %s", spec.row)
+            folder = Path(tmp) / "methods" / spec.row
+            if step_trained(resolved.params):
+                _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
+                one = _calibrate(spec, device, samples[-1], cfg, folder / "timed", STEPS)
+                cals = (one, one)
+                n_cal = counts[-1]
+            else:
+                cals = tuple(
+                    _calibrate(spec, device, s, cfg, folder / f"n{len(s.train)}", None)
+                    for s in samples[:2]
+                )
+                n_cal = counts[0] + counts[1]
+            got = project(resolved, cals, n_fit, n_monitor, n_val, cache_bytes)  # type: ignore[arg-type]
+            stages = got["stages"]
+            train_s = sum(v for k, v in stages.items() if k != "val scoring")
+            run_id = run_id_for(
+                manifest.subset.name, spec, cfg, manifest.hash, device, params=resolved.params
+            )
+            projections.append(
+                Projection(
+                    method=spec.row,
+                    seconds=max(round(sum(stages.values()), 3), 0.001),
+                    train_seconds=round(train_s, 1),
+                    eval_seconds=stages["val scoring"],
+                    peak_rss_mib=round(got["peak_bytes"] / MIB, 1),
+                    disk_mib=round((cache_bytes + got["disk_bytes"]) / MIB, 1),
+                    method_disk_mib=round(got["disk_bytes"] / MIB, 1),
+                    image_cache_mib=round(cache_bytes / MIB, 1),
+                    dominant_stage=max(stages, key=lambda s: stages[s]),
+                    calibration_images=n_cal,
+                    basis=got["basis"],
+                    run_id=run_id,
+                    stages=stages,
+                )
+            )
+    plan = Plan(
+        subset=manifest.subset.name,
+        n_train=n_train,
+        n_val=n_val,
+        n_classes=manifest.n_classes,
+        size=int(manifest.subset.size),
+        image_cache_mib=round(cache_bytes / MIB, 1),
+        image_cache_missing_mib=round(
+            missing_cache_bytes(manifest, Path(cfg.cache) / "images") / MIB, 1
+        ),
+        decode_seconds=round(
+            (n_train + n_val) / decode_rate if decode_rate > 0 else float("nan"), 1
+        ),
+        free_disk_mib=round(free_bytes(Path(cfg.cache)) / MIB, 1),
+        memory_mib=round(machine_memory_bytes() / MIB, 1),
+        device=label,
+        projections=projections,
+        plan_seconds=round(time.perf_counter() - start, 1),
+    )
+    _save(cfg, manifest, plan)
+    return plan
+
+
+def _save(cfg: RunConfig, manifest: Any, plan: Plan) -> None:
+    """Keep the projections for ``harness run``'s guard; a folder we cannot write is no error."""
+    import json
+
+    path = plan_path(Path(cfg.cache), manifest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([p.as_dict() for p in plan.projections], indent=1) + "\n")
+    except OSError as exc:
+        log.warning("plan not saved to %s: %s", path, exc)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
+
+
+def plan_table(plan: Plan) -> str:
+    """The console's view: one row per method, and the lines that say what the figures are."""
+    from harness.console import fit_line, format_table
+
+    rows = [
+        {
+            "method": p.method,
+            "time": _duration(p.seconds),
+            "peak memory": format_bytes(p.peak_rss_mib * MIB),
+            "disk": format_bytes(p.disk_mib * MIB),
+            "dominant stage": f"{p.dominant_stage} ({_duration(p.stages[p.dominant_stage])})",
+        }
+        for p in plan.projections
+    ]
+    cols = ["method", "time", "peak memory", "disk", "dominant stage"]
+    lines = [
+        fit_line(
+            f"subset {plan.subset}: {plan.n_classes} classes, {plan.n_train:,} train / "
+            f"{plan.n_val:,} val images at {plan.size} px"
+        ),
+        fit_line(
+            f"image cache: {format_bytes(plan.image_cache_mib * MIB)} "
+            f"({format_bytes(plan.image_cache_missing_mib * MIB)} still to decode and write, "
+            f"~{_duration(plan.decode_seconds)})"
+        ),
+        fit_line(
+            f"free in --cache: {format_bytes(plan.free_disk_mib * MIB)}; memory: "
+            f"{format_bytes(plan.memory_mib * MIB)}; device: {plan.device}"
+        ),
+        "",
+        format_table(rows, cols, shrink="dominant stage"),
+        "",
+    ]
+    lines.append(
+        fit_line(f"Projections, not measurements, on {plan.device} (disk: with the image cache):")
+    )
+    for basis in dict.fromkeys(p.basis for p in plan.projections):
+        who = ", ".join(p.method for p in plan.projections if p.basis == basis)
+        lines.append(fit_line(f"  {who}: {basis}"))
+    lines.append(f"(plan took {plan.plan_seconds:.0f} s)")
+    return "\n".join(lines)

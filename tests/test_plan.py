@@ -1,0 +1,120 @@
+"""``harness plan`` and the resource guard of ``harness run`` on a generated copy."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import harness.resources as resources
+from harness.cli import main
+
+METHODS = "random,hog-svm,lenet5"
+
+
+@pytest.fixture
+def flags(synthetic_root: Callable[..., Path], tmp_path: Path) -> list[str]:
+    root = synthetic_root("ilsvrc-devkit", n_classes=4, train_per_class=8, val_per_class=3)
+    return [
+        "--data", str(root), "--results", str(tmp_path / "results"),
+        "--cache", str(tmp_path / "cache"), "--quiet", "--no-report", "--jobs", "1",
+    ]  # fmt: skip
+
+
+def _plan(flags: list[str], capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    capsys.readouterr()
+    assert main(["plan", "--json", *flags, "--methods", METHODS]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_plan_json_has_every_method_with_positive_figures(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _plan(flags, capsys)
+    assert [r["method"] for r in rows] == METHODS.split(",")
+    for r in rows:
+        assert r["seconds"] > 0 and r["peak_rss_mib"] > 0 and r["disk_mib"] > 0, r
+        assert r["dominant_stage"] in r["stages"]
+        assert r["calibration_images"] > 0
+        assert "projected from" in r["basis"]
+
+
+def test_plan_decodes_only_its_calibration_sample(
+    flags: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _plan(flags, capsys)
+    cache = tmp_path / "cache"
+    assert not (cache / "images").exists()  # the run's image cache is never built by plan
+    assert not (cache / "methods").exists() and not (cache / "work").exists()
+    assert len(list((cache / "plans").glob("*.json"))) == 1  # kept for the run's guard
+    hand_crafted = next(r for r in rows if r["method"] == "hog-svm")
+    assert hand_crafted["calibration_images"] <= 2 * 4 * (8 + 3)  # two samples, each <= the copy
+
+
+def test_plan_table_fits_100_columns(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", *flags, "--methods", "random"]) == 0
+    out = capsys.readouterr().out
+    assert "random" in out and "Projections, not measurements" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+
+
+def _nearly_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resources, "free_bytes", lambda path: 2 * 2**20)  # 2 MiB free
+
+
+def test_run_refuses_in_one_line_when_the_cache_disk_is_nearly_full(
+    flags: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _nearly_full(monkeypatch)
+    assert main(["run", *flags, "--methods", "random"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "image cache" in err and "needs" in err and "2.0 MiB" in err
+    assert "--ignore-resources" in err
+    assert not (tmp_path / "cache" / "images").exists()  # refused before decoding
+
+
+def test_ignore_resources_lets_the_run_go_on(
+    flags: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _nearly_full(monkeypatch)
+    assert main(["run", *flags, "--methods", "random", "--ignore-resources"]) == 0
+
+
+def test_a_complete_cache_needs_no_new_disk(
+    flags: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["run", *flags, "--methods", "random"]) == 0  # builds the image cache
+    _nearly_full(monkeypatch)
+    assert main(["run", *flags, "--methods", "random", "--fresh"]) == 0
+
+
+def test_run_refuses_a_method_a_saved_plan_says_needs_more_memory(
+    flags: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _plan(flags, capsys)
+    monkeypatch.setattr(resources, "machine_memory_bytes", lambda: 2**20)  # 1 MiB
+    assert main(["run", *flags, "--methods", "hog-svm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "hog-svm (projected by harness plan) needs" in err and "--ignore-resources" in err
+
+
+def test_missing_cache_bytes_counts_only_what_is_missing(flags: list[str], tmp_path: Path) -> None:
+    from harness.data import build_manifest, read_layout
+    from harness.flags import build_config, run_parser
+    from harness.prepare import resolve_subset
+
+    assert main(["run", *flags, "--methods", "random"]) == 0
+    cfg = build_config(run_parser().parse_args([*flags, "--methods", "random"]))
+    root = Path(cfg.data)
+    index = read_layout(root)
+    manifest = build_manifest(root, resolve_subset(cfg, index), index=index)
+    assert resources.image_cache_bytes(manifest) == len(manifest) * manifest.subset.size**2 * 3
+    assert resources.missing_cache_bytes(manifest, tmp_path / "cache" / "images") == 0
+    assert resources.missing_cache_bytes(manifest, tmp_path / "elsewhere") > 0
