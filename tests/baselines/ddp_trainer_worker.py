@@ -1,7 +1,8 @@
 """One process of the trainer's data-parallel tests (test_trainer_ddp.py); one process or a rank.
 
 argv: work_dir out_dir params_json. ``params``: ``global_batch``, ``lr``, ``epochs``,
-``max_steps``, ``world`` (1: no process group; 2: two gloo ranks). The rank and the
+``max_steps``, ``world`` (1: no process group; 2: two gloo ranks), ``per_rank_work``
+(each rank its own work folder ``run<rank>``, else one shared ``run``). The rank and the
 rendezvous come from torchrun's environment (``RANK``, ``MASTER_ADDR``, ...) when it
 is set, else from ``params["rank"]`` and a file rendezvous in ``work_dir``.
 
@@ -99,7 +100,9 @@ def main() -> None:
         epochs=params["epochs"], batch_size=batch, lr=lr, lr_schedule="cosine",
         weight_decay=5e-4, max_steps=params.get("max_steps"),
     )  # fmt: skip
-    ctx = RunContext(work_dir=work / "run", quiet=True, seed=1)
+    # "per_rank_work": each rank its own work folder (as nodes without a shared --cache)
+    run = f"run{rank}" if params.get("per_rank_work") else "run"
+    ctx = RunContext(work_dir=work / run, quiet=True, seed=1)
     trainer = Trainer(
         net, config, ctx, train_transform=train_transform, eval_transform=to_float,
         wrap_model=DistributedDataParallel if world > 1 else None,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,17 @@ def test_killed_rank_then_restart_resumes_to_the_uninterrupted_weights(
     for rank in (0, 1):
         weights = _weights(tmp_path / "resumed", rank)
         assert all(torch.equal(weights[k], expected[k]) for k in expected), rank
+
+
+def test_ranks_that_see_different_checkpoints_all_stop_with_the_reason(
+    runs: Path, tmp_path: Path
+) -> None:
+    """Nodes without a shared work folder: rank 0 would resume, rank 1 start afresh, and the
+    two would wait on each other's collectives (a hang on NCCL); both must refuse instead."""
+    (tmp_path / "run0" / "model").mkdir(parents=True)
+    shutil.copy(runs / "ddp" / "run" / "model" / "last.pt", tmp_path / "run0" / "model")
+    procs = [_start(tmp_path, tmp_path / "out", world=2, rank=r, per_rank_work=1) for r in (0, 1)]
+    outputs = [proc.communicate(timeout=TIMEOUT)[0].decode(errors="replace") for proc in procs]
+    for proc, output in zip(procs, outputs, strict=True):
+        assert proc.returncode != 0, output[-3000:]
+        assert "every rank must see the same work folder" in output, output[-3000:]
