@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from baselines.cnn.checkpoint import (
     CorruptCheckpointError,
@@ -41,6 +42,7 @@ from baselines.cnn.checkpoint import (
     set_aside_corrupt,
 )
 from baselines.cnn.config import RESUME_INSENSITIVE, TrainConfig
+from baselines.cnn.distributed import barrier, rank0_value, rank_and_world, sum_over_ranks
 from baselines.cnn.loop import TrainingState
 from baselines.cnn.reproducibility import capture_rng_state, restore_rng_state
 from harness.api import MethodError
@@ -80,8 +82,46 @@ def rows_digest(rows: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def read_checkpoint(path: Path, logger: logging.Logger) -> dict[str, Any] | None:
-    """The checkpoint at ``path``; ``None`` when there is none or it was unreadable (set aside)."""
+def read_checkpoint(
+    path: Path, logger: logging.Logger, device: torch.device | None = None
+) -> dict[str, Any] | None:
+    """The checkpoint at ``path``; ``None`` when there is none or it was unreadable (set aside).
+
+    Under DDP rank 0 reads first, alone removing stale temporaries and setting a
+    damaged file aside; the other ranks then read the same file (``device``: where
+    the collectives' tensors live, CUDA for NCCL). Every rank must find the same
+    epoch, or all of them raise :class:`MethodError`: a rank that started afresh
+    beside a resuming one would train other weights and wait on other collectives.
+    """
+    rank, world = rank_and_world()
+    if rank == 0:
+        ckpt = _read_or_set_aside(path, logger)
+    if world == 1:
+        return ckpt
+    barrier()
+    if rank == 0:
+        epoch = int(ckpt["epoch"]) if ckpt is not None else 0
+    else:
+        ckpt, epoch = None, 0
+        if path.exists():
+            try:
+                ckpt = load_checkpoint(path)
+                epoch = int(ckpt["epoch"])
+            except CorruptCheckpointError:
+                epoch = -1  # unreadable here, though rank 0 read it or set it aside
+    first = int(rank0_value(float(epoch), device or torch.device("cpu")))
+    flags = torch.tensor([float(epoch != first)], device=device)
+    if int(sum_over_ranks(flags).item()):
+        seen = "unreadable" if epoch < 0 else f"after epoch {epoch}" if epoch else "none"
+        raise MethodError(
+            f"rank 0 resumes {path} after epoch {first} but not every rank finds that "
+            f"checkpoint (rank {rank}: {seen}); every rank must see the same work folder: "
+            "on several nodes, put --cache on a folder that all of them share"
+        )
+    return ckpt
+
+
+def _read_or_set_aside(path: Path, logger: logging.Logger) -> dict[str, Any] | None:
     if path.parent.exists():
         remove_stale_temporaries(path)
     if not path.exists():

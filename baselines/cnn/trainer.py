@@ -274,7 +274,7 @@ class Trainer:
         parent = train.parent_rows[rows] if train.parent_rows is not None else rows
         # the config with its speed switches resolved: what the checkpoint holds
         run = RunIdentity(self.run_name, state.config, self.seed, len(rows), rows_digest(parent))
-        ckpt = read_checkpoint(self.checkpoint_path, ctx.logger)
+        ckpt = read_checkpoint(self.checkpoint_path, ctx.logger, self.device)
         if ckpt is not None:
             check_resumable(ckpt, self.checkpoint_path, run)
             restore(state, ckpt)
