@@ -68,6 +68,7 @@ from baselines.ovr import (
     check_class_counts,
     class_weights,
     decision_functions,
+    fitted_objective,
     squared_norms,
     stacked_objectives,
 )
@@ -212,8 +213,12 @@ class OvrHingeSgd:
         seed: int | None = None,
         batch: int | None = None,
         modes: Sequence[str | None] | None = None,
+        classes: np.ndarray | None = None,
     ) -> tuple[Any, Any]:
         """M = len(regs) models trained jointly in one stream: returns averaged (dim, M, C), (M, C).
+
+        ``classes``: train only these classes' one-vs-rest models (C = their
+        number; each against all other images, as in the full run); None: all.
 
         Each model m has its own lambda, eta0 and class weighting (``modes``,
         default this estimator's ``class_weight``); they share every block read,
@@ -225,10 +230,14 @@ class OvrHingeSgd:
 
         dev = self.device_
         seed = self.seed if seed is None else seed
-        m_models, c = len(regs), n_classes
+        # the classes trained (a block of them: each still one-vs-rest against all others)
+        cls = torch.as_tensor(np.arange(n_classes) if classes is None else classes, device=dev)
+        m_models, c = len(regs), len(cls)
         labels = np.asarray(labels, dtype=np.int64)
         modes = [self.class_weight] * m_models if modes is None else list(modes)
-        w_pos, w_neg = _weight_tensors(labels[rows], c, modes, dev)  # (M, C) each
+        w_pos, w_neg = _weight_tensors(labels[rows], n_classes, modes, dev)  # (M, C) each
+        if classes is not None:
+            w_pos, w_neg = w_pos[:, cls], w_neg[:, cls]
         lam = torch.as_tensor(np.asarray(regs, np.float64), device=dev)  # float64: t0 may be ~1e9
         t0 = 1.0 / (lam * torch.as_tensor(np.asarray(eta0s, np.float64), device=dev))
         dim = int(mu.shape[0])
@@ -251,7 +260,7 @@ class OvrHingeSgd:
                 Y = labels_t[torch.as_tensor(block, device=dev)]
                 for s in range(0, len(block), batch):
                     x, y = X[s : s + batch], Y[s : s + batch]
-                    pos = torch.nn.functional.one_hot(y, c).bool()[:, None, :]  # (B, 1, C)
+                    pos = (y[:, None] == cls)[:, None, :]  # (B, 1, C)
                     sign = pos.float() * 2 - 1
                     weight = torch.where(pos, w_pos, w_neg)  # (B, M, C)
                     margin = sign * (x @ W + b).view(-1, m_models, c)  # (B, M, C)
@@ -395,12 +404,14 @@ class OvrHingeSgd:
         on_checkpoint: Callable[[int, list[OvrHingeSgd]], None] | None = None,
         class_weights: Sequence[str | None] | None = None,
         eta0s: Sequence[float] | None = None,
+        classes: np.ndarray | None = None,
     ) -> list[OvrHingeSgd]:
         """One fitted copy of this estimator per lambda in ``regs``, trained in one stream.
 
         ``class_weights`` and ``eta0s``, if given, pair with ``regs`` (model m:
         ``regs[m]``, ``class_weights[m]``, ``eta0s[m]``); by default every model
-        has this estimator's ``class_weight`` and ``eta0``.
+        has this estimator's ``class_weight`` and ``eta0``. ``classes``: only
+        these classes' models (a block, :mod:`baselines.ovr_blocks`); None: all.
 
         ``on_checkpoint(epoch, models)`` is called after each epoch in
         ``checkpoints`` with the models as they are then (averaged weights, the
@@ -465,6 +476,7 @@ class OvrHingeSgd:
             progress=progress,
             on_epoch=on_epoch,
             modes=modes,
+            classes=classes,
         )
         return [make(W, b, m, self.epochs) for m in range(len(regs))]
 
@@ -485,11 +497,4 @@ class OvrHingeSgd:
         transform: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> float:
         """The primal objective of the fitted weights on ``features[rows]`` (exact, one pass)."""
-        import torch
-
-        rows = self._rows(features, rows)
-        zero = torch.zeros(self.coef_.shape[0], device=self.coef_.device)
-        W, b = self.coef_[:, None], self.intercept_[None]
-        return float(
-            stacked_objectives(self, features, labels, rows, W, b, [self.reg], zero, transform)[0]
-        )
+        return fitted_objective(self, features, labels, rows, transform)

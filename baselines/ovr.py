@@ -138,3 +138,21 @@ def squared_norms(W: Any, rows: int = 1024) -> np.ndarray:
     for s in range(0, W.shape[0], rows):
         out += W[s : s + rows].double().pow(2).sum((0, 2))
     return out.cpu().numpy()
+
+
+def fitted_objective(
+    model: OvrHingeSgd,
+    features: Any,
+    labels: np.ndarray,
+    rows: np.ndarray | None = None,
+    transform: Callable | None = None,
+) -> float:
+    """The primal objective of ``model``'s fitted weights on ``features[rows]`` (one pass)."""
+    import torch
+
+    rows = model._rows(features, rows)
+    zero = torch.zeros(model.coef_.shape[0], device=model.coef_.device)
+    W, b = model.coef_[:, None], model.intercept_[None]
+    return float(
+        stacked_objectives(model, features, labels, rows, W, b, [model.reg], zero, transform)[0]
+    )

@@ -89,7 +89,7 @@ class RunConfig:
     deterministic: bool = False  # deterministic torch kernels (slower)
     quiet: bool = False  # no progress bars
     fresh: bool = False  # rerun methods whose record already exists
-    dask_scheduler: str | None = None  # Dask scheduler address for feature extraction
+    dask_scheduler: str | None = None  # Dask scheduler: feature extraction and OvR SVMs run there
     classes: int | None = None  # ad-hoc subset: number of classes drawn from the base subset
     train_per_class: int | None = None  # ad-hoc subset: training images per class
     val_per_class: int | None = None  # ad-hoc subset: validation images per class

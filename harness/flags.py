@@ -110,7 +110,10 @@ def add_run_flags(p: argparse.ArgumentParser, grid: bool = False) -> None:
         "--skip-bad-images", action="store_true", help="exclude undecodable images (recorded)"
     )
     p.add_argument("--deterministic", action="store_true", help="deterministic kernels (slower)")
-    p.add_argument("--dask-scheduler", help="Dask scheduler address for feature extraction")
+    p.add_argument(
+        "--dask-scheduler",
+        help="Dask scheduler address: feature extraction and the OvR SVMs run there",
+    )
     p.add_argument("--plugin", action="append", default=[], help="extra baseline as module:Class")
     p.add_argument(
         "--param",

@@ -37,6 +37,11 @@ the 45,000 fit rows 183 s, the 8-epoch refit on 50,000 rows 74 s: the whole
 SVM stage is 3.6x one fit, and less than the former momentum-SGD solver's
 single 15-epoch fit (316 s).
 
+On a cluster (``ctx.dask_scheduler``): the grid's candidates and the refit
+train in blocks of classes as Dask tasks reading the cached feature file
+(:mod:`baselines.ovr_blocks`); the candidates, the criterion and the choice
+are the local path's.
+
 Devices: with ``ctx.device == "cuda"`` a SIFT pipeline's ``backend="auto"``
 becomes the torch path on the GPU and the SVM trains and scores there; on
 CPU ``"auto"`` is the numpy/OpenCV path. ``backend="torch"`` forces the torch
@@ -52,7 +57,8 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
-from baselines.linear import MODEL_BYTES, OvrHingeSgd, check_class_counts, decision_functions
+from baselines.linear import MODEL_BYTES, OvrHingeSgd, check_class_counts
+from baselines.ovr_blocks import train_final, train_grid
 from harness.api import (
     BaselineBase,
     FitResult,
@@ -184,12 +190,13 @@ class EncodedSvmBaseline(BaselineBase):
                 svm = self._svm(
                     ctx, chosen["reg"], chosen["epochs"], chosen["eta0"], chosen["class_weight"]
                 )
-                svm.fit(
+                train_final(  # svm.fit; in blocks of classes on Dask with a scheduler
+                    svm,
                     feats,
                     train.labels,
                     train.n_classes,
-                    progress=ctx.progress,
-                    log_epoch=self._logger(ctx, channel, "refit"),
+                    ctx,
+                    self._logger(ctx, channel, "refit"),
                 )
                 if chosen["eta0"] is None:  # no selection: the fixed values, as trained
                     ctx.note(
@@ -344,14 +351,13 @@ class EncodedSvmBaseline(BaselineBase):
         candidates: list[dict[str, Any]] = []
         best: dict[str, Any] = {}
 
-        def score(epoch: int, models: list[OvrHingeSgd]) -> None:
-            every = decision_functions(models, mon_feats)  # one pass for all
-            for model, scores in zip(models, every, strict=True):
+        def score(epoch: int, keys: list[tuple[float, Any]], every: list[np.ndarray]) -> None:
+            for (reg, mode), scores in zip(keys, every, strict=True):
                 errs = topk_errors(scores, mon_labels, (1, 5))
                 cand = {
-                    "svm_reg": model.reg,
+                    "svm_reg": reg,
                     "svm_epochs": epoch,
-                    "svm_class_weight": model.class_weight,
+                    "svm_class_weight": mode,
                     "monitor_top1_err": round(errs[1], 4),
                     "monitor_top5_err": round(errs[5], 4),
                 }
@@ -363,17 +369,17 @@ class EncodedSvmBaseline(BaselineBase):
         group = max(1, SVM_GRID_BYTES // max(per_model, 1))
         for start in range(0, len(grid), group):
             part = grid[start : start + group]
-            runner.fit_grid(
+            train_grid(  # in blocks of classes on Dask with a scheduler, else in this process
+                runner,
                 feats,
                 labels,
                 fit.n_classes,
-                [reg for reg, _ in part],
-                class_weights=[mode for _, mode in part],
-                eta0s=[eta0[mode] for _, mode in part],
-                progress=ctx.progress,
-                log_epoch=self._logger(ctx, channel, "select"),
-                checkpoints=epoch_grid,
-                on_checkpoint=score,
+                [(reg, mode, eta0[mode]) for reg, mode in part],
+                epoch_grid,
+                mon_feats,
+                score,
+                ctx,
+                self._logger(ctx, channel, "select"),
             )
         chosen = best["cand"]
         prefix = "" if channel == MAIN else f"{channel}_"
