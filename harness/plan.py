@@ -158,35 +158,11 @@ def _sample(subset: Any, manifest: Any, per_class: int, val_per_class: int, seed
 
 def _prepare_sample(cfg: RunConfig, root: Path, index: Any, sample: Any, folder: Path) -> Any:
     """Decode ``sample`` into ``folder`` and hand back the splits, as :func:`prepare_data` does."""
-    from harness.data import build_manifest, ensure_cache
-    from harness.holdout import carve_holdout
-    from harness.prepare import PreparedData
+    from harness.data import build_manifest
+    from harness.prepare import decode_splits
 
     manifest = build_manifest(root, sample, index=index)
-    t0 = time.perf_counter()
-    cached = ensure_cache(
-        manifest,
-        folder / "images",
-        n_jobs=cfg.n_jobs or os.cpu_count() or 1,
-        skip_bad_images=True,
-        quiet=True,
-    )
-    train = cached.split("train")
-    holdout = None
-    if cfg.holdout_fraction > 0:
-        holdout = carve_holdout(
-            train.labels, train.n_classes, fraction=cfg.holdout_fraction, seed=cfg.holdout_seed
-        )
-    return PreparedData(
-        subset=sample,
-        manifest=manifest,
-        cached=cached,
-        train=train,
-        val=cached.split("val"),
-        data_root=root,
-        cache_seconds=time.perf_counter() - t0,
-        holdout=holdout,
-    )
+    return decode_splits(cfg, sample, manifest, root, folder / "images", True, True)
 
 
 def _folder_bytes(*folders: Path) -> int:

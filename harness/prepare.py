@@ -24,6 +24,7 @@ from harness.types import Holdout, Split, TrainData
 __all__ = [
     "PreparedData",
     "check_writable_folder",
+    "decode_splits",
     "prepare_data",
     "read_dataset",
     "resolve_data_root",
@@ -146,7 +147,7 @@ def prepare_data(
     ``before_cache(manifest)`` runs once the manifest is known and before any
     image is decoded: the runner's pre-flight checks of the methods.
     """
-    from harness.data import build_manifest, ensure_cache
+    from harness.data import build_manifest
 
     root, index, subset = read_dataset(cfg)
     manifest = build_manifest(
@@ -159,13 +160,30 @@ def prepare_data(
         manifest.save(mpath)
     if before_cache is not None:
         before_cache(manifest)
+    return decode_splits(
+        cfg, subset, manifest, root, Path(cfg.cache) / "images", cfg.skip_bad_images, cfg.quiet
+    )
+
+
+def decode_splits(
+    cfg: RunConfig,
+    subset: Any,
+    manifest: Any,
+    root: Path,
+    folder: Path,
+    skip_bad_images: bool,
+    quiet: bool,
+) -> PreparedData:
+    """``manifest``'s images decoded into ``folder`` (once), as train, monitor and val splits."""
+    from harness.data import ensure_cache
+
     t0 = time.perf_counter()
     cached = ensure_cache(
         manifest,
-        Path(cfg.cache) / "images",
+        folder,
         n_jobs=cfg.n_jobs or os.cpu_count() or 1,
-        skip_bad_images=cfg.skip_bad_images,
-        quiet=cfg.quiet,
+        skip_bad_images=skip_bad_images,
+        quiet=quiet,
     )
     seconds = time.perf_counter() - t0
     train = cached.split("train")
