@@ -48,7 +48,7 @@ class LaterCNN(BaselineBase):
     """One network of 2013-2015 trained by its paper's recipe (or the tagged CPU profile)."""
 
     family: ClassVar[str] = "cnn"
-    method: ClassVar[str] = ""  # key of decade.recipes.PAPER
+    architecture: ClassVar[str] = ""  # the network, the key of decade.recipes.PAPER
     loss_fn: ClassVar[LossFn] = staticmethod(cross_entropy_loss)  # type: ignore[assignment]
     parameter_constraints: ClassVar[dict[str, Any]] = {
         "profile": Options("auto", *PROFILES),
@@ -103,7 +103,7 @@ class LaterCNN(BaselineBase):
         try:
             self.profile_ = profile_for_device(self.profile, device)
         except ValueError as exc:
-            raise MethodError(f"{self.method}: {exc}") from None
+            raise MethodError(f"{self.name}: {exc}") from None
 
     def _profile_name(self) -> str:
         if getattr(self, "profile_", None) is None:
@@ -112,7 +112,7 @@ class LaterCNN(BaselineBase):
 
     def recipe(self) -> Recipe:
         """The resolved recipe: the profile's values where a parameter is None."""
-        base = recipe_for(self.method, self._profile_name())
+        base = recipe_for(self.architecture, self._profile_name())
         given = {k: getattr(self, k) for k in PROFILE_PARAMS if getattr(self, k) is not None}
         return dataclasses.replace(base, **given)
 
@@ -126,7 +126,7 @@ class LaterCNN(BaselineBase):
 
     def display_tag(self) -> str | None:
         """Every departure from the paper's recipe; ``None`` for the paper's own."""
-        parts = departures(self.method, self.recipe()) + smoke_tag(self.max_steps)
+        parts = departures(self.architecture, self.recipe()) + smoke_tag(self.max_steps)
         if not parts:
             return None
         profile = self._profile_name()
@@ -164,7 +164,7 @@ class LaterCNN(BaselineBase):
         start = time.perf_counter()
         train = data.fit
         if train.n_classes < 2 or len(np.unique(train.labels)) < 2:
-            raise MethodError(f"{self.method}: needs at least 2 classes with training images")
+            raise MethodError(f"{self.name}: needs at least 2 classes with training images")
         self.resolve_profile(ctx.device)
         r = self.recipe()
         crop, base = STEMS[r.stem]
@@ -178,7 +178,7 @@ class LaterCNN(BaselineBase):
             ctx,
             train_transform=self.inputs_.train,
             eval_transform=self.inputs_.centre_crop,
-            run_name=self.method,
+            run_name=self.architecture,
             loss_fn=type(self).loss_fn,
         )
         self.model_ = self.trainer_.fit(train, monitor=data.monitor)
@@ -204,14 +204,14 @@ class LaterCNN(BaselineBase):
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         """Softmax on the centre crop, ``(N, n_classes)``."""
         if not hasattr(self, "trainer_"):
-            raise MethodError(f"{self.method}: decision_function before fit")
+            raise MethodError(f"{self.name}: decision_function before fit")
         return self.trainer_.predict_proba(split, self.model_)
 
 
 class ZFNetBaseline(LaterCNN):
     """Zeiler & Fergus (2013/2014): AlexNet with a 7x7/2 conv1 and a stride-2 conv2."""
 
-    method = "zfnet"
+    architecture = "zfnet"
     year = 2013
     source = (
         "M. D. Zeiler, R. Fergus. Visualizing and Understanding Convolutional Networks. ECCV 2014."
@@ -231,7 +231,7 @@ _VGG_SOURCE = (
 class VGG11Baseline(LaterCNN):
     """Simonyan & Zisserman (2014), configuration A: 8 conv + 3 FC, all 3x3."""
 
-    method = "vgg11"
+    architecture = "vgg11"
     year = 2014
     source = _VGG_SOURCE
     description = "VGG-11 (configuration A): 3x3 convolutions, 5 max-pools, FC 4096-4096"
@@ -243,7 +243,7 @@ class VGG11Baseline(LaterCNN):
 class VGG16Baseline(LaterCNN):
     """Simonyan & Zisserman (2014), configuration D: 13 conv + 3 FC, all 3x3."""
 
-    method = "vgg16"
+    architecture = "vgg16"
     year = 2014
     source = _VGG_SOURCE
     description = "VGG-16 (configuration D): 3x3 convolutions, 5 max-pools, FC 4096-4096"
@@ -255,7 +255,7 @@ class VGG16Baseline(LaterCNN):
 class GoogLeNetBaseline(LaterCNN):
     """Szegedy et al. (2014): 22 layers of inception modules, two auxiliary heads in training."""
 
-    method = "googlenet"
+    architecture = "googlenet"
     year = 2014
     source = "C. Szegedy et al. Going Deeper with Convolutions. CVPR 2015."
     description = "GoogLeNet: inception modules, aux classifiers (weight 0.3) in training only"
@@ -273,7 +273,7 @@ _RESNET_SOURCE = (
 class ResNet18Baseline(LaterCNN):
     """He et al. (2015): 18 layers of basic residual blocks, batch norm, option-B shortcuts."""
 
-    method = "resnet18"
+    architecture = "resnet18"
     year = 2015
     source = _RESNET_SOURCE
     description = "ResNet-18: basic blocks [2,2,2,2], batch norm, projection shortcuts"
@@ -285,7 +285,7 @@ class ResNet18Baseline(LaterCNN):
 class ResNet34Baseline(LaterCNN):
     """He et al. (2015): 34 layers of basic residual blocks, batch norm, option-B shortcuts."""
 
-    method = "resnet34"
+    architecture = "resnet34"
     year = 2015
     source = _RESNET_SOURCE
     description = "ResNet-34: basic blocks [3,4,6,3], batch norm, projection shortcuts"
