@@ -11,11 +11,14 @@ it wrote (features, codebooks, checkpoints) counted.
 How it projects (:func:`project`):
 
 * a method trained by optimiser steps (its parameters have ``max_steps``,
-  ``epochs`` and ``batch_size``: the CNNs) is fitted with ``max_steps`` = :data:`STEPS` on a sample of that many batches (one
-  epoch, after an untimed one-step fit), its time per step read from the
-  trainer's learning curve (the steps alone); the full recipe is the set-up, plus
+  ``epochs`` and ``batch_size``: the CNNs) is fitted twice on one sample, with
+  ``max_steps`` = each of :data:`STEPS` (within one epoch, after an untimed
+  one-step fit): the difference of the trainer's own step clocks is the steady
+  time per step, free of set-up and warm-up; the monitor pass is the epoch's
+  time less its steps; the full recipe is the set-up, plus
   ``epochs x ceil(fit images / batch) x members`` steps, plus a monitor pass per
-  epoch and the val scoring at the measured evaluation rate;
+  epoch, plus the val scoring (timed on half and on all of the sample's val
+  images: a fixed cost and a rate);
 * any other method is fitted and scored on two samples of different sizes
   (same classes), which separates its fixed costs (encoder learning, start-up)
   from its per-image costs (features, SVM epochs), extrapolated linearly in the
@@ -42,6 +45,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from harness.api import RunContext, fit_method
 from harness.config import MethodSpec, RunConfig
@@ -70,8 +75,9 @@ __all__ = ["Calibration", "Plan", "Projection", "make_plan", "plan_table"]
 CLASSES = 10  # classes of the calibration samples (fewer when the copy has fewer)
 PER_CLASS = (4, 12)  # training images per class of the two samples
 VAL_PER_CLASS = (2, 6)  # val images per class of the two samples
-STEPS = 5  # optimiser steps of the timed fit of a step-trained method (after an untimed fit
-# of one step: imports and kernel selection are one-offs of the process)
+STEPS = (2, 8)  # optimiser steps of the two timed fits of a step-trained method (after an
+# untimed fit of one step: imports and kernel selection are one-offs of the process); the
+# difference of the two is the steady per-step time, free of set-up and warm-up
 MIB = 2**20
 
 
@@ -87,7 +93,10 @@ class Calibration:
     disk_bytes: int
     steps: int | None = None
     classes: int = 0
-    train_images_per_s: float | None = None  # the learning curve's training rate (steps only)
+    train_s: float | None = None  # the learning curve's training seconds (steps only)
+    monitor_s: float | None = None  # the learning curve's monitor pass (epoch less training)
+    n_monitor: int = 0  # monitor images of the sample
+    eval_half_s: float | None = None  # scoring half the val sample (the fixed cost apart)
 
 
 @dataclass
@@ -133,8 +142,6 @@ class Plan:
 
 def _sample(subset: Any, manifest: Any, per_class: int, val_per_class: int, seed: int) -> Any:
     """A subset of ``CLASSES`` of the run's classes, ``per_class`` / ``val_per_class`` images each."""
-    import numpy as np
-
     entries = manifest.entries
     counts = entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
     for split in ("train", "val"):
@@ -192,22 +199,36 @@ def _calibrate(
     method = resolved.method
     getattr(method, "warm_up", lambda ctx: None)(ctx)
     handed = data.train_data(cfg.monitor)
+    half = data.val.view(np.arange(len(data.val) // 2))
     with PeakMemory(interval_s=0.05) as peak:
         t0 = time.perf_counter()
         fit_method(method, handed, data.train, ctx)
         t1 = time.perf_counter()
-        method.decision_function(data.val, ctx)
+        method.decision_function(half, ctx)
         t2 = time.perf_counter()
+        method.decision_function(data.val, ctx)
+        t3 = time.perf_counter()
+    train_s = monitor_s = None
+    if steps is not None and ctx.epoch_log:
+        first = ctx.epoch_log[0]  # the sample holds the budget in one epoch
+        rate = first.get("images_per_s") or 0.0
+        images = first.get("images_seen") or 0
+        if rate > 0 and images:
+            train_s = images / rate
+            monitor_s = max(0.0, float(first.get("seconds") or 0.0) - train_s)
     return Calibration(
         n_train=len(data.train),
         n_val=len(data.val),
         fit_s=t1 - t0,
-        eval_s=t2 - t1,
+        eval_s=t3 - t2,
         peak_bytes=peak.peak_bytes,
         disk_bytes=_folder_bytes(ctx.cache_dir, ctx.work_dir),
         steps=steps,
         classes=data.train.n_classes,
-        train_images_per_s=(ctx.epoch_log[-1].get("images_per_s") if ctx.epoch_log else None),
+        train_s=train_s,
+        monitor_s=monitor_s,
+        n_monitor=len(handed.monitor) if handed.monitor is not None else 0,
+        eval_half_s=t2 - t1,
     )
 
 
@@ -217,6 +238,11 @@ def _line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
         slope = (y2 - y1) / (x2 - x1)
         return max(0.0, y1 - slope * x1), slope
     return 0.0, max(y1, y2) / max(x1, x2, 1)  # noise swamped the difference: a pure rate
+
+
+def len_half(n: int) -> int:
+    """Images in the half of a val sample that is scored first."""
+    return n // 2
 
 
 def step_trained(params: dict[str, Any]) -> bool:
@@ -240,24 +266,30 @@ def project(
         batch = int(params["batch_size"])
         epochs = int(params["epochs"])
         members = int(params.get("ensemble") or 1)
-        if b.train_images_per_s:  # the trainer's own clock around the steps
-            per_step = batch / b.train_images_per_s
-            setup = max(0.0, b.fit_s - (b.steps or 0) * per_step)
+        steps_ab = (a.steps or 0, b.steps or 1)
+        if a.train_s is not None and b.train_s is not None:  # the trainer's clock, steps only
+            _, per_step = _line(steps_ab[0], a.train_s, steps_ab[1], b.train_s)
+            setup = max(0.0, a.fit_s - a.train_s - (a.monitor_s or 0.0))
         else:
-            setup, per_step = _line(a.steps or 0, a.fit_s, b.steps or 1, b.fit_s)
+            setup, per_step = _line(steps_ab[0], a.fit_s, steps_ab[1], b.fit_s)
         steps = epochs * math.ceil(max(1, n_fit) / batch) * members
-        eval_rate = b.n_val / max(b.eval_s, 1e-9)
+        half = len_half(b.n_val)
+        e_fixed, e_per = _line(half, b.eval_half_s or 0.0, b.n_val, b.eval_s)
+        monitor_per = (b.monitor_s or 0.0) / max(b.n_monitor, 1)  # the trainer's own pass
         stages = {
             "set-up": setup * members,
             f"{steps:,} training steps": steps * per_step,
-            f"{epochs} monitor passes": members * epochs * n_monitor / eval_rate,
-            "val scoring": n_val / eval_rate,
+            f"{epochs} monitor passes": members * epochs * n_monitor * monitor_per,
+            "val scoring": e_fixed + e_per * n_val,
         }
         disk = b.disk_bytes  # checkpoints: the size of the model and optimiser, not of the data
-        basis = f"projected from {b.steps} timed optimiser steps on {b.n_train} images"
+        basis = (
+            f"projected from fits of {a.steps} and {b.steps} optimiser steps on "
+            f"{b.n_train} images (their difference: steady steps)"
+        )
     else:
         fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)
-        e_fixed, e_per = _line(a.n_val, a.eval_s, b.n_val, b.eval_s)
+        e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
         stages = {
             "fit: set-up": fixed,
             "fit: per image": per_image * n_train,
@@ -308,15 +340,15 @@ def make_plan(cfg: RunConfig) -> Plan:
     n_fit = n_train - (n_monitor if cfg.monitor != "val" else 0)
     cache_bytes = image_cache_bytes(manifest)
     label = device_name(device)
-    # the CNNs' larger sample holds STEPS[1] batches of fit rows
+    # the CNNs' sample holds STEPS[1] batches of fit rows
     batches = [int(r.params["batch_size"]) for r in methods.values() if step_trained(r.params)]
     classes = min(CLASSES, manifest.n_classes)
-    per_class_cnn = math.ceil(max(batches, default=0) * STEPS / classes / 0.9) + 1
+    per_class_cnn = math.ceil(max(batches, default=0) * STEPS[1] / classes / 0.9) + 1
     projections = []
     decode_rate = 0.0
     with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp:  # never the run's cache
         sizes = list(zip(PER_CLASS, VAL_PER_CLASS, strict=True))
-        if batches:  # the CNNs' sample holds STEPS batches of fit rows: one epoch
+        if batches:  # the CNNs' sample holds the larger budget's batches of fit rows: one epoch
             sizes.append((max(PER_CLASS[1], per_class_cnn), VAL_PER_CLASS[1]))
         samples = []
         for i, (k, v) in enumerate(sizes):
@@ -329,8 +361,10 @@ def make_plan(cfg: RunConfig) -> Plan:
             folder = Path(tmp) / "methods" / spec.row
             if step_trained(resolved.params):
                 _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
-                one = _calibrate(spec, device, samples[-1], cfg, folder / "timed", STEPS)
-                cals = (one, one)
+                cals = tuple(
+                    _calibrate(spec, device, samples[-1], cfg, folder / f"steps{k}", k)
+                    for k in STEPS
+                )
                 n_cal = counts[-1]
             else:
                 cals = tuple(
