@@ -248,6 +248,7 @@ class RunRecord(Frozen):
     train_images_per_s: NonNegative | None = None  # training throughput (images seen / fit time)
     eval_images_per_s: NonNegative | None = None
     peak_rss_mib: NonNegative | None = None  # harness + workers, sampled during fit and eval
+    peak_anon_mib: NonNegative | None = None  # the same less file-backed (memory-mapped) pages
     device: str | None = None  # GPU model, or CPU model and cores
     versions: dict[str, str] = Field(default_factory=dict)  # python, harness, libraries
     git_commit: str | None = None

@@ -105,6 +105,7 @@ def base_record(
         "train_images_per_s": None,
         "eval_images_per_s": None,
         "peak_rss_mib": None,
+        "peak_anon_mib": None,
         "device": device_name(device),
         "versions": package_versions(),
         "git_commit": git_commit(),

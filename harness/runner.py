@@ -179,6 +179,7 @@ def _fit_and_score(
         record["error"] = f"{type(exc).__name__}: {exc}"
     if peak.peak_bytes:  # failed runs too: memory is a common reason to fail
         record["peak_rss_mib"] = peak.mib
+        record["peak_anon_mib"] = peak.anon_mib
     finish_record(record, ctx, cfg, data, handed, refit_rows)
     return variants
 
