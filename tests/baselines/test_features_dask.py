@@ -11,20 +11,13 @@ from baselines.features.extraction import map_encoder
 from baselines.features.hog import HogEncoder
 from baselines.sift_fv_svm import SiftFvSvm
 from harness.api import RunContext, Split
+from tests.fixtures.dask_cluster import loopback_cluster
 
 
 @pytest.fixture(scope="module")
 def scheduler_address():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=1,
-        threads_per_worker=2,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",  # loopback only
-        dashboard_address=None,
-    ) as cluster:
-        yield cluster.scheduler_address
+    with loopback_cluster(n_workers=1, threads_per_worker=2, processes=False) as address:
+        yield address
 
 
 def textured_split(n: int = 24, size: int = 32) -> Split:

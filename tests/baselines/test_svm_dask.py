@@ -17,22 +17,15 @@ from baselines.linear import OvrHingeSgd
 from baselines.ovr_blocks import class_blocks, feature_file
 from harness.api import RunContext, Split, fit_method, handover
 from harness.holdout import carve_holdout
+from tests.fixtures.dask_cluster import loopback_cluster
 
 N_CLASSES = 6
 
 
 @pytest.fixture(scope="module")
 def scheduler_address():
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        protocol="tcp://",
-        host="127.0.0.1",  # loopback only
-        dashboard_address=None,
-    ) as cluster:
-        yield cluster.scheduler_address
+    with loopback_cluster(n_workers=2, threads_per_worker=1, processes=True) as address:
+        yield address
 
 
 def oriented_split(name: str, per_class: int, seed: int, size: int = 32) -> Split:
