@@ -68,6 +68,7 @@ from baselines.features.sift_encoders import DenseSiftExtractor, FisherEncoder, 
 from baselines.features.spatial_pyramid import parse_pyramid
 from harness.api import RunContext, Split
 
+GMM_FIT = "torch-em-f32-chunked-kmeans-init-v1"  # baselines.features.gmm; names it in cache keys
 SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4)  # lambda; C = 1 / (lambda N)
 SVM_EPOCH_GRID = (2, 4, 8)  # averaged-SGD epochs scored in one run per lambda
 SVM_CLASS_WEIGHT_GRID = ("balanced",)  # one-vs-rest positives re-weighted or not
@@ -140,7 +141,9 @@ class SiftFvSvm(EncodedSvmBaseline):
             "images": self.codebook_images,
             "per_image": self.descriptors_per_image,
             "seed": ctx.seed,
+            "gmm": GMM_FIT,  # the EM that fitted it (a new EM: new codebook)
         }
+        device = ctx.device if str(ctx.device).startswith("cuda") else "cpu"
 
         def build() -> dict[str, Any]:
             desc = sample_training_descriptors(
@@ -152,7 +155,14 @@ class SiftFvSvm(EncodedSvmBaseline):
             )
             ctx.logger.info("sift-fv %s: %d descriptors; fitting PCA and GMM", kind, len(desc))
             pca = fit_pca(desc, self.pca_dim, ctx.seed)
-            gmm = fit_gmm((desc - pca.mean) @ pca.components.T, self.n_components, ctx.seed)
+            facts: dict[str, Any] = {}
+            gmm = fit_gmm(
+                (desc - pca.mean) @ pca.components.T,
+                self.n_components,
+                ctx.seed,
+                device=device,
+                facts=facts,
+            )
             return {
                 "pca_mean": pca.mean,
                 "pca_components": pca.components,
@@ -160,9 +170,24 @@ class SiftFvSvm(EncodedSvmBaseline):
                 "means": gmm.means,
                 "variances": gmm.variances,
                 "n_descriptors": desc.shape[:1],
+                "gmm_iterations": np.asarray([facts["iterations"]]),
+                "gmm_log_likelihood": np.asarray([facts["log_likelihood"]]),
+                "gmm_converged": np.asarray([facts["converged"]]),
+                "gmm_rows": np.asarray([facts["n_descriptors"]]),
             }
 
-        return cached_arrays(ctx, cache_name, key, build)
+        arrays = cached_arrays(ctx, cache_name, key, build)
+        ctx.note(
+            f"sift_fv_{kind}_gmm_fit",
+            {
+                "em": GMM_FIT,
+                "iterations": int(arrays["gmm_iterations"][0]),
+                "mean_log_likelihood": float(arrays["gmm_log_likelihood"][0]),
+                "converged": bool(arrays["gmm_converged"][0]),
+                "rows": int(arrays["gmm_rows"][0]),
+            },
+        )
+        return arrays
 
     def learn_extra_encoders(self, train: Split, ctx: RunContext) -> dict[str, Any]:
         if not self.colour:

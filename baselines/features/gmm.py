@@ -189,6 +189,8 @@ def fit_diagonal_gmm(
     x_np = np.ascontiguousarray(x, dtype=np.float32)
     gen = torch.Generator().manual_seed(int(seed))
     n = len(x_np)
+    if n == 0 or x_np.ndim != 2:
+        raise ValueError(f"a GMM needs (N, D) rows with N > 0, got shape {x_np.shape}")
     if max_descriptors is not None and n > max_descriptors:
         keep = np.sort(np.random.default_rng(seed).choice(n, size=max_descriptors, replace=False))
         x_np, n = x_np[keep], max_descriptors
