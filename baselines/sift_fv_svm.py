@@ -54,11 +54,11 @@ The colour channel (same grid) chose lambda 3e-5 and 8 epochs too: monitor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from baselines.features.cache import cached_arrays, split_fingerprint
+from baselines.features.cache import FEATURE_DTYPES, cached_arrays, split_fingerprint
 from baselines.features.codebook import fit_gmm, fit_pca, sample_training_descriptors
 from baselines.features.colour import ColourFisherEncoder, ColourStatsExtractor
 from baselines.features.dense_sift import DenseGrid
@@ -67,6 +67,7 @@ from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
 from baselines.features.sift_encoders import DenseSiftExtractor, FisherEncoder, Pca
 from baselines.features.spatial_pyramid import parse_pyramid
 from harness.api import RunContext, Split
+from harness.params import Options
 
 GMM_FIT = "torch-em-f32-chunked-kmeans-init-v1"  # baselines.features.gmm; names it in cache keys
 SVM_GRID = (1e-5, 3e-5, 1e-4, 3e-4)  # lambda; C = 1 / (lambda N)
@@ -78,6 +79,10 @@ class SiftFvSvm(EncodedSvmBaseline):
     """Dense SIFT -> PCA -> GMM -> improved Fisher vectors with a spatial pyramid -> OvR SVMs."""
 
     year = 2011
+    parameter_constraints: ClassVar[dict[str, Any]] = {
+        **EncodedSvmBaseline.parameter_constraints,
+        "feature_dtype": Options(*FEATURE_DTYPES),
+    }
     source = (
         "Sanchez & Perronnin, High-dimensional signature compression for large-scale image "
         "classification, CVPR 2011; Perronnin, Sanchez & Mensink, Improving the Fisher kernel "
@@ -108,6 +113,7 @@ class SiftFvSvm(EncodedSvmBaseline):
         svm_class_weight: str = "balanced",  # class weighting without selection
         chunk_size: int = 256,  # images per extraction task
         min_images_per_class: int = 2,  # fewer -> MethodError naming the class
+        feature_dtype: str = "float16",  # cached FV storage: "float16" (half the bytes) | "float32"
     ) -> None:
         self.bin_sizes = bin_sizes
         self.step = step
@@ -127,6 +133,7 @@ class SiftFvSvm(EncodedSvmBaseline):
         self.svm_class_weight = svm_class_weight
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
+        self.feature_dtype = feature_dtype
 
     def _pca_gmm(
         self, train: Split, ctx: RunContext, extractor: Any, kind: str, cache_name: str
