@@ -33,7 +33,7 @@ all N points) and stopped at ``max_iter`` with a ``ConvergenceWarning``.
   the ILSVRC suite's sample; VLFeat's examples use ~10^5. More rows only
   refine parameters already estimated from thousands of points per mode, and
   the EM's time is linear in the rows, so the bound caps the cost of larger
-  codebook samples (16 s per EM iteration at 10^6 x 64, K = 256, 2 CPU cores).
+  codebook samples (8.6 s per EM iteration at 10^6 x 64, K = 256, one busy CPU core).
 """
 
 from __future__ import annotations
