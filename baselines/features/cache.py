@@ -1,8 +1,13 @@
-"""On-disk feature cache: float16 ``.npy`` memory maps keyed by data and parameters.
+"""On-disk feature cache: float16 (or float32) ``.npy`` memory maps keyed by data and parameters.
 
 Key: the manifest hash (or, for splits built in memory, a fingerprint of the
 labels and a sample of the pixels), the split's name and length, the image
-size, and the encoder's parameters including a digest of its learned arrays.
+size, the encoder's parameters including a digest of its learned arrays, and
+the storage dtype (``FEATURE_DTYPES``; float16, every method's default, keeps
+the key it had before the dtype was a choice, so existing files stay valid;
+any other dtype is in the key, and a file whose dtype is not the one asked for
+is never used either way). The SVMs read the rows block by block and widen
+them to float32 for the arithmetic (:mod:`baselines.linear`).
 A rerun with the same key memory-maps the file instead of recomputing.
 
 A row view (``Split.view``: the fit rows, the monitor) shares its parent's
@@ -31,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from harness.api import RowView, RunContext, Split
+
+FEATURE_DTYPES = ("float16", "float32")  # storage of the cached features
 
 #: How many times :func:`cached_features` has computed (not loaded) a feature file; tests read it.
 BUILD_COUNT = {"n": 0}
@@ -62,15 +69,19 @@ def split_fingerprint(split: Split, manifest_hash: str, rows: bool = False) -> s
     return base
 
 
-def feature_key(split: Split, ctx: RunContext, params: dict[str, Any]) -> str:
+def feature_key(
+    split: Split, ctx: RunContext, params: dict[str, Any], dtype: str = "float16"
+) -> str:
     """Key of the feature file of ``split``'s *parent* (a row view shares its parent's file)."""
-    desc = {
+    desc: dict[str, Any] = {
         "data": split_fingerprint(split, ctx.manifest_hash),
         "split": split.parent or split.name,
         "n": split.parent_len if split.parent is not None else len(split),
         "size": split.size,
         "params": params,
     }
+    if dtype != "float16":  # float16 keys are those of the files written before the choice
+        desc["dtype"] = dtype
     return hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -86,7 +97,9 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def load_features(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarray | None:
+def load_features(
+    directory: Path, key: str, shape: tuple[int, int], dtype: str = "float16"
+) -> np.ndarray | None:
     """The cached memmap if complete and matching, else None."""
     marker, data = directory / "complete.json", directory / "features.npy"
     if not (marker.exists() and data.exists()):
@@ -96,12 +109,12 @@ def load_features(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarr
         feats = np.load(data, mmap_mode="r")
     except (OSError, ValueError):
         return None
-    if meta.get("key") != key or tuple(feats.shape) != tuple(shape):
+    if meta.get("key") != key or tuple(feats.shape) != tuple(shape) or feats.dtype != dtype:
         return None
     return feats
 
 
-def _done_rows(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarray | None:
+def _done_rows(directory: Path, key: str, shape: tuple[int, int], dtype: str) -> np.ndarray | None:
     """The rows already encoded in a partly filled file (None: no usable partial file)."""
     try:
         meta = json.loads((directory / "partial.json").read_text())
@@ -109,7 +122,12 @@ def _done_rows(directory: Path, key: str, shape: tuple[int, int]) -> np.ndarray 
         feats = np.load(directory / "features.npy", mmap_mode="r")
     except (OSError, ValueError):
         return None
-    ok = meta.get("key") == key and tuple(feats.shape) == tuple(shape) and len(done) == shape[0]
+    ok = (
+        meta.get("key") == key
+        and tuple(feats.shape) == tuple(shape)
+        and feats.dtype == dtype
+        and len(done) == shape[0]
+    )
     return done.astype(bool) if ok else None
 
 
@@ -127,8 +145,9 @@ def cached_features(
     dim: int,
     chunks: Callable[[Split], Iterator[tuple[slice, np.ndarray]]],
     label: str = "features",
+    dtype: str = "float16",
 ) -> Any:
-    """``(len(split), dim)`` float16 features of ``split``, each image encoded once.
+    """``(len(split), dim)`` features of ``split`` stored as ``dtype``, each image encoded once.
 
     The file holds the features of ``split``'s parent (for a row view of
     train, all of train's rows) and is filled as rows are asked for: the fit
@@ -140,28 +159,30 @@ def cached_features(
     """
     from filelock import FileLock
 
-    key = feature_key(split, ctx, params)
+    if dtype not in FEATURE_DTYPES:
+        raise ValueError(f"feature dtype {dtype!r}: expected one of {FEATURE_DTYPES}")
+    key = feature_key(split, ctx, params, dtype)
     parent = split.parent or split.name
     n_parent = split.parent_len if split.parent is not None else len(split)
     directory = Path(ctx.cache_dir) / "features" / f"{label}-{parent}-{key}"
     shape = (n_parent, dim)
-    found = load_features(directory, key, shape)
+    found = load_features(directory, key, shape, dtype)
     if found is not None:
         ctx.logger.info("reusing cached %s for %s split: %s", label, parent, directory)
         return _shown(split, found)
     directory.mkdir(parents=True, exist_ok=True)
     with FileLock(str(directory / ".lock")):
-        found = load_features(directory, key, shape)  # another process may have built it
+        found = load_features(directory, key, shape, dtype)  # another process may have built it
         if found is not None:
             return _shown(split, found)
         rows = np.arange(len(split)) if split.parent is None else np.asarray(split.parent_rows)
-        done = _done_rows(directory, key, shape)
+        done = _done_rows(directory, key, shape, dtype)
         if done is None:  # start the parent's file afresh (a killed run's leftovers go)
             (directory / "complete.json").unlink(missing_ok=True)
             for stale in directory.glob(".features.*.tmp.npy"):
                 stale.unlink(missing_ok=True)
             tmp = directory / f".features.{os.getpid()}.tmp.npy"
-            np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16, shape=shape).flush()
+            np.lib.format.open_memmap(tmp, mode="w+", dtype=np.dtype(dtype), shape=shape).flush()
             os.replace(tmp, directory / "features.npy")
             done = np.zeros(n_parent, dtype=bool)
             _atomic_save(directory / "done.npy", done)
@@ -190,7 +211,9 @@ def cached_features(
             _atomic_write_text(
                 directory / "complete.json",
                 json.dumps(
-                    {"key": key, "shape": list(shape), "params": params}, default=str, indent=1
+                    {"key": key, "shape": list(shape), "dtype": dtype, "params": params},
+                    default=str,
+                    indent=1,
                 ),
             )
     return _shown(split, np.load(directory / "features.npy", mmap_mode="r"))

@@ -156,8 +156,14 @@ class EncodedSvmBaseline(BaselineBase):
     def _encoder(self, channel: str) -> Any:
         return self.encoder_ if channel == MAIN else self.extra_encoders_[channel]
 
+    feature_dtype: str = "float16"  # cache storage; sift-fv-svm exposes it as a parameter
+
     def features(self, split: Split, ctx: RunContext, channel: str = MAIN) -> np.ndarray:
-        """The cached ``(len(split), dim)`` float16 features of ``split`` for one channel."""
+        """The cached ``(len(split), dim)`` features of ``split`` for one channel.
+
+        Stored as ``feature_dtype`` (float16 by default: half the bytes of
+        float32; the SVMs widen each block to float32).
+        """
         encoder = self._encoder(channel)
         label = self.name if channel == MAIN else f"{self.name}-{channel}"
         return cached_features(
@@ -169,6 +175,7 @@ class EncodedSvmBaseline(BaselineBase):
                 encoder, todo, ctx, self.chunk_size, desc=f"{label} {todo.name}"
             ),
             label=label,
+            dtype=self.feature_dtype,
         )
 
     def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
@@ -241,6 +248,13 @@ class EncodedSvmBaseline(BaselineBase):
             if channel == MAIN:
                 self.n_features_ = dim
                 ctx.note(f"{self.name}_feature_dim", dim)
+                ctx.note(
+                    f"{self.name}_feature_storage",
+                    {
+                        "dtype": self.feature_dtype,
+                        "bytes_per_image": dim * np.dtype(self.feature_dtype).itemsize,
+                    },
+                )
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
