@@ -42,12 +42,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decade.layers import check_common, scaled
+from decade.layers import INITS, check_common, init_weights, scaled
 
 __all__ = ["AUX_WEIGHT", "INCEPTION", "INITS", "GoogLeNet", "Inception", "googlenet_loss"]
 
 AUX_WEIGHT = 0.3  # Section 5: each auxiliary loss is added with weight 0.3
-INITS = ("paper", "kaiming")
 
 #: Table 1: (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)
 INCEPTION: dict[str, tuple[int, int, int, int, int, int]] = {
@@ -115,9 +114,7 @@ class GoogLeNet(nn.Module):
         aux: bool = True,
     ) -> None:
         super().__init__()
-        check_common(stem, width, n_classes, "googlenet")
-        if init not in INITS:
-            raise ValueError(f"googlenet: unknown init {init!r}; known: {INITS}")
+        check_common(stem, width, n_classes, "googlenet", init)
         small = stem == "small"
         c1, c2r, c2 = scaled(64, width), scaled(64, width), scaled(192, width)
         self.stem = nn.Sequential(
@@ -141,16 +138,8 @@ class GoogLeNet(nn.Module):
         self.fc = nn.Linear(c_in, n_classes)
         self.aux1 = AuxClassifier(self.blocks["4a"].out_channels, n_classes, width) if aux else None
         self.aux2 = AuxClassifier(self.blocks["4d"].out_channels, n_classes, width) if aux else None
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                if init == "kaiming":
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                else:
-                    nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-        if init == "kaiming":  # small output layers: the logits start near 0, not at +-10
-            for head in (self.fc, *(h.classifier for h in (self.aux1, self.aux2) if h)):
-                nn.init.normal_(head.weight, 0.0, 0.01)
+        heads = [self.fc, *(h.classifier for h in (self.aux1, self.aux2) if h)]
+        init_weights(self, init, nn.init.xavier_uniform_, heads)
 
     def forward(self, x: torch.Tensor) -> Any:
         """Eval mode: logits. Train mode (with heads): ``(logits, aux1 logits, aux2 logits)``."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from decade.layers import check_common, scaled
+from decade.layers import INITS, check_common, fc_head, init_weights, scaled
 
 __all__ = ["CONFIGS", "INITS", "VGG"]
 
@@ -35,7 +35,6 @@ CONFIGS: dict[str, tuple[int | str, ...]] = {
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
 }
-INITS = ("paper", "kaiming")
 
 
 class VGG(nn.Module):
@@ -51,11 +50,9 @@ class VGG(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        check_common(stem, width, n_classes, "vgg")
+        check_common(stem, width, n_classes, "vgg", init)
         if config not in CONFIGS:
             raise ValueError(f"vgg: unknown configuration {config!r}; known: {sorted(CONFIGS)}")
-        if init not in INITS:
-            raise ValueError(f"vgg: unknown init {init!r}; known: {INITS}")
         layers: list[nn.Module] = []
         c_in, pools = 3, 0
         for item in CONFIGS[config]:
@@ -69,26 +66,12 @@ class VGG(nn.Module):
                 c_in = c_out
         self.features = nn.Sequential(*layers)
         fc = scaled(4096, width)
-        self.classifier = nn.Sequential(
-            nn.Linear(c_in * 7 * 7, fc),  # fc6
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(fc, fc),  # fc7
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(fc, n_classes),  # fc8
+        self.classifier = fc_head(c_in * 7 * 7, fc, n_classes, dropout)
+        # the paper: A from N(0, 0.01); the deeper nets (initialised from A in the paper) Glorot
+        paper = (
+            (lambda w: nn.init.normal_(w, 0.0, 0.01)) if config == "A" else nn.init.xavier_uniform_
         )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                if init == "kaiming":
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                elif config == "A":
-                    nn.init.normal_(m.weight, 0.0, 0.01)
-                else:
-                    nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
-        if init == "kaiming":  # a small output layer: the logits start near 0, not at +-10
-            nn.init.normal_(self.classifier[-1].weight, 0.0, 0.01)
+        init_weights(self, init, paper, [self.classifier[-1]])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))

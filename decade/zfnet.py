@@ -35,11 +35,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from decade.layers import check_common, scaled
+from decade.layers import INITS, check_common, fc_head, init_weights, scaled
 
 __all__ = ["INITS", "ZFNet"]
-
-INITS = ("paper", "kaiming")
 
 
 class ZFNet(nn.Module):
@@ -54,9 +52,7 @@ class ZFNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        check_common(stem, width, n_classes, "zfnet")
-        if init not in INITS:
-            raise ValueError(f"zfnet: unknown init {init!r}; known: {INITS}")
+        check_common(stem, width, n_classes, "zfnet", init)
         self.init = init
         c1, c2, c3, c4, c5 = (scaled(c, width) for c in (96, 256, 384, 384, 256))
         fc = scaled(4096, width)
@@ -78,24 +74,8 @@ class ZFNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=2),
         )
-        self.classifier = nn.Sequential(
-            nn.Linear(c5 * 6 * 6, fc),  # fc6
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(fc, fc),  # fc7
-            nn.ReLU(inplace=True),
-            nn.Dropout(dropout),
-            nn.Linear(fc, n_classes),  # fc8
-        )
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d | nn.Linear):
-                if init == "kaiming":
-                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                else:
-                    nn.init.normal_(m.weight, 0.0, 0.01)
-                nn.init.zeros_(m.bias)
-        if init == "kaiming":  # a small output layer: the logits start near 0, not at +-10
-            nn.init.normal_(self.classifier[-1].weight, 0.0, 0.01)
+        self.classifier = fc_head(c5 * 6 * 6, fc, n_classes, dropout)
+        init_weights(self, init, lambda w: nn.init.normal_(w, 0.0, 0.01), [self.classifier[-1]])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(torch.flatten(self.features(x), 1))
