@@ -50,6 +50,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from baselines.cnn import profile_for_device as shared_profile_for_device
+
 __all__ = [
     "BATCH_SCALINGS",
     "LR_SCHEDULES",
@@ -128,11 +130,7 @@ PROFILES: dict[str, Profile] = {
 
 def profile_for_device(profile: str, device: str) -> str:
     """``"auto"`` -> ``"paper"`` on CUDA, ``"cpu"`` elsewhere; a named profile stays itself."""
-    if profile == "auto":
-        return "paper" if str(device).startswith("cuda") else "cpu"
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be 'auto' or one of {sorted(PROFILES)}, got {profile!r}")
-    return profile
+    return shared_profile_for_device(profile, device, PROFILES)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from baselines.cnn import profile_for_device as shared_profile_for_device
+
 __all__ = ["PROFILES", "Recipe", "departures", "profile_for_device", "recipe_for"]
 
 PROFILES = ("paper", "cpu")
@@ -98,11 +100,7 @@ def recipe_for(method: str, profile: str) -> Recipe:
 
 def profile_for_device(profile: str, device: str) -> str:
     """``"auto"`` -> ``"paper"`` on CUDA, ``"cpu"`` elsewhere; a named profile stays itself."""
-    if profile == "auto":
-        return "paper" if str(device).startswith("cuda") else "cpu"
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be 'auto' or one of {PROFILES}, got {profile!r}")
-    return profile
+    return shared_profile_for_device(profile, device, PROFILES)
 
 
 def departures(method: str, r: Recipe) -> list[str]:

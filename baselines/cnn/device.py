@@ -50,7 +50,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -65,6 +65,7 @@ __all__ = [
     "memory_format",
     "non_blocking",
     "pin_memory",
+    "profile_for_device",
     "speed_switches",
     "synchronize",
 ]
@@ -167,3 +168,13 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (CUDA kernels run asynchronously); a no-op on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def profile_for_device(profile: str, device: str, profiles: Iterable[str]) -> str:
+    """A network's recipe for ``device``: ``"auto"`` -> ``"paper"`` on CUDA, ``"cpu"`` elsewhere;
+    a named profile (one of ``profiles``) stays itself."""
+    if profile == "auto":
+        return "paper" if str(device).startswith("cuda") else "cpu"
+    if profile not in profiles:
+        raise ValueError(f"profile must be 'auto' or one of {sorted(profiles)}, got {profile!r}")
+    return profile
