@@ -25,6 +25,7 @@ from harness.report.measured import measured_blocks
 from harness.report.notes import REAL_DATA_COMMAND, demo_warning, display_path
 from harness.report.reproduce import reproduce_blocks
 from harness.report.sweep import sweep_blocks, sweep_cell_records
+from harness.report.timeline import timeline_blocks
 from harness.store import atomic_write_text, ensure_folder, load_records, records_dir
 
 __all__ = ["write_report"]
@@ -99,6 +100,9 @@ def write_report(
             section, section_files = make(g, out_dir)
             blocks += section
             files.update(section_files)
+        section, section_files = timeline_blocks(history, g, out_dir)
+        blocks += section
+        files.update(section_files)
     if sweep_cells:
         section, section_files = sweep_blocks(sweep_cells, out_dir)
         blocks += [Heading("Gap versus scale (sweep)"), *section]
