@@ -37,7 +37,7 @@ import numpy as np
 
 from harness.api import RowView, RunContext, Split
 
-FEATURE_DTYPES = ("float16", "float32")  # storage of the cached features
+FEATURE_DTYPES = ("float16", "float32", "uint8")  # storage (uint8: product-quantised codes)
 
 #: How many times :func:`cached_features` has computed (not loaded) a feature file; tests read it.
 BUILD_COUNT = {"n": 0}

@@ -57,6 +57,7 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
+from baselines.features.pq import learn_quantizer, pq_features
 from baselines.linear import MODEL_BYTES, OvrHingeSgd, check_class_counts
 from baselines.ovr_blocks import train_final, train_grid
 from harness.api import (
@@ -158,25 +159,30 @@ class EncodedSvmBaseline(BaselineBase):
 
     feature_dtype: str = "float16"  # cache storage; sift-fv-svm exposes it as a parameter
 
-    def features(self, split: Split, ctx: RunContext, channel: str = MAIN) -> np.ndarray:
+    def features(
+        self, split: Split, ctx: RunContext, channel: str = MAIN, scored: bool = False
+    ) -> Any:
         """The cached ``(len(split), dim)`` features of ``split`` for one channel.
 
         Stored as ``feature_dtype`` (float16 by default: half the bytes of
-        float32; the SVMs widen each block to float32).
+        float32; the SVMs widen each block to float32). Under ``"pq"`` the rows
+        the SVMs train on are product-quantised codes (:class:`~baselines.features.pq.PQFeatures`,
+        decoded block by block), and the rows that are scored (``scored=True``:
+        the monitor, val) are stored float16, never compressed.
         """
         encoder = self._encoder(channel)
         label = self.name if channel == MAIN else f"{self.name}-{channel}"
-        return cached_features(
-            split,
-            ctx,
-            self.encoder_params(encoder),
-            encoder.dim(split.size),
-            lambda todo: map_encoder(
-                encoder, todo, ctx, self.chunk_size, desc=f"{label} {todo.name}"
-            ),
-            label=label,
-            dtype=self.feature_dtype,
-        )
+
+        def encode(todo: Split) -> Any:
+            return map_encoder(encoder, todo, ctx, self.chunk_size, desc=f"{label} {todo.name}")
+
+        params, dim = self.encoder_params(encoder), encoder.dim(split.size)
+        if self.feature_dtype == "pq" and not scored:  # codes, decoded as the SVMs read them
+            quantizer = self.quantizers_[channel]
+            return pq_features(split, ctx, params, dim, encode, quantizer, label)
+        # scored vectors (monitor, val) are not compressed (asymmetric, as Sanchez & Perronnin)
+        dtype = "float16" if self.feature_dtype == "pq" else self.feature_dtype
+        return cached_features(split, ctx, params, dim, encode, label=label, dtype=dtype)
 
     def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
         from threadpoolctl import threadpool_limits
@@ -239,6 +245,17 @@ class EncodedSvmBaseline(BaselineBase):
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(fit))
         self.encoder_ = self.learn_encoder(fit, ctx)
         self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
+        self.quantizers_ = {
+            channel: learn_quantizer(
+                self._encoder(channel),
+                fit,
+                ctx,
+                self.encoder_params(self._encoder(channel)),
+                chunk_size=self.chunk_size,
+                label=self.name if channel == MAIN else f"{self.name}-{channel}",
+            )  # fmt: skip
+            for channel in ([MAIN, *self.extra_encoders_] if self.feature_dtype == "pq" else [])
+        }
         self.chosen_: dict[str, dict[str, Any]] = {}
         monitor_scores: dict[str, np.ndarray] = {}
         for channel in [MAIN, *self.extra_encoders_]:
@@ -252,13 +269,15 @@ class EncodedSvmBaseline(BaselineBase):
                     f"{self.name}_feature_storage",
                     {
                         "dtype": self.feature_dtype,
-                        "bytes_per_image": dim * np.dtype(self.feature_dtype).itemsize,
+                        "bytes_per_image": dim // self.quantizers_[MAIN].sub_dim
+                        if self.feature_dtype == "pq"
+                        else dim * np.dtype(self.feature_dtype).itemsize,
                     },
                 )
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
-                mon_feats = self.features(monitor, ctx, channel)
+                mon_feats = self.features(monitor, ctx, channel, scored=True)
                 ctx.logger.info(
                     "%s: training %d OvR SVMs on %s features (%s), chosen on the monitor",
                     self.name,
@@ -463,7 +482,7 @@ class EncodedSvmBaseline(BaselineBase):
                 f"{self.encoder_.dim(split.size)} dims; the SVMs were trained on {self.n_features_}"
             )
         scores = [
-            self.svms_[channel].decision_function(self.features(split, ctx, channel))
+            self.svms_[channel].decision_function(self.features(split, ctx, channel, scored=True))
             for channel in self.svms_
         ]
         return scores[0] if len(scores) == 1 else np.mean(scores, axis=0, dtype=np.float32)
