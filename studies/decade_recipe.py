@@ -88,7 +88,9 @@ def run_pilot(name: str, lr: float, fit: Any, monitor: Any, work: Path, seed: in
     from harness.protocol import topk_error
     from harness.registry import BASELINES
 
-    ctx = RunContext(work_dir=work / f"{name}-{lr:g}", quiet=True, seed=seed)
+    ctx = RunContext(
+        work_dir=work / f"{name}-{lr:g}", quiet=True, seed=seed, n_jobs=os.cpu_count() or 1
+    )
     method = BASELINES.get(name)(profile="cpu", lr=lr, epochs=1)
     start = time.perf_counter()
     fit_method(method, handover(fit, monitor=monitor), fit, ctx)
@@ -104,6 +106,37 @@ def run_pilot(name: str, lr: float, fit: Any, monitor: Any, work: Path, seed: in
         "monitor_top1_err": round(topk_error(scores, monitor.labels, 1), 2),
         "monitor_top5_err": round(top5, 2),
         "monitor_top5_se": round(100 * math.sqrt(max(top5 / 100 * (1 - top5 / 100), 1e-9) / n), 2),
+    }
+
+
+def epoch_seconds(name: str, lr: float, fit: Any, monitor: Any, work: Path, steps: int) -> dict:
+    """One full-size epoch's seconds: the training rate on the run's fit rows, plus its monitor.
+
+    Two fits of ``steps // 4`` and ``steps`` steps, each ending with a monitor
+    pass; the difference of the trainer's own training clocks is the steady
+    rate (free of the first steps' warm-up, as ``harness plan`` does), and the
+    monitor pass is the epoch's seconds less its training.
+    """
+    from harness.api import RunContext, fit_method, handover
+    from harness.registry import BASELINES
+
+    import shutil
+
+    rows = []
+    for k in (max(1, steps // 4), steps):
+        shutil.rmtree(work / f"{name}-rate-{k}", ignore_errors=True)  # never resume a timing
+        ctx = RunContext(work_dir=work / f"{name}-rate-{k}", quiet=True, n_jobs=os.cpu_count() or 1)
+        method = BASELINES.get(name)(profile="cpu", lr=lr, epochs=1, max_steps=k)
+        fit_method(method, handover(fit, monitor=monitor), fit, ctx)
+        row = ctx.epoch_log[0]
+        train_s = float(row["images_seen"]) / float(row["images_per_s"])
+        rows.append((float(row["images_seen"]), train_s, float(row["seconds"]) - train_s))
+    (n1, t1, _), (n2, t2, monitor_s) = rows
+    rate = (n2 - n1) / max(t2 - t1, 1e-9)
+    return {
+        "train_images_per_s": round(rate, 1),
+        "monitor_pass_seconds": round(max(0.0, monitor_s), 1),
+        "epoch_seconds": round(len(fit) / rate + max(0.0, monitor_s), 1),
     }
 
 
@@ -129,6 +162,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--budget-minutes", type=float, default=25.0, help="full run's training")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/decade_recipe/study.json")
+    p.add_argument(
+        "--epochs-only",
+        action="store_true",
+        help="keep the lr chosen in --out; measure each network's full-size epoch "
+        "(--rate-steps steps on all fit rows + the monitor pass) and fit epochs to the budget",
+    )
+    p.add_argument("--rate-steps", type=int, default=60, help="steps timed by --epochs-only")
     return p.parse_args(argv)
 
 
@@ -144,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: no candidates for {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
         return 2
+    if args.epochs_only:
+        return _epochs_only(args, names)
     pilot = load_pilot_data(args.data, args.cache, classes=args.classes, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(pilot.fit_rows)
@@ -188,6 +230,36 @@ def main(argv: list[str] | None = None) -> int:
             "params": [f"{name}.lr={chosen['lr']:g}", f"{name}.epochs={epochs}"],
         }
         out.write_text(json.dumps(study, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+def _epochs_only(args: argparse.Namespace, names: list[str]) -> int:
+    """Re-derive each network's epochs from a full-size epoch's measured seconds."""
+    from studies.cpu_recipe.data import load_pilot_data
+
+    out = Path(args.out)
+    study = json.loads(out.read_text())
+    full = load_pilot_data(
+        args.data, args.cache, classes=None, fit_per_class=None, monitor_per_class=None
+    )
+    fit = _pilot_split(full, full.fit_rows, "fit")
+    study["epochs_rule"] = (
+        f"epochs = floor(budget / one epoch), one epoch = the fit rows at the steady training "
+        f"rate (fits of {args.rate_steps // 4} and {args.rate_steps} steps on them, their "
+        "difference) + one monitor pass; at least 1"
+    )
+    study["epochs_measured_load_average_1min"] = os.getloadavg()[0]
+    for name in names:
+        net = study["networks"][name]
+        work = Path(args.cache) / "decade-recipe"
+        rate = epoch_seconds(name, net["chosen_lr"], fit, full.monitor, work, args.rate_steps)
+        epochs = max(1, int(args.budget_minutes * 60 // rate["epoch_seconds"]))
+        net.update(full_epoch=rate, epochs_in_budget=epochs)
+        net["params"] = [f"{name}.lr={net['chosen_lr']:g}", f"{name}.epochs={epochs}"]
+        print(name, json.dumps(rate), "epochs", epochs, flush=True)
+    study["budget_minutes"] = args.budget_minutes
+    out.write_text(json.dumps(study, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 
