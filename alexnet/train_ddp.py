@@ -57,6 +57,24 @@ log = logging.getLogger("alexnet.train_ddp")
 __all__ = ["alexnet_spec", "main"]
 
 
+#: minutes a training collective waits for a lost rank before the job fails (default 30)
+TIMEOUT_ENV = "HARNESS_DDP_TIMEOUT_MINUTES"
+#: how long the other ranks wait for rank 0 to decode the image cache (once, at the start)
+DECODE_WAIT = timedelta(hours=6)
+
+
+def collective_timeout() -> timedelta:
+    """The training collectives' timeout: ``$HARNESS_DDP_TIMEOUT_MINUTES`` or 30 minutes."""
+    raw = os.environ.get(TIMEOUT_ENV, "30")
+    try:
+        minutes = float(raw)
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise ConfigError(f"{TIMEOUT_ENV}={raw!r} is not a positive number of minutes; e.g. 30")
+    return timedelta(minutes=minutes)
+
+
 def alexnet_spec(cfg: RunConfig, world_size: int) -> MethodSpec:
     """The suite's ``alexnet`` entry with ``ddp_world_size`` set to the real world size."""
     specs = [m for m in cfg.methods if m.name == "alexnet"]
@@ -95,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     if device == "cuda":
         torch.cuda.set_device(local_rank)
     backend = "nccl" if device == "cuda" else "gloo"
-    # Decoding a full ImageNet cache on rank 0 can take long; the others wait for it.
-    dist.init_process_group(backend, timeout=timedelta(hours=6))
+    # A lost rank fails the others' next collective after collective_timeout(); only the
+    # wait for rank 0's decoding of a full ImageNet cache gets DECODE_WAIT, on a gloo group.
+    dist.init_process_group(backend, timeout=collective_timeout())
     try:
         spec = alexnet_spec(cfg, world)
         cfg = replace(cfg, methods=(spec,), quiet=cfg.quiet or rank != 0)
+        decode_wait = dist.new_group(backend="gloo", timeout=DECODE_WAIT)
         if rank == 0:
             data = experiment.prepare(cfg)
-        dist.barrier()
+        dist.barrier(group=decode_wait)
         if rank != 0:
             data = experiment.prepare(cfg)
         resolved = experiment.resolve(spec, device)
