@@ -89,8 +89,8 @@ def test_svm_scores_from_float16_match_float32(tmp_path: Path) -> None:
     assert np.mean(scores["f32"].argmax(1) == val_labels) > 0.5  # a real signal (chance: 0.1)
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float32"])
-def test_sift_fv_notes_the_storage(dtype: str, tmp_path: Path) -> None:
+def fitted_sift_fv(dtype: str, tmp_path: Path) -> tuple[SiftFvSvm, Split, RunContext]:
+    """A tiny sift-fv-svm fitted (no monitor) with its features stored as ``dtype``."""
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
     train = Split("train", images, np.arange(16) % 2, ("n00000000", "n00000001"))
@@ -104,6 +104,12 @@ def test_sift_fv_notes_the_storage(dtype: str, tmp_path: Path) -> None:
         feature_dtype=dtype,
     )
     method.fit(handover(train), ctx)
+    return method, train, ctx
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_sift_fv_notes_the_storage(dtype: str, tmp_path: Path) -> None:
+    method, train, ctx = fitted_sift_fv(dtype, tmp_path)
     dim = method.n_features_
     storage = ctx.notes["sift-fv-svm_feature_storage"]
     assert storage == {"dtype": dtype, "bytes_per_image": dim * np.dtype(dtype).itemsize}

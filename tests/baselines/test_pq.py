@@ -8,9 +8,8 @@ import numpy as np
 
 from baselines.features.pq import PQFeatures, ProductQuantizer
 from baselines.linear import OvrHingeSgd
-from baselines.sift_fv_svm import SiftFvSvm
-from harness.api import RowView, RunContext, Split, handover
-from tests.baselines.test_fv_storage import fv_like
+from harness.api import RowView
+from tests.baselines.test_fv_storage import fitted_sift_fv, fv_like
 
 
 def test_codes_are_one_byte_per_8_dims_and_decode_close() -> None:
@@ -62,19 +61,7 @@ def test_svm_on_pq_codes_scores_close_to_float32() -> None:
 
 
 def test_sift_fv_stores_pq_codes_and_notes_the_bytes(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
-    train = Split("train", images, np.arange(16) % 2, ("n00000000", "n00000001"))
-    ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0)
-    method = SiftFvSvm(
-        n_components=2,
-        pca_dim=8,
-        codebook_images=16,
-        descriptors_per_image=30,
-        svm_epochs=1,
-        feature_dtype="pq",
-    )
-    method.fit(handover(train), ctx)
+    method, train, ctx = fitted_sift_fv("pq", tmp_path)
     dim = method.n_features_
     assert ctx.notes["sift-fv-svm_feature_storage"] == {"dtype": "pq", "bytes_per_image": dim // 8}
     assert method.features(train, ctx, scored=True).dtype == np.float16  # scored: uncompressed
