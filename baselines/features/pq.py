@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PQFeatures", "ProductQuantizer"]
+__all__ = ["STORAGE", "PQFeatures", "ProductQuantizer", "learn_quantizer", "pq_features"]
 
 
 @dataclass
