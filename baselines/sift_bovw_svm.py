@@ -39,8 +39,7 @@ from baselines.features.bovw import pyramid_level_weights
 from baselines.features.cache import cached_arrays, split_fingerprint
 from baselines.features.codebook import fit_vocabulary, sample_training_descriptors
 from baselines.features.dense_sift import DenseGrid
-from baselines.features.extraction import resolve_backend
-from baselines.features.pipeline import EncodedSvmBaseline
+from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
 from baselines.features.sift_encoders import BovwEncoder, DenseSiftExtractor
 from baselines.features.spatial_pyramid import level_of_cell, parse_pyramid
 from harness.api import RunContext, Split

@@ -83,9 +83,8 @@ from baselines.features.cache import cached_arrays, split_fingerprint
 from baselines.features.codebook import fit_gmm, fit_pca, sample_training_descriptors
 from baselines.features.colour import ColourFisherEncoder, ColourStatsExtractor
 from baselines.features.dense_sift import DenseGrid
-from baselines.features.extraction import resolve_backend
 from baselines.features.fisher import DiagonalGmm
-from baselines.features.pipeline import EncodedSvmBaseline
+from baselines.features.pipeline import EncodedSvmBaseline, resolve_backend
 from baselines.features.pq import STORAGE
 from baselines.features.sift_encoders import DenseSiftExtractor, FisherEncoder, Pca
 from baselines.features.spatial_pyramid import parse_pyramid

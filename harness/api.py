@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -105,22 +103,6 @@ class RunContext:
     notes: dict[str, Any] = field(default_factory=dict)  # method-specific extras (see note())
     training: TrainingFacts = field(default_factory=TrainingFacts)
     selections: list[Selection] = field(default_factory=list)
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # see stage()
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a stage of ``fit``/``refit`` (seconds add up over calls).
-
-        With a ``cost_units(n_fit, n_monitor, n_classes)`` method saying what each
-        stage grows with, ``harness plan`` scales each stage on its own from a
-        calibration to the whole run instead of one straight line in images.
-        """
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - start
-            self.stage_seconds[name] = self.stage_seconds.get(name, 0.0) + elapsed
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> Any:
         """A tqdm progress bar on a terminal; plain periodic log lines otherwise; none when quiet."""

@@ -1,10 +1,12 @@
 """``harness plan``: each method's time, peak memory and disk for a run, projected from a calibration.
 
-It reads the copy's layout and the run's manifest (``harness run``'s fingerprint
-memo); no image of the whole set is decoded. It fits and scores every method on
-small samples of the copy (a few classes, decoded into a temporary folder), on
-this machine and device: timed, peak resident memory sampled
-(:class:`harness.memory.PeakMemory`), bytes written (features, checkpoints) counted.
+What it reads: the layout of the copy and the run's manifest (the same
+fingerprint memo as ``harness run``, so the run does not redo it); no image of
+the whole set is decoded. What it measures, on this machine and device: every
+selected method fitted and scored on small samples of the copy (a few classes,
+decoded into a temporary folder that is removed afterwards), each timed, its
+peak resident memory sampled (:class:`harness.memory.PeakMemory`) and the bytes
+it wrote (features, codebooks, checkpoints) counted.
 
 How it projects (:func:`project`):
 
@@ -17,11 +19,11 @@ How it projects (:func:`project`):
   ``epochs x ceil(fit images / batch) x members`` steps, plus a monitor pass per
   epoch, plus the val scoring (timed on half and on all of the sample's val
   images: a fixed cost and a rate);
-* a method that times its stages (``ctx.stage``) and says what each grows with
-  (``cost_units(n_fit, n_monitor, n_classes)``: the hand-crafted pipelines'
-  encoder sample, images encoded, rows x classes of the SVMs) gets each stage
-  of its larger calibration scaled by that ratio; any other method is fitted
-  on two samples of different sizes, extrapolated linearly in images;
+* any other method is fitted and scored on two samples of different sizes
+  (same classes), which separates its fixed costs (encoder learning, start-up)
+  from its per-image costs (features, SVM epochs), extrapolated linearly in the
+  number of images (the number of classes enters only through what the
+  calibration's classes cost, so SVMs over many classes come out short);
 * disk: the image cache at its stored size (exact) plus what the method wrote,
   linear in images for features, as measured for checkpoints;
 * peak memory: the calibration's peak plus what grows with the data and is
@@ -95,9 +97,6 @@ class Calibration:
     monitor_s: float | None = None  # the learning curve's monitor pass (epoch less training)
     n_monitor: int = 0  # monitor images of the sample
     eval_half_s: float | None = None  # scoring half the val sample (the fixed cost apart)
-    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # by ctx.stage
-    stage_units: dict[str, float] = dataclasses.field(default_factory=dict)  # of the sample
-    full_units: dict[str, float] = dataclasses.field(default_factory=dict)  # of the run
 
 
 @dataclass
@@ -178,16 +177,9 @@ def _folder_bytes(*folders: Path) -> int:
 
 
 def _calibrate(
-    spec: MethodSpec,
-    device: str,
-    data: Any,
-    cfg: RunConfig,
-    folder: Path,
-    steps: int | None,
-    full: tuple[int, int, int] = (0, 0, 0),
+    spec: MethodSpec, device: str, data: Any, cfg: RunConfig, folder: Path, steps: int | None
 ) -> Calibration:
-    """Fit and score a fresh instance of ``spec`` on ``data``; time, peak memory, bytes written.
-    ``full``: the run's fit images, monitor images and classes (for ``cost_units``)."""
+    """Fit and score a fresh instance of ``spec`` on ``data``; time, peak memory and bytes written."""
     params = dict(spec.params)
     if steps is not None:
         params["max_steps"] = steps
@@ -207,7 +199,7 @@ def _calibrate(
     method = resolved.method
     getattr(method, "warm_up", lambda ctx: None)(ctx)
     handed = data.train_data(cfg.monitor)
-    half = data.val.view(np.arange(len(data.val) // 2))  # project() times n // 2 first
+    half = data.val.view(np.arange(len(data.val) // 2))
     with PeakMemory(interval_s=0.05) as peak:
         t0 = time.perf_counter()
         fit_method(method, handed, data.train, ctx)
@@ -224,12 +216,7 @@ def _calibrate(
         if rate > 0 and images:
             train_s = images / rate
             monitor_s = max(0.0, float(first.get("seconds") or 0.0) - train_s)
-    units = getattr(method, "cost_units", None)
-    n_mon = len(handed.monitor) if handed.monitor is not None else 0
     return Calibration(
-        stage_seconds=dict(ctx.stage_seconds),
-        stage_units=units(len(handed.fit), n_mon, data.train.n_classes) if units else {},
-        full_units=units(*full) if units else {},
         n_train=len(data.train),
         n_val=len(data.val),
         fit_s=t1 - t0,
@@ -253,6 +240,11 @@ def _line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
     return 0.0, max(y1, y2) / max(x1, x2, 1)  # noise swamped the difference: a pure rate
 
 
+def len_half(n: int) -> int:
+    """Images in the half of a val sample that is scored first."""
+    return n // 2
+
+
 def step_trained(params: dict[str, Any]) -> bool:
     """A method trained by optimiser steps with a step budget (the CNNs on the shared trainer)."""
     return all(k in params for k in ("max_steps", "epochs", "batch_size"))
@@ -269,8 +261,6 @@ def project(
     """The full run's stages, seconds, peak memory and disk from two calibrations."""
     a, b = cals
     n_train = n_fit + n_monitor
-    # val scoring: timed on the first half of the sample's val images, then on all of them
-    e_fixed, e_per = _line(b.n_val // 2, b.eval_half_s or 0.0, b.n_val, b.eval_s)
     params = resolved.params
     if step_trained(params):
         batch = int(params["batch_size"])
@@ -283,6 +273,8 @@ def project(
         else:
             setup, per_step = _line(steps_ab[0], a.fit_s, steps_ab[1], b.fit_s)
         steps = epochs * math.ceil(max(1, n_fit) / batch) * members
+        half = len_half(b.n_val)
+        e_fixed, e_per = _line(half, b.eval_half_s or 0.0, b.n_val, b.eval_s)
         monitor_per = (b.monitor_s or 0.0) / max(b.n_monitor, 1)  # the trainer's own pass
         stages = {
             "set-up": setup * members,
@@ -295,27 +287,19 @@ def project(
             f"projected from fits of {a.steps} and {b.steps} optimiser steps on "
             f"{b.n_train} images (their difference: steady steps)"
         )
-    elif b.stage_seconds and b.full_units:  # each timed stage scaled by what it grows with
-        stages = {"fit: set-up": max(0.0, b.fit_s - sum(b.stage_seconds.values()))}
-        for name, seconds in b.stage_seconds.items():
-            cal, run = b.stage_units.get(name, 0.0), b.full_units.get(name, 0.0)
-            stages[f"fit: {name}"] = seconds * (run / cal if cal > 0 and run > 0 else 1.0)
-        stages["val scoring"] = e_fixed + e_per * n_val
     else:
         fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)
+        e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
         stages = {
             "fit: set-up": fixed,
             "fit: per image": per_image * n_train,
             "val scoring": e_fixed + e_per * n_val,
         }
-    if not step_trained(params):  # disk: features grow with the images, linearly
         d_fixed, d_per = _line(a.n_train + a.n_val, a.disk_bytes, b.n_train + b.n_val, b.disk_bytes)
         disk = d_fixed + d_per * (n_train + n_val)
-        staged = ", each stage scaled by what it grows with" if "fit: set-up" in stages and (
-            "fit: per image" not in stages) else ""  # fmt: skip
         basis = (
             f"projected from calibrations on {a.n_train + a.n_val} and "
-            f"{b.n_train + b.n_val} images of {a.classes} classes{staged}"
+            f"{b.n_train + b.n_val} images of {a.classes} classes"
         )
     sample_rows = (b.n_train + b.n_val) / max(1, n_train + n_val) * cache_bytes
     grown = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
@@ -383,9 +367,8 @@ def make_plan(cfg: RunConfig) -> Plan:
                 )
                 n_cal = counts[-1]
             else:
-                full = (n_fit, n_monitor, manifest.n_classes)
                 cals = tuple(
-                    _calibrate(spec, device, s, cfg, folder / f"n{len(s.train)}", None, full)
+                    _calibrate(spec, device, s, cfg, folder / f"n{len(s.train)}", None)
                     for s in samples[:2]
                 )
                 n_cal = counts[0] + counts[1]

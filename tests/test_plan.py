@@ -118,39 +118,3 @@ def test_missing_cache_bytes_counts_only_what_is_missing(flags: list[str], tmp_p
     assert resources.image_cache_bytes(manifest) == len(manifest) * manifest.subset.size**2 * 3
     assert resources.missing_cache_bytes(manifest, tmp_path / "cache" / "images") == 0
     assert resources.missing_cache_bytes(manifest, tmp_path / "elsewhere") > 0
-
-
-def test_a_staged_method_gets_each_stage_scaled_by_what_it_grows_with() -> None:
-    from harness.plan import Calibration, project
-
-    class Resolved:
-        params: dict = {}
-
-    def cal(n: int, seconds: dict[str, float], units: dict[str, float]) -> Calibration:
-        return Calibration(
-            n_train=n, n_val=20, fit_s=sum(seconds.values()) + 1.0, eval_s=2.0,
-            peak_bytes=2**20, disk_bytes=0, classes=10, eval_half_s=1.5,
-            stage_seconds=seconds, stage_units=units,
-            full_units={"encoder": 1000, "features": 50_000, "svm selection": 50_000 * 1000},
-        )  # fmt: skip
-
-    b = cal(120, {"encoder": 4.0, "features": 3.0, "svm selection": 2.0},
-            {"encoder": 100, "features": 120, "svm selection": 120 * 10})  # fmt: skip
-    got = project(Resolved(), (cal(40, {}, {}), b), 45_000, 5_000, 5_000, 0)  # type: ignore[arg-type]
-    stages = got["stages"]
-    assert stages["fit: set-up"] == pytest.approx(1.0)  # the fit's time outside any stage
-    assert stages["fit: encoder"] == pytest.approx(4.0 * 1000 / 100)  # a bounded sample
-    assert stages["fit: features"] == pytest.approx(3.0 * 50_000 / 120)  # per image
-    assert stages["fit: svm selection"] == pytest.approx(2.0 * 50_000 * 1000 / 1200)  # x classes
-    assert stages["val scoring"] == pytest.approx(1.0 + 5_000 * (0.5 / 10))
-    assert "each stage scaled" in got["basis"]
-
-
-def test_hand_crafted_pipelines_time_their_stages_and_say_what_they_grow_with(
-    flags: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    rows = {r["method"]: r for r in _plan(flags, capsys)}
-    hog = rows["hog-svm"]
-    assert "each stage scaled" in hog["basis"]
-    assert {"fit: features", "fit: svm selection", "fit: refit"} <= set(hog["stages"])
-    assert "each stage scaled" not in rows["random"]["basis"]  # no stages: two-sample line

@@ -88,10 +88,3 @@ def _map_dask(
         while in_flight:
             done, fut = in_flight.popleft()
             yield done, fut.result()
-
-
-def resolve_backend(backend: str, device: str) -> str:
-    """``"auto"`` -> torch on CUDA, numpy/OpenCV on CPU; anything else is taken as given."""
-    if backend == "auto":
-        return "torch" if device.startswith("cuda") else "opencv"
-    return backend

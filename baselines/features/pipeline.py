@@ -184,16 +184,6 @@ class EncodedSvmBaseline(BaselineBase):
         dtype = "float16" if self.feature_dtype == "pq" else self.feature_dtype
         return cached_features(split, ctx, params, dim, encode, label=label, dtype=dtype)
 
-    def cost_units(self, n_fit: int, n_monitor: int, n_classes: int) -> dict[str, float]:
-        """What each timed stage (``ctx.stage``) grows with, for ``harness plan``."""
-        channels = 1 + len(getattr(self, "extra_encoders_", {}))
-        return {  # the encoder learns from a bounded sample; features per image; SVMs per
-            "encoder": channels * min(n_fit, getattr(self, "codebook_images", 0)),  # (row, class)
-            "features": channels * (n_fit + n_monitor),
-            "svm selection": channels * (n_fit + n_monitor) * n_classes,
-            "refit": channels * (n_fit + n_monitor) * n_classes,
-        }
-
     def fit(self, data: TrainData, ctx: RunContext) -> FitResult:
         from threadpoolctl import threadpool_limits
 
@@ -213,9 +203,14 @@ class EncodedSvmBaseline(BaselineBase):
                 svm = self._svm(
                     ctx, chosen["reg"], chosen["epochs"], chosen["eta0"], chosen["class_weight"]
                 )
-                with ctx.stage("refit"):  # svm.fit; in blocks of classes on Dask with a scheduler
-                    log = self._logger(ctx, channel, "refit")
-                    train_final(svm, feats, train.labels, train.n_classes, ctx, log)
+                train_final(  # svm.fit; in blocks of classes on Dask with a scheduler
+                    svm,
+                    feats,
+                    train.labels,
+                    train.n_classes,
+                    ctx,
+                    self._logger(ctx, channel, "refit"),
+                )
                 if chosen["eta0"] is None:  # no selection: the fixed values, as trained
                     ctx.note(
                         f"{self.name}_{channel}_svm",
@@ -248,20 +243,24 @@ class EncodedSvmBaseline(BaselineBase):
                 f"svm_epochs={self.svm_epochs}, svm_class_weight={self.svm_class_weight}",
             )
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(fit))
-        with ctx.stage("encoder"):
-            self.encoder_ = self.learn_encoder(fit, ctx)
-            self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
-            self.quantizers_ = {
-                ch: learn_quantizer(self._encoder(ch), fit, ctx,
-                                    self.encoder_params(self._encoder(ch)), label=f"{self.name}-{ch}")
-                for ch in ([MAIN, *self.extra_encoders_] if self.feature_dtype == "pq" else [])
-            }  # fmt: skip
+        self.encoder_ = self.learn_encoder(fit, ctx)
+        self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
+        self.quantizers_ = {
+            channel: learn_quantizer(
+                self._encoder(channel),
+                fit,
+                ctx,
+                self.encoder_params(self._encoder(channel)),
+                chunk_size=self.chunk_size,
+                label=self.name if channel == MAIN else f"{self.name}-{channel}",
+            )  # fmt: skip
+            for channel in ([MAIN, *self.extra_encoders_] if self.feature_dtype == "pq" else [])
+        }
         self.chosen_: dict[str, dict[str, Any]] = {}
         monitor_scores: dict[str, np.ndarray] = {}
         for channel in [MAIN, *self.extra_encoders_]:
             ctx.logger.info("%s: encoding the fit rows (%s)", self.name, channel)
-            with ctx.stage("features"):
-                feats = self.features(fit, ctx, channel)
+            feats = self.features(fit, ctx, channel)
             dim = int(feats.shape[1])
             if channel == MAIN:
                 self.n_features_ = dim
@@ -278,8 +277,7 @@ class EncodedSvmBaseline(BaselineBase):
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
-                with ctx.stage("features"):
-                    mon_feats = self.features(monitor, ctx, channel, scored=True)
+                mon_feats = self.features(monitor, ctx, channel, scored=True)
                 ctx.logger.info(
                     "%s: training %d OvR SVMs on %s features (%s), chosen on the monitor",
                     self.name,
@@ -287,8 +285,7 @@ class EncodedSvmBaseline(BaselineBase):
                     feats.shape,
                     channel,
                 )
-                with ctx.stage("svm selection"):
-                    chosen, scores = self._select(channel, feats, fit, mon_feats, monitor, ctx)
+                chosen, scores = self._select(channel, feats, fit, mon_feats, monitor, ctx)
                 self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
             else:
@@ -494,3 +491,10 @@ class EncodedSvmBaseline(BaselineBase):
 def _as_list(values: Any) -> list[Any]:
     """A grid from Python (tuple) or TOML (list), or a single number."""
     return list(values) if isinstance(values, (list, tuple)) else [values]
+
+
+def resolve_backend(backend: str, device: str) -> str:
+    """``"auto"`` -> torch on CUDA, numpy/OpenCV on CPU; anything else is taken as given."""
+    if backend == "auto":
+        return "torch" if device.startswith("cuda") else "opencv"
+    return backend
