@@ -117,10 +117,10 @@ def epoch_seconds(name: str, lr: float, fit: Any, monitor: Any, work: Path, step
     rate (free of the first steps' warm-up, as ``harness plan`` does), and the
     monitor pass is the epoch's seconds less its training.
     """
+    import shutil
+
     from harness.api import RunContext, fit_method, handover
     from harness.registry import BASELINES
-
-    import shutil
 
     rows = []
     for k in (max(1, steps // 4), steps):

@@ -15,7 +15,7 @@ def test_training_collectives_time_out_after_30_minutes_by_default(
 ) -> None:
     monkeypatch.delenv(TIMEOUT_ENV, raising=False)
     assert collective_timeout() == timedelta(minutes=30)
-    assert DECODE_WAIT == timedelta(hours=6)  # only the wait for rank 0's decoding is long
+    assert timedelta(hours=6) == DECODE_WAIT  # only the wait for rank 0's decoding is long
     monkeypatch.setenv(TIMEOUT_ENV, "2.5")
     assert collective_timeout() == timedelta(minutes=2.5)
 
