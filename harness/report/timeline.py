@@ -46,13 +46,18 @@ def winners(history: pd.DataFrame) -> pd.DataFrame:
     return h[["year", "top5_err", "team_or_method"]].reset_index(drop=True)
 
 
-def _dated(g: Group) -> pd.DataFrame:
-    """The manifest's ranked rows that represent a year (chance has none)."""
+def _ranked(g: Group) -> pd.DataFrame:
+    """The manifest's ranked rows, ``year`` numeric (0: none, as chance)."""
     rows = g.rows[g.rows["ok"].astype(bool)]
     if "rank" in rows:
         rows = rows[rows["rank"].notna()]
-    year = pd.to_numeric(rows.get("year"), errors="coerce")
-    return rows[year.fillna(0) >= FIRST_YEAR].assign(year=year.astype("Int64"))
+    return rows.assign(year=pd.to_numeric(rows.get("year"), errors="coerce").fillna(0).astype(int))
+
+
+def _dated(g: Group) -> pd.DataFrame:
+    """The ranked rows of the ILSVRC years."""
+    rows = _ranked(g)
+    return rows[rows["year"] >= FIRST_YEAR]
 
 
 def crossing_answer(g: Group) -> tuple[str, list[tuple[int, str, float, Gap | None]]]:
@@ -243,13 +248,11 @@ def timeline_blocks(
     )
     if answer:
         blocks.append(Paragraph(answer))
-    older = g.rows[g.rows["ok"].astype(bool) & g.rows["rank"].notna()] if "rank" in g.rows else None
-    if older is not None:
-        year = pd.to_numeric(older["year"], errors="coerce").fillna(0)
-        older = older[(year > 0) & (year < FIRST_YEAR)]
-        if not older.empty:
-            names = ", ".join(f"{r.display} ({int(r.year)})" for r in older.itertuples())
-            blocks.append(
-                Paragraph(f"Before the first ILSVRC, in the measured table only: {names}.", "note")
-            )
+    older = _ranked(g)
+    older = older[(older["year"] > 0) & (older["year"] < FIRST_YEAR)]
+    if not older.empty:
+        names = ", ".join(f"{r.display} ({r.year})" for r in older.itertuples())
+        blocks.append(
+            Paragraph(f"Before the first ILSVRC, in the measured table only: {names}.", "note")
+        )
     return blocks, files
