@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -120,22 +119,9 @@ def harness_loop(
 
 
 def _cpu() -> str:
-    name = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-        flags = next(
-            line
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("flags")
-        )
-        wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-        name += " (" + ", ".join(f for f in wanted if f" {f}" in flags) + ")"
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {os.cpu_count()} CPUs, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    from harness.environment import cpu_flags, device_name
+
+    return f"{device_name('cpu')}{cpu_flags()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -343,26 +343,14 @@ def stage_tests(opts: argparse.Namespace) -> list[str]:
     ]
 
 
-def _cpu_flags() -> str:
-    """The CPU's vector and bf16 features, which decide its speed switches."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return ""
-    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
-                      if ln.startswith("flags")), []))  # fmt: skip
-    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
-    return " (" + ", ".join(f if f in flags else f"no {f}" for f in wanted) + ")"
-
-
 def header(opts: argparse.Namespace, device: torch.device) -> list[str]:
-    from harness.environment import device_name
+    from harness.environment import cpu_flags, device_name
 
     name = device_name(device.type)  # the GPU's or the CPU's model name, with the core count
     return [
         f"# GPU evidence ({'smoke, ' if opts.smoke else ''}{device.type})", "",
         f"- device: {name}, {platform.machine()}, {torch.get_num_threads()} threads"
-        f"{_cpu_flags() if device.type == 'cpu' else ''}; load average {os.getloadavg()[0]:.2f}",
+        f"{cpu_flags() if device.type == 'cpu' else ''}; load average {os.getloadavg()[0]:.2f}",
         f"- torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN "
         f"{torch.backends.cudnn.version() if torch.cuda.is_available() else None}, "
         f"Python {platform.python_version()}, {platform.platform()}",

@@ -12,6 +12,7 @@ from harness import __version__
 from harness.config import ConfigError
 
 __all__ = [
+    "cpu_flags",
     "device_name",
     "git_commit",
     "images_per_s",
@@ -115,3 +116,15 @@ MIN_TIMED_SECONDS = 0.01  # below this a rate is clock noise (e.g. ``random``), 
 def images_per_s(n_images: int, seconds: float) -> float | None:
     """Throughput for the record; ``None`` when the interval is too short to time."""
     return round(n_images / seconds, 2) if seconds >= MIN_TIMED_SECONDS else None
+
+
+def cpu_flags() -> str:
+    """The CPU's vector and bf16 features, which decide its speed switches: " (avx2, ...)"."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    flags = set(next((ln.split(":", 1)[1].split() for ln in text.splitlines()
+                      if ln.startswith("flags")), []))  # fmt: skip
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    return " (" + ", ".join(f if f in flags else f"no {f}" for f in wanted) + ")"
