@@ -122,7 +122,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     import json
 
-    from harness.plan import make_plan, plan_table
+    from harness.plan import make_plan
+    from harness.plan_view import plan_table
 
     plan = make_plan(build_config(args))
     if args.json:

@@ -60,7 +60,6 @@ from harness.methods import (
     validate_methods,
 )
 from harness.resources import (
-    format_bytes,
     free_bytes,
     image_cache_bytes,
     machine_memory_bytes,
@@ -70,7 +69,7 @@ from harness.resources import (
 
 log = logging.getLogger("harness.plan")
 
-__all__ = ["Calibration", "Plan", "Projection", "make_plan", "plan_table"]
+__all__ = ["Calibration", "Plan", "Projection", "make_plan"]
 
 CLASSES = 10  # classes of the calibration samples (fewer when the copy has fewer)
 PER_CLASS = (4, 12)  # training images per class of the two samples
@@ -97,6 +96,8 @@ class Calibration:
     monitor_s: float | None = None  # the learning curve's monitor pass (epoch less training)
     n_monitor: int = 0  # monitor images of the sample
     eval_half_s: float | None = None  # scoring half the val sample (the fixed cost apart)
+    peak_anon_bytes: int = 0  # the peak less file-backed (memory-mapped) pages
+    fitted: Any = None  # (method, ctx) as fitted: the method's own plan hook reads it
 
 
 @dataclass
@@ -108,6 +109,7 @@ class Projection:
     train_seconds: float
     eval_seconds: float
     peak_rss_mib: float
+    peak_anon_mib: float  # less memory-mapped pages: what the guard holds against RAM
     disk_mib: float  # image cache + the method's own files
     method_disk_mib: float  # features, codebooks, checkpoints
     image_cache_mib: float
@@ -229,6 +231,8 @@ def _calibrate(
         monitor_s=monitor_s,
         n_monitor=len(handed.monitor) if handed.monitor is not None else 0,
         eval_half_s=t2 - t1,
+        peak_anon_bytes=peak.anon_bytes,
+        fitted=(method, ctx),
     )
 
 
@@ -257,11 +261,13 @@ def project(
     n_monitor: int,
     n_val: int,
     cache_bytes: int,
+    n_classes: int = 0,
 ) -> dict[str, Any]:
     """The full run's stages, seconds, peak memory and disk from two calibrations."""
     a, b = cals
     n_train = n_fit + n_monitor
     params = resolved.params
+    anon_extra = 0
     if step_trained(params):
         batch = int(params["batch_size"])
         epochs = int(params["epochs"])
@@ -288,28 +294,48 @@ def project(
             f"{b.n_train} images (their difference: steady steps)"
         )
     else:
-        fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)
         e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
-        stages = {
-            "fit: set-up": fixed,
-            "fit: per image": per_image * n_train,
-            "val scoring": e_fixed + e_per * n_val,
-        }
+        own = _hook(b, n_fit, n_monitor, n_classes)
+        if own is not None:  # the method's own stages (baselines.features.plan_cost)
+            stages = {**own["stages"], "val scoring": e_fixed + e_per * n_val}
+            anon_extra = int(own.get("peak_bytes") or 0)
+        else:
+            fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)
+            stages = {
+                "fit: set-up": fixed,
+                "fit: per image": per_image * n_train,
+                "val scoring": e_fixed + e_per * n_val,
+            }
         d_fixed, d_per = _line(a.n_train + a.n_val, a.disk_bytes, b.n_train + b.n_val, b.disk_bytes)
         disk = d_fixed + d_per * (n_train + n_val)
         basis = (
             f"projected from calibrations on {a.n_train + a.n_val} and "
             f"{b.n_train + b.n_val} images of {a.classes} classes"
         )
+        if own is not None:
+            basis = (
+                f"projected from {own['basis']} ({b.n_train + b.n_val} images, {b.classes} classes)"
+            )
     sample_rows = (b.n_train + b.n_val) / max(1, n_train + n_val) * cache_bytes
-    grown = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
-    peak = max(a.peak_bytes, b.peak_bytes) + grown
+    mapped = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
+    # anonymous: the calibration's, plus what the method says its full-size tensors add;
+    # resident: that plus the memory-mapped image rows and features, as the run counts them
+    anon = max(a.peak_anon_bytes, b.peak_anon_bytes) + anon_extra
+    peak = max(max(a.peak_bytes, b.peak_bytes) + mapped, anon + mapped)
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "peak_bytes": peak,
+        "peak_anon_bytes": anon,
         "disk_bytes": disk,
         "basis": basis,
     }
+
+
+def _hook(cal: Calibration, n_fit: int, n_monitor: int, n_classes: int) -> dict[str, Any] | None:
+    """The fitted method's ``plan_stages`` projection, or None when it has no such hook."""
+    method, ctx = cal.fitted if cal.fitted is not None else (None, None)
+    hook = getattr(method, "plan_stages", None)
+    return hook(n_fit, n_monitor, n_classes, ctx) if callable(hook) else None
 
 
 def make_plan(cfg: RunConfig) -> Plan:
@@ -372,7 +398,15 @@ def make_plan(cfg: RunConfig) -> Plan:
                     for s in samples[:2]
                 )
                 n_cal = counts[0] + counts[1]
-            got = project(resolved, cals, n_fit, n_monitor, n_val, cache_bytes)  # type: ignore[arg-type]
+            got = project(
+                resolved,
+                cals,  # type: ignore[arg-type]
+                n_fit,
+                n_monitor,
+                n_val,
+                cache_bytes,
+                manifest.n_classes,
+            )
             stages = got["stages"]
             train_s = sum(v for k, v in stages.items() if k != "val scoring")
             run_id = run_id_for(
@@ -385,6 +419,7 @@ def make_plan(cfg: RunConfig) -> Plan:
                     train_seconds=round(train_s, 1),
                     eval_seconds=stages["val scoring"],
                     peak_rss_mib=round(got["peak_bytes"] / MIB, 1),
+                    peak_anon_mib=round(got["peak_anon_bytes"] / MIB, 1),
                     disk_mib=round((cache_bytes + got["disk_bytes"]) / MIB, 1),
                     method_disk_mib=round(got["disk_bytes"] / MIB, 1),
                     image_cache_mib=round(cache_bytes / MIB, 1),
@@ -428,56 +463,3 @@ def _save(cfg: RunConfig, manifest: Any, plan: Plan) -> None:
         path.write_text(json.dumps([p.as_dict() for p in plan.projections], indent=1) + "\n")
     except OSError as exc:
         log.warning("plan not saved to %s: %s", path, exc)
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} days"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds:.0f} s"
-
-
-def plan_table(plan: Plan) -> str:
-    """The console's view: one row per method, and the lines that say what the figures are."""
-    from harness.console import fit_line, format_table
-
-    rows = [
-        {
-            "method": p.method,
-            "time": _duration(p.seconds),
-            "peak memory": format_bytes(p.peak_rss_mib * MIB),
-            "disk": format_bytes(p.disk_mib * MIB),
-            "dominant stage": f"{p.dominant_stage} ({_duration(p.stages[p.dominant_stage])})",
-        }
-        for p in plan.projections
-    ]
-    cols = ["method", "time", "peak memory", "disk", "dominant stage"]
-    lines = [
-        fit_line(
-            f"subset {plan.subset}: {plan.n_classes} classes, {plan.n_train:,} train / "
-            f"{plan.n_val:,} val images at {plan.size} px"
-        ),
-        fit_line(
-            f"image cache: {format_bytes(plan.image_cache_mib * MIB)} "
-            f"({format_bytes(plan.image_cache_missing_mib * MIB)} still to decode and write, "
-            f"~{_duration(plan.decode_seconds)})"
-        ),
-        fit_line(
-            f"free in --cache: {format_bytes(plan.free_disk_mib * MIB)}; memory: "
-            f"{format_bytes(plan.memory_mib * MIB)}; device: {plan.device}"
-        ),
-        "",
-        format_table(rows, cols, shrink="dominant stage"),
-        "",
-    ]
-    lines.append(
-        fit_line(f"Projections, not measurements, on {plan.device} (disk: with the image cache):")
-    )
-    for basis in dict.fromkeys(p.basis for p in plan.projections):
-        who = ", ".join(p.method for p in plan.projections if p.basis == basis)
-        lines.append(fit_line(f"  {who}: {basis}"))
-    lines.append(f"(plan took {plan.plan_seconds:.0f} s)")
-    return "\n".join(lines)

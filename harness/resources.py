@@ -148,9 +148,16 @@ def check_resources(cache_root: Path, manifest: Any, run_ids: dict[str, str] | N
         proj = plan.get(run_id)
         if proj is None:
             continue
-        peak = int(float(proj.get("peak_rss_mib", 0)) * 2**20)
+        # the anonymous peak: the resident figure also counts memory-mapped cache pages,
+        # which the kernel drops under pressure (plans saved before it: the resident one)
+        peak = int(float(proj.get("peak_anon_mib", proj.get("peak_rss_mib", 0))) * 2**20)
         if peak > memory:
-            raise _refuse(f"{row} (projected by harness plan)", peak, memory, "this machine")
+            raise _refuse(
+                f"{row}'s memory (projected by harness plan, less file-backed pages)",
+                peak,
+                memory,
+                "this machine",
+            )
         done = _folder_bytes(cache_root / "work" / run_id)
         need += max(0, int(float(proj.get("method_disk_mib", 0)) * 2**20) - done)
         if need > free:

@@ -57,15 +57,16 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
+from baselines.features.plan_cost import PQ_IMAGES, StageClock, project_stages
 from baselines.features.pq import learn_quantizer, pq_features
-from baselines.linear import MODEL_BYTES, OvrHingeSgd, check_class_counts
-from baselines.ovr_blocks import train_final, train_grid
+from baselines.features.selection import select_channel
+from baselines.linear import OvrHingeSgd, check_class_counts
+from baselines.ovr_blocks import train_final
 from harness.api import (
     BaselineBase,
     FitResult,
     MethodError,
     RunContext,
-    Selection,
     Split,
     TrainData,
 )
@@ -73,25 +74,9 @@ from harness.params import Interval, Options
 from harness.protocol import topk_errors
 
 MAIN = "main"  # the channel every pipeline has; others (e.g. "colour") are extra
-SVM_GRID_BYTES = MODEL_BYTES  # candidates trained together: 16 bytes per weight (linear.py)
 
 
 CLASS_WEIGHT_NAMES = ("balanced", "none")  # OvrHingeSgd's class_weight, as TOML can write it
-
-
-def candidate_key(
-    candidate: dict[str, Any], modes: list[str] | None = None
-) -> tuple[float, float, float, int, int]:
-    """Sort key of a selection candidate: monitor top-5, then top-1, then the stronger
-    regulariser (larger lambda, fewer epochs), then the class weighting listed first."""
-    mode = candidate.get("svm_class_weight")
-    return (
-        candidate["monitor_top5_err"],
-        candidate["monitor_top1_err"],
-        -candidate["svm_reg"],
-        candidate["svm_epochs"],
-        modes.index(mode) if modes and mode in modes else 0,
-    )
 
 
 class EncodedSvmBaseline(BaselineBase):
@@ -243,25 +228,21 @@ class EncodedSvmBaseline(BaselineBase):
                 f"svm_epochs={self.svm_epochs}, svm_class_weight={self.svm_class_weight}",
             )
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(fit))
-        self.encoder_ = self.learn_encoder(fit, ctx)
-        self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
-        self.quantizers_ = {
-            channel: learn_quantizer(
-                self._encoder(channel),
-                fit,
-                ctx,
-                self.encoder_params(self._encoder(channel)),
-                chunk_size=self.chunk_size,
-                label=self.name if channel == MAIN else f"{self.name}-{channel}",
-            )  # fmt: skip
-            for channel in ([MAIN, *self.extra_encoders_] if self.feature_dtype == "pq" else [])
-        }
+        clock = self.stage_clock_ = StageClock()  # for harness plan (plan_cost)
+        book = getattr(self, "codebook_images", None)
+        with clock("encoder", min(int(book), len(fit)) if book else len(fit)):
+            self.encoder_ = self.learn_encoder(fit, ctx)
+            self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
+        with clock("quantizer", min(PQ_IMAGES, len(fit)) if self.feature_dtype == "pq" else 0):
+            self.quantizers_ = self._quantizers(fit, ctx)
         self.chosen_: dict[str, dict[str, Any]] = {}
+        self.dims_: dict[str, int] = {}
         monitor_scores: dict[str, np.ndarray] = {}
         for channel in [MAIN, *self.extra_encoders_]:
             ctx.logger.info("%s: encoding the fit rows (%s)", self.name, channel)
-            feats = self.features(fit, ctx, channel)
-            dim = int(feats.shape[1])
+            with clock("encode", len(fit)):
+                feats = self.features(fit, ctx, channel)
+            dim = self.dims_[channel] = int(feats.shape[1])
             if channel == MAIN:
                 self.n_features_ = dim
                 ctx.note(f"{self.name}_feature_dim", dim)
@@ -277,7 +258,8 @@ class EncodedSvmBaseline(BaselineBase):
             else:
                 ctx.note(f"{self.name}_{channel}_feature_dim", dim)
             if selecting:
-                mon_feats = self.features(monitor, ctx, channel, scored=True)
+                with clock("encode", len(monitor)):
+                    mon_feats = self.features(monitor, ctx, channel, scored=True)
                 ctx.logger.info(
                     "%s: training %d OvR SVMs on %s features (%s), chosen on the monitor",
                     self.name,
@@ -285,7 +267,10 @@ class EncodedSvmBaseline(BaselineBase):
                     feats.shape,
                     channel,
                 )
-                chosen, scores = self._select(channel, feats, fit, mon_feats, monitor, ctx)
+                with clock("svm"):
+                    chosen, scores = select_channel(
+                        self, channel, feats, fit, mon_feats, monitor, ctx
+                    )
                 self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
             else:
@@ -308,6 +293,29 @@ class EncodedSvmBaseline(BaselineBase):
             monitor_use="selection" if selecting else None,
         )
         return FitResult(refit=True)
+
+    def _quantizers(self, fit: Split, ctx: RunContext) -> dict[str, Any]:
+        """Each channel's product quantiser under ``feature_dtype="pq"`` (none otherwise)."""
+        if self.feature_dtype != "pq":
+            return {}
+        return {
+            channel: learn_quantizer(
+                self._encoder(channel),
+                fit,
+                ctx,
+                self.encoder_params(self._encoder(channel)),
+                chunk_size=self.chunk_size,
+                label=self.name if channel == MAIN else f"{self.name}-{channel}",
+            )
+            for channel in [MAIN, *self.extra_encoders_]
+        }
+
+    def plan_stages(
+        self, n_fit: int, n_monitor: int, n_classes: int, ctx: RunContext
+    ) -> dict[str, Any]:
+        """``harness plan``'s hook: this calibration fit's stages projected to a whole run
+        (:func:`baselines.features.plan_cost.project_stages`)."""
+        return project_stages(self, n_fit, n_monitor, n_classes, max(1, ctx.n_jobs))
 
     def _grids(self) -> tuple[list[float], list[int], list[str]]:
         """Lambdas and epoch counts (sorted) and class weightings (in order) to try.
@@ -356,118 +364,6 @@ class EncodedSvmBaseline(BaselineBase):
             ctx.log_epoch(phase=phase, channel=channel, **row)
 
         return log
-
-    def _select(
-        self,
-        channel: str,
-        feats: Any,
-        fit: Split,
-        mon_feats: Any,
-        monitor: Split,
-        ctx: RunContext,
-    ) -> tuple[dict[str, Any], np.ndarray]:
-        """Grid over (lambda, epochs, class weighting) trained on the fit rows, scored on the
-        monitor. Returns the chosen values (for the refit) and their monitor scores.
-        """
-        regs, epoch_grid, modes = self._grids()
-        labels = np.asarray(fit.labels)
-        mon_labels = np.asarray(monitor.labels)
-        check_class_counts(labels, fit.wnids, 1)
-        eta0 = {  # the step depends on the loss's weighting, not on lambda: one per weighting
-            mode: self._svm(ctx, regs[0], 1, class_weight=mode).calibrate(
-                feats, labels, fit.n_classes
-            )
-            for mode in modes
-        }
-        grid = [(reg, mode) for mode in modes for reg in regs]
-        runner = self._svm(ctx, regs[0], epoch_grid[-1])  # epochs: the longest checkpoint
-        candidates: list[dict[str, Any]] = []
-        best: dict[str, Any] = {}
-
-        def score(epoch: int, keys: list[tuple[float, Any]], every: list[np.ndarray]) -> None:
-            for (reg, mode), scores in zip(keys, every, strict=True):
-                errs = topk_errors(scores, mon_labels, (1, 5))
-                cand = {
-                    "svm_reg": reg,
-                    "svm_epochs": epoch,
-                    "svm_class_weight": mode,
-                    "monitor_top1_err": round(errs[1], 4),
-                    "monitor_top5_err": round(errs[5], 4),
-                }
-                candidates.append(cand)
-                if not best or candidate_key(cand, modes) < candidate_key(best["cand"], modes):
-                    best.update(cand=cand, scores=scores)
-
-        per_model = feats.shape[1] * fit.n_classes * 16
-        group = max(1, SVM_GRID_BYTES // max(per_model, 1))
-        for start in range(0, len(grid), group):
-            part = grid[start : start + group]
-            train_grid(  # in blocks of classes on Dask with a scheduler, else in this process
-                runner,
-                feats,
-                labels,
-                fit.n_classes,
-                [(reg, mode, eta0[mode]) for reg, mode in part],
-                epoch_grid,
-                mon_feats,
-                score,
-                ctx,
-                self._logger(ctx, channel, "select"),
-            )
-        chosen = best["cand"]
-        prefix = "" if channel == MAIN else f"{channel}_"
-        names = ("svm_reg", "svm_epochs", "svm_class_weight")
-        ctx.report_selection(
-            Selection(
-                parameters=tuple(prefix + n for n in names),
-                candidates=tuple(
-                    {**c, "channel": channel}
-                    for c in sorted(
-                        candidates,
-                        key=lambda c: (
-                            modes.index(c["svm_class_weight"]),
-                            c["svm_reg"],
-                            c["svm_epochs"],
-                        ),
-                    )
-                ),
-                chosen={prefix + n: chosen[n] for n in names},
-                criterion="monitor_top5_err",
-                refit=True,
-            )
-        )
-        mode = chosen["svm_class_weight"]
-        ctx.note(
-            f"{self.name}_{channel}_svm",
-            {
-                "reg": chosen["svm_reg"],
-                "epochs": chosen["svm_epochs"],
-                "class_weight": mode,
-                "eta0": eta0[mode],
-                "monitor_top1_err": chosen["monitor_top1_err"],
-                "monitor_top5_err": chosen["monitor_top5_err"],
-                # the best lambda at an end of the grid: a wider grid may do better
-                "at_grid_edge": chosen["svm_reg"] in (regs[0], regs[-1]) and len(regs) > 1,
-                "n_fit": int(len(fit)),
-                "n_monitor": int(len(monitor)),
-            },
-        )
-        ctx.logger.info(
-            "%s: %s SVM chose lambda=%g, %d epochs, class weight %s (monitor top-5 %.2f%%)",
-            self.name,
-            channel,
-            chosen["svm_reg"],
-            chosen["svm_epochs"],
-            mode,
-            chosen["monitor_top5_err"],
-        )
-        values = {
-            "reg": chosen["svm_reg"],
-            "epochs": chosen["svm_epochs"],
-            "class_weight": mode,
-            "eta0": eta0[mode],
-        }
-        return values, best["scores"]
 
     def decision_function(self, split: Split, ctx: RunContext) -> np.ndarray:
         from threadpoolctl import threadpool_limits

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from baselines.features import cache
-from baselines.features.pipeline import candidate_key
+from baselines.features.selection import candidate_key
 from baselines.linear import OvrHingeSgd
 from harness.api import MethodError, RunContext, Split, TrainData, fit_method, handover
 from harness.holdout import Holdout, carve_holdout

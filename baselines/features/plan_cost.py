@@ -1,0 +1,119 @@
+"""``harness plan``'s projection of an encoded-SVM pipeline, stage by stage.
+
+The plan fits each method on a small calibration sample (:mod:`harness.plan`).
+For the hand-crafted pipelines a straight line through two such samples is
+dominated by costs that do not grow like the run (measured: hog-svm on Tiny
+ImageNet-100 projected 3.3x its real time). So the pipeline times its own
+stages during the calibration fit (:class:`StageClock`) and projects each by
+what it grows with:
+
+* **encoder** (PCA + GMM, k-means vocabulary): the images it is learned on,
+  ``min(codebook_images, fit rows)``: bounded, so constant beyond 4,000 images
+  at the 256 px settings;
+* **quantizer** (product quantisation, ``feature_dtype="pq"``): its sample of
+  at most 4,096 fit images;
+* **encode**: every fit and monitor image, at the rate measured per image;
+* **SVMs**: not scaled at all but counted, job by job, as the run will train
+  them (the step calibrations, each group of grid candidates to the longest
+  epoch count with the monitor scored at each checkpoint, the refit at the
+  longest epoch count: an upper bound), each step timed at its real shape
+  (:mod:`baselines.svm_cost`).
+
+The peak memory of the SVMs is the largest job's tensors (16 bytes per
+weight, the block buffer); the encoder's the descriptor sample.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from baselines.features.selection import SVM_GRID_BYTES
+from baselines.svm_cost import SvmJob, job_bytes, jobs_seconds
+
+if TYPE_CHECKING:
+    from baselines.features.pipeline import EncodedSvmBaseline
+
+__all__ = ["StageClock", "project_stages", "svm_jobs"]
+
+PQ_IMAGES = 4096  # learn_quantizer's default sample (baselines.features.pq)
+DESCRIPTOR_BYTES = 128 * 4 * 2  # a float32 SIFT descriptor and its PCA'd copy, with room
+
+
+class StageClock:
+    """Seconds and units (images) per named stage, summed over calls."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.units: dict[str, int] = {}
+
+    @contextmanager
+    def __call__(self, stage: str, units: int = 0) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
+            self.units[stage] = self.units.get(stage, 0) + int(units)
+
+
+def svm_jobs(
+    method: EncodedSvmBaseline, dims: list[int], n_fit: int, n_monitor: int, n_classes: int
+) -> list[SvmJob]:
+    """The SVM trainings of a whole run of ``method``, one channel of ``dims`` after another."""
+    selecting = bool(method.select) and n_monitor > 0
+    jobs, refits = [], []  # fit selects on every channel, then refit trains every channel
+    for dim in dims:
+        if not selecting:  # one fit on all training rows, its step calibrated first
+            jobs.append(SvmJob(n_fit + n_monitor, n_classes, dim, 1, method.svm_epochs, 0, 0, True))
+            continue
+        regs, epochs, modes = method._grids()
+        jobs += [SvmJob(n_fit, n_classes, dim, 1, 0, 0, 0, True) for _ in modes]  # eta0 each
+        candidates = len(regs) * len(modes)
+        group = max(1, SVM_GRID_BYTES // max(dim * n_classes * 16, 1))
+        for start in range(0, candidates, group):
+            m = min(group, candidates - start)
+            jobs.append(SvmJob(n_fit, n_classes, dim, m, epochs[-1], n_monitor, len(epochs)))
+        refits.append(SvmJob(n_fit + n_monitor, n_classes, dim, 1, epochs[-1]))
+    return jobs + refits
+
+
+def project_stages(
+    method: EncodedSvmBaseline, n_fit: int, n_monitor: int, n_classes: int, threads: int
+) -> dict[str, Any]:
+    """Seconds per stage of the whole fit (refit included) and the peak of its tensors.
+
+    ``method`` has been fitted on a calibration sample, so its clock, its
+    channels' dimensions and the images it learned its encoder on are known.
+    """
+    clock: StageClock = method.stage_clock_
+    stages: dict[str, float] = {}
+    cal_images = clock.units.get("encoder", 0)
+    if "encoder" in clock.seconds:
+        book = getattr(method, "codebook_images", None)
+        full = min(int(book), n_fit) if book else n_fit
+        stages["encoder (bounded sample)"] = clock.seconds["encoder"] * full / max(cal_images, 1)
+    if "quantizer" in clock.seconds:
+        full = min(PQ_IMAGES, n_fit)
+        cal = clock.units.get("quantizer", 0)
+        stages["quantizer"] = clock.seconds["quantizer"] * full / max(cal, 1)
+    if clock.units.get("encode"):
+        per_image = clock.seconds["encode"] / clock.units["encode"]
+        stages["encode fit + monitor"] = per_image * (n_fit + n_monitor) * len(method.dims_)
+    jobs = svm_jobs(method, list(method.dims_.values()), n_fit, n_monitor, n_classes)
+    steps_s = jobs_seconds(jobs, threads)
+    stages[f"SVMs ({len(jobs)} trainings)"] = steps_s
+    per_image = getattr(method, "descriptors_per_image", 0) or 0
+    book = min(int(getattr(method, "codebook_images", 0) or 0), n_fit)
+    encoder_bytes = book * per_image * DESCRIPTOR_BYTES
+    return {
+        "stages": stages,
+        "peak_bytes": max([encoder_bytes, *(job_bytes(j) for j in jobs)]),
+        "basis": (
+            "stages timed on the calibration, each scaled by what it grows with; the SVMs "
+            "counted step by step and timed at their real shapes (the refit at the longest "
+            "epoch count: an upper bound)"
+        ),
+    }

@@ -1,0 +1,109 @@
+"""``harness plan``'s count of the SVM work (baselines.svm_cost, plan_cost) against a real fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from baselines.features.plan_cost import project_stages, svm_jobs
+from baselines.linear import OvrHingeSgd
+from baselines.svm_cost import SvmJob, epoch_steps, job_bytes, jobs_seconds, train_calls
+from harness.api import RunContext, fit_method, handover
+from harness.holdout import carve_holdout
+from harness.registry import BASELINES
+from tests.baselines.test_svm_selection import FAST, GRID, MANIFEST, oriented_texture_split
+
+
+class TrainSpy:
+    """Every ``OvrHingeSgd._train`` call: (rows, models trained together, epochs, batch)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[int, int, int, int]] = []
+        original = OvrHingeSgd._train
+
+        def spy(model: OvrHingeSgd, features: Any, labels: Any, rows: Any, *args: Any, **kw: Any):
+            regs, epochs = args[1], args[3]
+            batch = kw.get("batch") or model.effective_batch(len(rows))
+            self.calls.append((len(rows), len(regs), int(epochs), int(batch)))
+            return original(model, features, labels, rows, *args, **kw)
+
+        monkeypatch.setattr(OvrHingeSgd, "_train", spy)
+
+
+def _projected_calls(jobs: list[SvmJob]) -> list[tuple[int, int, int, int]]:
+    return [call[:4] for job in jobs for call in train_calls(job, OvrHingeSgd())]
+
+
+@pytest.mark.parametrize("rows, block_rows", [(333, 50), (100, 2048), (5000, 2048)])
+def test_epoch_steps_are_the_steps_train_takes(rows: int, block_rows: int) -> None:
+    svm = OvrHingeSgd(block_rows=block_rows, device="cpu")
+    svm._setup()
+    import torch
+
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((rows, 8)).astype(np.float32)
+    steps: list[int] = []
+    svm._train(
+        feats,
+        rng.integers(0, 3, rows),
+        np.arange(rows),
+        3,
+        [1e-3],
+        [1.0],
+        2,
+        mu=torch.zeros(8),
+        on_epoch=lambda epoch, W, b, stats: steps.append(stats["steps"]),
+    )
+    assert steps == [epoch_steps(svm, rows), 2 * epoch_steps(svm, rows)]
+
+
+def test_the_plan_counts_the_svm_trainings_a_selecting_fit_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train = oriented_texture_split("train", 20, 0)
+    holdout = carve_holdout(train.labels, train.n_classes, seed=0)
+    ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0, manifest_hash=MANIFEST)
+    spy = TrainSpy(monkeypatch)
+    method = BASELINES.get("sift-fv-svm")(**FAST["sift-fv-svm"], **GRID, colour=True)
+    fit_method(method, handover(train, holdout=holdout), train, ctx)
+    n_fit, n_monitor = len(holdout.fit_rows), len(holdout.monitor_rows)
+    jobs = svm_jobs(method, list(method.dims_.values()), n_fit, n_monitor, train.n_classes)
+    projected = _projected_calls(jobs)
+    # the same trainings in the same order: the step calibrations (one per class weighting,
+    # ladders in groups), the grid, the refit; per channel (SIFT, colour)
+    assert len(method.dims_) == 2 and len(spy.calls) == len(projected)
+    for got, want in zip(spy.calls, projected, strict=True):
+        rows, models, epochs, batch = got
+        assert (rows, models, batch) == (want[0], want[1], want[3])
+        assert epochs <= want[2]  # the refit's chosen epochs: at most the longest, projected
+    refits = [c for c in spy.calls if c[0] == len(train)]
+    assert len(refits) == 2 and all(e in GRID["svm_epoch_grid"] for _, _, e, _ in refits)
+
+    stages = project_stages(method, 10 * n_fit, 10 * n_monitor, 100, 1)
+    assert set(stages["stages"]) >= {"encoder (bounded sample)", "encode fit + monitor"}
+    assert all(v >= 0 for v in stages["stages"].values())
+    assert stages["peak_bytes"] >= max(job_bytes(j) for j in jobs)
+
+
+def test_without_a_monitor_the_plan_counts_one_calibrated_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train = oriented_texture_split("train", 20, 0)
+    ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0, manifest_hash=MANIFEST)
+    spy = TrainSpy(monkeypatch)
+    method = BASELINES.get("hog-svm")(**FAST["hog-svm"], svm_epochs=3)
+    fit_method(method, handover(train), train, ctx)
+    jobs = svm_jobs(method, list(method.dims_.values()), len(train), 0, train.n_classes)
+    assert spy.calls == _projected_calls(jobs)
+
+
+def test_svm_seconds_grow_with_classes_and_memory_counts_every_weight() -> None:
+    small = SvmJob(rows=600, n_classes=10, dim=256, epochs=2)
+    large = SvmJob(rows=600, n_classes=400, dim=256, epochs=2)
+    # an exact count: the larger job has the same steps, each over 40x the weights
+    assert epoch_steps(OvrHingeSgd(), 600) == 32  # MIN_STEPS_PER_EPOCH on a small set
+    assert jobs_seconds([small], 1) > 0 and jobs_seconds([large], 1) > 0
+    assert job_bytes(large) - job_bytes(small) >= 16 * 256 * 390

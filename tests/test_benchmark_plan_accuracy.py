@@ -1,0 +1,29 @@
+"""Smoke test of benchmarks/plan_accuracy.py: a plan, then each method's run, side by side."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "plan_accuracy.py"
+
+
+def test_benchmark_puts_each_projection_beside_its_measured_run(
+    synthetic_root: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    spec = importlib.util.spec_from_file_location("plan_accuracy", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    root = synthetic_root("ilsvrc-devkit", n_classes=4, train_per_class=8, val_per_class=3)
+    out = tmp_path / "plan.md"
+    flags = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--jobs", "1"]
+    assert bench.main(["--out", str(out), "--", *flags, "--methods", "random,hog-svm"]) == 0
+    text = out.read_text()
+    rows = re.findall(r"^\| ([\w-]+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \|", text, re.M)
+    assert [r[0] for r in rows] == ["random", "hog-svm"]
+    assert "Intel" in text or "AMD" in text or "cpu" in text.lower()
+    assert not (tmp_path / "cache" / "methods").exists()  # the runs' features: fresh caches
