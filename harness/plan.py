@@ -295,7 +295,7 @@ def project(
         )
     else:
         e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
-        own = _hook(b, n_fit, n_monitor, n_classes)
+        own = _hook(b, a, n_fit, n_monitor, n_classes)
         if own is not None:  # the method's own stages (baselines.features.plan_cost)
             stages = {**own["stages"], "val scoring": e_fixed + e_per * n_val}
             anon_extra = int(own.get("peak_bytes") or 0)
@@ -331,11 +331,16 @@ def project(
     }
 
 
-def _hook(cal: Calibration, n_fit: int, n_monitor: int, n_classes: int) -> dict[str, Any] | None:
-    """The fitted method's ``plan_stages`` projection, or None when it has no such hook."""
+def _hook(
+    cal: Calibration, earlier: Calibration, n_fit: int, n_monitor: int, n_classes: int
+) -> dict[str, Any] | None:
+    """The fitted method's ``plan_stages(n_fit, n_monitor, n_classes, ctx, earlier)``
+    projection (``earlier``: the method as fitted on the smaller sample), or None when
+    it has no such hook."""
     method, ctx = cal.fitted if cal.fitted is not None else (None, None)
     hook = getattr(method, "plan_stages", None)
-    return hook(n_fit, n_monitor, n_classes, ctx) if callable(hook) else None
+    first = earlier.fitted[0] if earlier.fitted is not None else None
+    return hook(n_fit, n_monitor, n_classes, ctx, first) if callable(hook) else None
 
 
 def make_plan(cfg: RunConfig) -> Plan:

@@ -311,11 +311,12 @@ class EncodedSvmBaseline(BaselineBase):
         }
 
     def plan_stages(
-        self, n_fit: int, n_monitor: int, n_classes: int, ctx: RunContext
+        self, n_fit: int, n_monitor: int, n_classes: int, ctx: RunContext, earlier: Any = None
     ) -> dict[str, Any]:
         """``harness plan``'s hook: this calibration fit's stages projected to a whole run
-        (:func:`baselines.features.plan_cost.project_stages`)."""
-        return project_stages(self, n_fit, n_monitor, n_classes, max(1, ctx.n_jobs))
+        (:func:`baselines.features.plan_cost.project_stages`; ``earlier``: the same method
+        fitted on the smaller calibration sample)."""
+        return project_stages(self, n_fit, n_monitor, n_classes, max(1, ctx.n_jobs), earlier)
 
     def _grids(self) -> tuple[list[float], list[int], list[str]]:
         """Lambdas and epoch counts (sorted) and class weightings (in order) to try.

@@ -80,28 +80,49 @@ def svm_jobs(
     return jobs + refits
 
 
+def _per_unit(stage: str, clock: StageClock, earlier: StageClock | None) -> tuple[float, float]:
+    """(fixed, per unit) of ``stage``: the line through two calibrations' clocks when there
+    are two of different sizes (a pool's start-up per call is then fixed), else a pure rate."""
+    s2, u2 = clock.seconds.get(stage, 0.0), clock.units.get(stage, 0)
+    if earlier is not None and 0 < earlier.units.get(stage, 0) < u2:
+        s1, u1 = earlier.seconds[stage], earlier.units[stage]
+        slope = max(0.0, (s2 - s1) / (u2 - u1))
+        if slope > 0:
+            return max(0.0, s2 - slope * u2), slope
+    return 0.0, s2 / max(u2, 1)
+
+
 def project_stages(
-    method: EncodedSvmBaseline, n_fit: int, n_monitor: int, n_classes: int, threads: int
+    method: EncodedSvmBaseline,
+    n_fit: int,
+    n_monitor: int,
+    n_classes: int,
+    threads: int,
+    earlier: EncodedSvmBaseline | None = None,
 ) -> dict[str, Any]:
     """Seconds per stage of the whole fit (refit included) and the peak of its tensors.
 
     ``method`` has been fitted on a calibration sample, so its clock, its
-    channels' dimensions and the images it learned its encoder on are known.
+    channels' dimensions and the images it learned its encoder on are known;
+    ``earlier``, fitted on a smaller sample, separates the encoding's fixed
+    costs (the worker pool of each call) from its cost per image.
     """
     clock: StageClock = method.stage_clock_
+    before = getattr(earlier, "stage_clock_", None)
     stages: dict[str, float] = {}
     cal_images = clock.units.get("encoder", 0)
     if "encoder" in clock.seconds:
         book = getattr(method, "codebook_images", None)
         full = min(int(book), n_fit) if book else n_fit
         stages["encoder (bounded sample)"] = clock.seconds["encoder"] * full / max(cal_images, 1)
-    if "quantizer" in clock.seconds:
+    if clock.units.get("quantizer"):
         full = min(PQ_IMAGES, n_fit)
         cal = clock.units.get("quantizer", 0)
         stages["quantizer"] = clock.seconds["quantizer"] * full / max(cal, 1)
     if clock.units.get("encode"):
-        per_image = clock.seconds["encode"] / clock.units["encode"]
-        stages["encode fit + monitor"] = per_image * (n_fit + n_monitor) * len(method.dims_)
+        fixed, per_image = _per_unit("encode", clock, before)
+        images = (n_fit + n_monitor) * len(method.dims_)  # the clock counts every channel's
+        stages["encode fit + monitor"] = fixed + per_image * images
     jobs = svm_jobs(method, list(method.dims_.values()), n_fit, n_monitor, n_classes)
     steps_s = jobs_seconds(jobs, threads)
     stages[f"SVMs ({len(jobs)} trainings)"] = steps_s
