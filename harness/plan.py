@@ -278,7 +278,11 @@ def project(
             setup = max(0.0, a.fit_s - a.train_s - (a.monitor_s or 0.0))
         else:
             setup, per_step = _line(steps_ab[0], a.fit_s, steps_ab[1], b.fit_s)
-        steps = epochs * math.ceil(max(1, n_fit) / batch) * members
+        per_member = epochs * math.ceil(max(1, n_fit) / batch)
+        if params.get("max_steps"):  # a step budget per member (a smoke row) caps the epochs
+            per_member = min(per_member, int(params["max_steps"]))
+            epochs = min(epochs, math.ceil(per_member / math.ceil(max(1, n_fit) / batch)))
+        steps = per_member * members
         half = len_half(b.n_val)
         e_fixed, e_per = _line(half, b.eval_half_s or 0.0, b.n_val, b.eval_s)
         monitor_per = (b.monitor_s or 0.0) / max(b.n_monitor, 1)  # the trainer's own pass

@@ -140,3 +140,13 @@ def test_missing_cache_bytes_counts_only_what_is_missing(flags: list[str], tmp_p
     assert resources.image_cache_bytes(manifest) == len(manifest) * manifest.subset.size**2 * 3
     assert resources.missing_cache_bytes(manifest, tmp_path / "cache" / "images") == 0
     assert resources.missing_cache_bytes(manifest, tmp_path / "elsewhere") > 0
+
+
+def test_a_step_budget_caps_the_planned_steps(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    args = ["plan", "--json", *flags, "--methods", "lenet5", "--param", "lenet5.max_steps=3"]
+    assert main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert "3 training steps" in row["stages"] and "1 monitor passes" in row["stages"]

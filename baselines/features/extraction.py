@@ -52,7 +52,13 @@ def _uses_torch(encoder: Any) -> bool:
 def map_encoder(
     encoder: Encoder, split: Split, ctx: RunContext, chunk_size: int = 256, desc: str = "features"
 ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Yield ``(rows, features)`` for every chunk of ``split`` (any order)."""
+    """Yield ``(rows, features)`` for every chunk of ``split`` (any order).
+
+    A split of fewer than ``n_jobs`` chunks is cut into ``n_jobs`` smaller ones, so
+    every core works on it (the features are per image: the same either way).
+    """
+    if not ctx.dask_scheduler and ctx.n_jobs > 1:
+        chunk_size = min(chunk_size, max(1, -(-len(split) // ctx.n_jobs)))
     slices = _chunks(split, chunk_size)
     if ctx.dask_scheduler:
         yield from _map_dask(encoder, split, slices, ctx.dask_scheduler, ctx, desc)
