@@ -402,9 +402,9 @@ def make_plan(cfg: RunConfig) -> Plan:
                 )
                 n_cal = counts[-1]
             else:
-                cals = tuple(
-                    _calibrate(spec, device, s, cfg, folder / f"n{len(s.train)}", None)
-                    for s in samples[:2]
+                cals = tuple(  # a folder each: nothing of one is reused by the other
+                    _calibrate(spec, device, s, cfg, folder / f"sample{i}", None)
+                    for i, s in enumerate(samples[:2])
                 )
                 n_cal = counts[0] + counts[1]
             got = project(

@@ -149,4 +149,30 @@ def test_a_step_budget_caps_the_planned_steps(
     args = ["plan", "--json", *flags, "--methods", "lenet5", "--param", "lenet5.max_steps=3"]
     assert main(args) == 0
     (row,) = json.loads(capsys.readouterr().out)
-    assert "3 training steps" in row["stages"] and "1 monitor passes" in row["stages"]
+    assert "3 training steps" in row["stages"]
+    (passes,) = [int(k.split()[0]) for k in row["stages"] if k.endswith("monitor passes")]
+    assert 1 <= passes <= 3  # an epoch of at least one step each, none after the budget
+
+
+def test_the_two_calibrations_compute_their_own_features_even_at_one_size(
+    synthetic_root: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A copy with 4 training images a class gives two samples of one size; the second
+    must encode its own images, not time a read of the first's cached features."""
+    import baselines.features.pipeline as pipeline
+
+    encoded: list[str] = []
+    original = pipeline.map_encoder
+
+    def spy(encoder, split, ctx, *args, **kw):  # noqa: ANN001, ANN202
+        encoded.append(Path(ctx.cache_dir).parent.name)
+        return original(encoder, split, ctx, *args, **kw)
+
+    monkeypatch.setattr(pipeline, "map_encoder", spy)
+    root = synthetic_root("ilsvrc-devkit", n_classes=4, train_per_class=4, val_per_class=2)
+    flags = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--quiet", "--jobs", "1"]
+    assert main(["plan", "--json", *flags, "--methods", "hog-svm"]) == 0
+    first, second = sorted(set(encoded))  # one folder per calibration, each encoding alike
+    assert encoded.count(first) == encoded.count(second) > 0
