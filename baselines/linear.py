@@ -73,6 +73,7 @@ from baselines.ovr import (
     stacked_objectives,
 )
 from harness.api import MethodError
+from harness.memory import release_mapped
 
 __all__ = ["CLASS_WEIGHTS", "OvrHingeSgd", "check_class_counts", "class_weights"]
 
@@ -156,6 +157,7 @@ class OvrHingeSgd:
         import torch
 
         block = np.asarray(features[rows])
+        release_mapped(features)  # the rows are copied: their mapped pages are the kernel's
         if transform is not None:
             block = transform(block.astype(np.float32))
         if block.dtype not in (np.float16, np.float32):

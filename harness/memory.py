@@ -20,12 +20,14 @@ report file-backed pages, it equals the resident figure.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import threading
 from types import TracebackType
+from typing import Any
 
 import psutil
 
-__all__ = ["PeakMemory"]
+__all__ = ["PeakMemory", "release_mapped"]
 
 
 class PeakMemory:
@@ -88,3 +90,41 @@ class PeakMemory:
     def anon_mib(self) -> float:
         """The peak resident set less file-backed pages, in MiB."""
         return round(self.anon_bytes / 2**20, 1)
+
+
+def _mapping(array: Any) -> mmap.mmap | None:
+    """The shared ``mmap`` under ``array`` (a memory map, a view of one, ``.codes`` of
+    :class:`~baselines.features.pq.PQFeatures`), or None; never a copy-on-write map."""
+    seen = 0
+    node = getattr(array, "codes", array)
+    while node is not None and seen < 16:
+        if getattr(node, "mode", None) == "c":  # private: dropping pages would lose writes
+            return None
+        found = getattr(node, "_mmap", None)
+        if isinstance(found, mmap.mmap):
+            return found
+        if isinstance(node, mmap.mmap):
+            return node
+        parent = getattr(node, "base", None)  # numpy's views
+        node = parent if parent is not None else getattr(node, "_base", None)  # a RowView's
+        seen += 1
+    return None
+
+
+def release_mapped(array: Any) -> None:
+    """Drop the pages of ``array``'s memory-mapped file from this process's resident set.
+
+    A pass over a memory-mapped cache (the images, the stored features) leaves
+    every page it touched counted as this process's, so a run's resident peak
+    would grow with the data although those pages are the kernel's to drop.
+    ``madvise(MADV_DONTNEED)`` on a shared file mapping unmaps them only: the
+    data stay in the page cache (the next read is a minor fault, no disk
+    read) and writes are kept (they are the file's). The streaming readers
+    call this after each block. A no-op for an array that is not memory-mapped,
+    a copy-on-write map, or a platform without ``madvise``.
+    """
+    mapped = _mapping(array)
+    if mapped is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    with contextlib.suppress(OSError, ValueError):  # closed, or refused by the platform
+        mapped.madvise(mmap.MADV_DONTNEED)

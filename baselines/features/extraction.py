@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.api import RunContext, Split
+from harness.memory import release_mapped
 
 
 class Encoder(Protocol):
@@ -67,10 +68,14 @@ def map_encoder(
 
         pool = Parallel(n_jobs=ctx.n_jobs, return_as="generator")
         results = pool(delayed(encode_chunk)(encoder, np.asarray(split.images[s])) for s in slices)
-        yield from zip(slices, ctx.progress(results, total=len(slices), desc=desc), strict=True)
+        for done in zip(slices, ctx.progress(results, total=len(slices), desc=desc), strict=True):
+            release_mapped(split.images)  # the image pages read so far (harness.memory)
+            yield done
     else:
         for s in ctx.progress(slices, desc=desc):
-            yield s, encode_chunk(encoder, np.asarray(split.images[s]), single_thread=False)
+            feats = encode_chunk(encoder, np.asarray(split.images[s]), single_thread=False)
+            release_mapped(split.images)
+            yield s, feats
 
 
 def _map_dask(
