@@ -83,9 +83,7 @@ CALIBRATION_ROWS = 4096  # rows of the eta0 calibration sample (16 steps of 256)
 # Measured picks: 4 (blobs), 16 (HOG, dense SIFT Fisher vectors), all inside.
 ETA0_LADDER = tuple(4.0**k for k in range(-1, 5))
 MODEL_BYTES = 1 << 30  # models trained together (16 bytes per weight); more train in turn
-# A small training set still gets this many steps an epoch (smaller batches): 800
-# demo images in 256-row batches would be 3 steps, too few for any schedule.
-MIN_STEPS_PER_EPOCH = 32
+MIN_STEPS_PER_EPOCH = 32  # a small set still gets these (smaller batches; 800 images: 3 of 256)
 _NO_REG = 1e-12  # the lambda of calibration runs
 BIAS_STEP = 0.1  # the bias's step relative to W's: a constant feature is coherent across a batch
 
@@ -157,7 +155,7 @@ class OvrHingeSgd:
         import torch
 
         block = np.asarray(features[rows])
-        release_mapped(features)  # the rows are copied: their mapped pages are the kernel's
+        release_mapped(features)  # copied: their mapped pages are the kernel's (harness.memory)
         if transform is not None:
             block = transform(block.astype(np.float32))
         if block.dtype not in (np.float16, np.float32):
