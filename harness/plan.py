@@ -19,16 +19,22 @@ How it projects (:func:`project`):
   ``epochs x ceil(fit images / batch) x members`` steps, plus a monitor pass per
   epoch, plus the val scoring (timed on half and on all of the sample's val
   images: a fixed cost and a rate);
+* a method with a ``plan_stages(n_fit, n_monitor, n_classes, ctx, earlier)``
+  hook (the hand-crafted pipelines: :mod:`baselines.features.plan_cost`)
+  projects its own stages from what the calibration fits timed: each stage
+  scaled by what it grows with, the SVMs counted step by step and timed at the
+  run's shapes, and says what its full-size tensors add to the memory;
 * any other method is fitted and scored on two samples of different sizes
-  (same classes), which separates its fixed costs (encoder learning, start-up)
-  from its per-image costs (features, SVM epochs), extrapolated linearly in the
-  number of images (the number of classes enters only through what the
-  calibration's classes cost, so SVMs over many classes come out short);
+  (same classes), which separates its fixed costs from its per-image costs,
+  extrapolated linearly in the number of images;
 * disk: the image cache at its stored size (exact) plus what the method wrote,
   linear in images for features, as measured for checkpoints;
-* peak memory: the calibration's peak plus what grows with the data and is
-  resident at the end, as the run's own figure counts it: the memory-mapped
-  image rows and the method's stored features (an upper bound, like the run's).
+* peak memory: the anonymous peak (less memory-mapped pages) of the
+  calibration plus what the method's hook adds; the resident peak is that
+  plus the calibration's file-backed share, which does not grow with the data
+  because the streaming readers drop the mapped pages they have read
+  (:func:`harness.memory.release_mapped`). The guard of ``harness run`` holds
+  the anonymous figure against the machine's memory.
 
 The projections are saved under ``<cache>/plans/`` for the guard of ``harness run``
 (:mod:`harness.resources`).
@@ -260,7 +266,6 @@ def project(
     n_fit: int,
     n_monitor: int,
     n_val: int,
-    cache_bytes: int,
     n_classes: int = 0,
 ) -> dict[str, Any]:
     """The full run's stages, seconds, peak memory and disk from two calibrations."""
@@ -320,12 +325,11 @@ def project(
             basis = (
                 f"projected from {own['basis']} ({b.n_train + b.n_val} images, {b.classes} classes)"
             )
-    sample_rows = (b.n_train + b.n_val) / max(1, n_train + n_val) * cache_bytes
-    mapped = max(0.0, cache_bytes - sample_rows) + max(0.0, disk - b.disk_bytes)
     # anonymous: the calibration's, plus what the method says its full-size tensors add;
-    # resident: that plus the memory-mapped image rows and features, as the run counts them
+    # resident: that plus the calibration's file-backed share, which does not grow with the
+    # data: the streaming readers drop the mapped pages they have read (release_mapped)
     anon = max(a.peak_anon_bytes, b.peak_anon_bytes) + anon_extra
-    peak = max(max(a.peak_bytes, b.peak_bytes) + mapped, anon + mapped)
+    peak = anon + max(c.peak_bytes - c.peak_anon_bytes for c in cals)
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "peak_bytes": peak,
@@ -413,7 +417,6 @@ def make_plan(cfg: RunConfig) -> Plan:
                 n_fit,
                 n_monitor,
                 n_val,
-                cache_bytes,
                 manifest.n_classes,
             )
             stages = got["stages"]
