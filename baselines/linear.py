@@ -73,7 +73,7 @@ from baselines.ovr import (
     stacked_objectives,
 )
 from harness.api import MethodError
-from harness.memory import release_mapped
+from harness.memory import release_rows
 
 __all__ = ["CLASS_WEIGHTS", "OvrHingeSgd", "check_class_counts", "class_weights"]
 
@@ -155,7 +155,7 @@ class OvrHingeSgd:
         import torch
 
         block = np.asarray(features[rows])
-        release_mapped(features)  # copied: their mapped pages are the kernel's (harness.memory)
+        release_rows(features, rows)  # copied: the mapped pages are the kernel's (harness.memory)
         if transform is not None:
             block = transform(block.astype(np.float32))
         if block.dtype not in (np.float16, np.float32):

@@ -25,9 +25,12 @@ import threading
 from types import TracebackType
 from typing import Any
 
+import numpy as np
 import psutil
 
-__all__ = ["PeakMemory", "release_mapped"]
+PAGE = mmap.PAGESIZE
+
+__all__ = ["PeakMemory", "release_rows"]
 
 
 class PeakMemory:
@@ -92,39 +95,63 @@ class PeakMemory:
         return round(self.anon_bytes / 2**20, 1)
 
 
-def _mapping(array: Any) -> mmap.mmap | None:
-    """The shared ``mmap`` under ``array`` (a memory map, a view of one, ``.codes`` of
-    :class:`~baselines.features.pq.PQFeatures`), or None; never a copy-on-write map."""
-    seen = 0
-    node = getattr(array, "codes", array)
-    while node is not None and seen < 16:
-        if getattr(node, "mode", None) == "c":  # private: dropping pages would lose writes
+def _mapped_rows(array: Any, rows: Any) -> tuple[np.ndarray, np.ndarray, mmap.mmap] | None:
+    """``(ndarray, rows of it, shared mmap under it)`` for ``rows`` of ``array`` (a memory
+    map or a view of one, a :class:`~harness.types.RowView`, ``PQFeatures``' codes), or
+    None: not memory-mapped, or a copy-on-write map (dropping its pages would lose writes)."""
+    if isinstance(rows, slice):
+        rows = np.arange(*rows.indices(len(array)))
+    rows = np.asarray(rows, dtype=np.int64).ravel()
+    for _ in range(8):  # views of views: rows composed down to the array itself
+        if hasattr(array, "codes"):
+            array = array.codes
+        elif hasattr(array, "_rows") and hasattr(array, "_base"):
+            rows, array = array._rows[rows], array._base
+        else:
+            break
+    if not isinstance(array, np.ndarray) or array.ndim < 1 or not len(rows):
+        return None
+    node: Any = array
+    for _ in range(16):
+        if getattr(node, "mode", None) not in (None, "r", "r+", "w+"):  # "c": private
             return None
         found = getattr(node, "_mmap", None)
         if isinstance(found, mmap.mmap):
-            return found
-        if isinstance(node, mmap.mmap):
-            return node
-        parent = getattr(node, "base", None)  # numpy's views
-        node = parent if parent is not None else getattr(node, "_base", None)  # a RowView's
-        seen += 1
+            return array, rows, found
+        node = getattr(node, "base", None)
+        if node is None:
+            return None
     return None
 
 
-def release_mapped(array: Any) -> None:
-    """Drop the pages of ``array``'s memory-mapped file from this process's resident set.
+def release_rows(array: Any, rows: Any) -> None:
+    """Drop the pages of ``rows`` of a memory-mapped ``array`` from this process's resident set.
 
     A pass over a memory-mapped cache (the images, the stored features) leaves
     every page it touched counted as this process's, so a run's resident peak
     would grow with the data although those pages are the kernel's to drop.
-    ``madvise(MADV_DONTNEED)`` on a shared file mapping unmaps them only: the
-    data stay in the page cache (the next read is a minor fault, no disk
-    read) and writes are kept (they are the file's). The streaming readers
-    call this after each block. A no-op for an array that is not memory-mapped,
-    a copy-on-write map, or a platform without ``madvise``.
+    ``madvise(MADV_DONTNEED)`` on those pages of a shared file mapping unmaps
+    them only: the data stay in the page cache (the next read is a minor fault,
+    no disk read) and writes are kept (they are the file's). The streaming
+    readers call this with the rows they have just copied (or written), so the
+    cost is that of the rows, never of the whole map (a 250 GB image cache's
+    page tables are not walked per batch). A no-op for an array that is not
+    memory-mapped, a copy-on-write map, rows that are not contiguous in memory,
+    or a platform without ``madvise``.
     """
-    mapped = _mapping(array)
-    if mapped is None or not hasattr(mmap, "MADV_DONTNEED"):
+    found = _mapped_rows(array, rows)
+    if found is None or not hasattr(mmap, "MADV_DONTNEED"):
         return
-    with contextlib.suppress(OSError, ValueError):  # closed, or refused by the platform
-        mapped.madvise(mmap.MADV_DONTNEED)
+    array, rows, mapped = found
+    span = array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
+    if array.ndim > 1 and not array[:1].flags.c_contiguous:
+        return  # a row is not one run of bytes
+    with contextlib.suppress(OSError, ValueError, BufferError):  # closed, or refused
+        start = np.frombuffer(mapped, dtype=np.uint8)[:0].ctypes.data  # the map's first byte
+        first = array.ctypes.data - start + np.sort(rows) * array.strides[0]
+        lo = first // PAGE * PAGE
+        hi = np.minimum(-(-(first + span) // PAGE) * PAGE, len(mapped))
+        # one call per run of adjacent rows (sorted rows of a batch often touch)
+        breaks = np.flatnonzero(lo[1:] > hi[:-1]) + 1
+        for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(lo)], strict=True):
+            mapped.madvise(mmap.MADV_DONTNEED, int(lo[a]), int(hi[b - 1] - lo[a]))

@@ -33,7 +33,7 @@ How it projects (:func:`project`):
   calibration plus what the method's hook adds; the resident peak is that
   plus the calibration's file-backed share, which does not grow with the data
   because the streaming readers drop the mapped pages they have read
-  (:func:`harness.memory.release_mapped`). The guard of ``harness run`` holds
+  (:func:`harness.memory.release_rows`). The guard of ``harness run`` holds
   the anonymous figure against the machine's memory.
 
 The projections are saved under ``<cache>/plans/`` for the guard of ``harness run``
@@ -327,7 +327,7 @@ def project(
             )
     # anonymous: the calibration's, plus what the method says its full-size tensors add;
     # resident: that plus the calibration's file-backed share, which does not grow with the
-    # data: the streaming readers drop the mapped pages they have read (release_mapped)
+    # data: the streaming readers drop the mapped pages they have read (release_rows)
     anon = max(a.peak_anon_bytes, b.peak_anon_bytes) + anon_extra
     peak = anon + max(c.peak_bytes - c.peak_anon_bytes for c in cals)
     return {

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from baselines.cnn.device import non_blocking, pin_memory
-from harness.memory import release_mapped
+from harness.memory import release_rows
 
 __all__ = ["BatchStream", "shuffled_order"]
 
@@ -78,7 +78,7 @@ class BatchStream:
         host = torch.empty(shape, dtype=torch.uint8, pin_memory=self._pin)
         # mode="clip" skips NumPy's bounds-check buffering; rows were validated above
         self.images.take(rows, axis=0, out=host.numpy(), mode="clip")
-        release_mapped(self.images)  # a cache's pages read so far: the kernel's, not the run's
+        release_rows(self.images, rows)  # their cache pages: the kernel's, not the run's
         return host, torch.from_numpy(self.labels[rows])
 
     def _produce(self, out: queue.Queue, stop: threading.Event) -> None:

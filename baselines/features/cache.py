@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from harness.api import RowView, RunContext, Split
-from harness.memory import release_mapped
+from harness.memory import release_rows
 
 FEATURE_DTYPES = ("float16", "float32", "uint8")  # storage (uint8: product-quantised codes)
 
@@ -198,7 +198,7 @@ def cached_features(
                 if not np.all(np.isfinite(feats)):
                     raise FloatingPointError(f"non-finite {label} for {split.name} rows {part}")
                 out[targets[part]] = feats
-                release_mapped(out)  # written through to the file; not this process's memory
+                release_rows(out, targets[part])  # written through to the file: not this process's
                 filled[part] = True
             if not filled.all():
                 raise RuntimeError(

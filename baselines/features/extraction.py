@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.api import RunContext, Split
-from harness.memory import release_mapped
+from harness.memory import release_rows
 
 
 class Encoder(Protocol):
@@ -68,13 +68,15 @@ def map_encoder(
 
         pool = Parallel(n_jobs=ctx.n_jobs, return_as="generator")
         results = pool(delayed(encode_chunk)(encoder, np.asarray(split.images[s])) for s in slices)
-        for done in zip(slices, ctx.progress(results, total=len(slices), desc=desc), strict=True):
-            release_mapped(split.images)  # the image pages read so far (harness.memory)
-            yield done
+        for s, feats in zip(
+            slices, ctx.progress(results, total=len(slices), desc=desc), strict=True
+        ):
+            release_rows(split.images, s)  # the chunk's image pages (harness.memory)
+            yield s, feats
     else:
         for s in ctx.progress(slices, desc=desc):
             feats = encode_chunk(encoder, np.asarray(split.images[s]), single_thread=False)
-            release_mapped(split.images)
+            release_rows(split.images, s)
             yield s, feats
 
 

@@ -1,0 +1,56 @@
+"""harness.memory.release_rows: the pages of the rows a streaming reader copied leave the
+resident set; the data stay, other rows' pages stay, private maps are left alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from harness.memory import release_rows
+from harness.types import RowView
+
+MIB = 2**20
+
+
+def _rss() -> int:
+    return psutil.Process().memory_info().rss
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    path = tmp_path / "cache.npy"
+    data = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(64, MIB))
+    data[:] = np.arange(64, dtype=np.uint8)[:, None]
+    data.flush()
+    return path
+
+
+def _touch(array: np.ndarray, rows: range) -> int:
+    return sum(int(np.asarray(array[i, ::4096]).sum()) for i in rows)
+
+
+def test_the_rows_read_leave_the_resident_set_and_the_rest_stay(path: Path) -> None:
+    mapped = np.load(path, mmap_mode="r")
+    before = _rss()
+    total = _touch(mapped, range(64))  # every page: 64 MiB of file pages count as ours
+    assert _rss() - before > 48 * MIB
+    release_rows(mapped, np.arange(32))  # half the rows
+    assert 20 * MIB < _rss() - before < 44 * MIB
+    release_rows(RowView(mapped, np.arange(32, 64)), slice(0, 32))  # the rest, through a view
+    assert _rss() - before < 12 * MIB
+    assert total == _touch(mapped, range(64))  # reread from the page cache, unchanged
+
+
+def test_writes_are_kept_and_private_maps_untouched(path: Path) -> None:
+    out = np.load(path, mmap_mode="r+")
+    out[5] = 200  # a feature write, as cached_features does
+    release_rows(out, [5])
+    assert int(out[5, 0]) == 200 and int(np.load(path, mmap_mode="r")[5, 7]) == 200
+    private = np.load(path, mmap_mode="c")
+    private[0, 0] = 99  # lives only in this process's pages
+    release_rows(private, [0])
+    assert private[0, 0] == 99
+    release_rows(np.zeros((4, 4)), [1])  # not mapped: a no-op
