@@ -69,6 +69,7 @@ from baselines.ovr import (
     class_weights,
     decision_functions,
     fitted_objective,
+    models_together,
     squared_norms,
     stacked_objectives,
 )
@@ -82,7 +83,6 @@ CALIBRATION_ROWS = 4096  # rows of the eta0 calibration sample (16 steps of 256)
 # sample's own margin by ~1; a batch of B nearly orthogonal rows allows more).
 # Measured picks: 4 (blobs), 16 (HOG, dense SIFT Fisher vectors), all inside.
 ETA0_LADDER = tuple(4.0**k for k in range(-1, 5))
-MODEL_BYTES = 1 << 30  # models trained together (16 bytes per weight); more train in turn
 MIN_STEPS_PER_EPOCH = 32  # a small set still gets these (smaller batches; 800 images: 3 of 256)
 _NO_REG = 1e-12  # the lambda of calibration runs
 BIAS_STEP = 0.1  # the bias's step relative to W's: a constant feature is coherent across a batch
@@ -327,7 +327,7 @@ class OvrHingeSgd:
         # the ladder's steps train in groups within MODEL_BYTES (each model is independent
         # and sees the same sample in the same order, so grouping changes nothing)
         dim = int(mu.shape[0])
-        group = max(1, MODEL_BYTES // max(dim * n_classes * 16, 1))
+        group = models_together(dim, n_classes)
         objectives_parts = []
         try:
             for lo in range(0, len(ladder), group):

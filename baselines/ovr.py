@@ -16,6 +16,14 @@ from harness.api import MethodError
 if TYPE_CHECKING:
     from baselines.linear import OvrHingeSgd
 
+MODEL_BYTES = 1 << 30  # models trained together (16 bytes per weight); more train in turn
+
+
+def models_together(dim: int, n_classes: int) -> int:
+    """How many one-vs-rest models of ``dim`` x ``n_classes`` weights train in one stream:
+    as many as fit in :data:`MODEL_BYTES` at 16 bytes per weight, at least one."""
+    return max(1, MODEL_BYTES // max(dim * n_classes * 16, 1))
+
 
 def check_class_counts(labels: np.ndarray, wnids: tuple[str, ...], minimum: int) -> np.ndarray:
     """Per-class training counts; :class:`MethodError` naming every class below ``minimum``."""

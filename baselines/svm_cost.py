@@ -23,7 +23,6 @@ counts them), plus the block buffer (``block_rows x dim`` float32).
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import time
@@ -31,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.linear import CALIBRATION_ROWS, ETA0_LADDER, MODEL_BYTES, OvrHingeSgd
+from baselines.linear import CALIBRATION_ROWS, ETA0_LADDER, OvrHingeSgd
+from baselines.ovr import models_together
 
 __all__ = [
     "SvmJob",
@@ -74,7 +74,7 @@ def train_calls(job: SvmJob, svm: OvrHingeSgd) -> list[tuple[int, int, int, int,
     calls = []
     if job.calibrate:
         sample = min(job.rows, CALIBRATION_ROWS)
-        group = max(1, MODEL_BYTES // max(job.dim * job.n_classes * 16, 1))
+        group = models_together(job.dim, job.n_classes)
         for lo in range(0, len(ETA0_LADDER), group):
             calls.append((sample, min(group, len(ETA0_LADDER) - lo), 1, batch, True))
     if job.epochs:
@@ -87,19 +87,29 @@ def _random_rows(rows: int, dim: int) -> np.ndarray:
     return rng.standard_normal((rows, dim), dtype=np.float32).astype(np.float16)
 
 
+def _sync(device: str) -> None:
+    import torch
+
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 @functools.lru_cache(maxsize=64)
-def step_seconds(dim: int, n_classes: int, n_models: int, batch: int, threads: int) -> float:
+def step_seconds(
+    dim: int, n_classes: int, n_models: int, batch: int, threads: int, device: str = "cpu"
+) -> float:
     """Seconds of one averaged SGD step of ``n_models`` x ``n_classes`` models over ``dim``
-    float16 features at ``batch`` rows, on this machine's CPU with ``threads`` threads."""
-    probe = OvrHingeSgd(batch_size=batch, device="cpu", n_threads=threads, average_from=0)
+    float16 features at ``batch`` rows, on ``device`` (CPU: ``threads`` threads)."""
+    probe = OvrHingeSgd(batch_size=batch, device=device, n_threads=threads, average_from=0)
     probe._setup()
     import torch
 
     feats = _random_rows(3 * batch, dim)
     labels = np.arange(3 * batch) % n_classes
-    mu = torch.zeros(dim)
+    mu = torch.zeros(dim, device=probe.device_)
 
     def run(steps: int) -> float:
+        _sync(device)
         t0 = time.perf_counter()
         probe._train(
             feats,
@@ -112,6 +122,7 @@ def step_seconds(dim: int, n_classes: int, n_models: int, batch: int, threads: i
             mu=mu,
             batch=batch,
         )
+        _sync(device)
         return time.perf_counter() - t0
 
     run(1)  # untimed: first-touch of the buffers and kernel selection
@@ -120,45 +131,49 @@ def step_seconds(dim: int, n_classes: int, n_models: int, batch: int, threads: i
 
 
 @functools.lru_cache(maxsize=64)
-def score_seconds(dim: int, n_outputs: int, threads: int) -> float:
+def score_seconds(dim: int, n_outputs: int, threads: int, device: str = "cpu") -> float:
     """Seconds to score one row against ``n_outputs`` stacked linear models over ``dim`` dims."""
     import torch
 
     from baselines.ovr import decision_functions
 
     rows = 1024
-    model = OvrHingeSgd(device="cpu", n_threads=threads)
+    model = OvrHingeSgd(device=device, n_threads=threads)
     model._setup()
-    model.coef_ = torch.randn(dim, n_outputs) * 0.01
-    model.intercept_ = torch.zeros(n_outputs)
+    model.coef_ = torch.randn(dim, n_outputs, device=model.device_) * 0.01
+    model.intercept_ = torch.zeros(n_outputs, device=model.device_)
     feats = _random_rows(rows, dim)
     decision_functions([model], feats[:64])  # untimed warm-up
+    _sync(device)
     t0 = time.perf_counter()
     decision_functions([model], feats)
+    _sync(device)
     return (time.perf_counter() - t0) / rows
 
 
-def _job_seconds(job: SvmJob, svm: OvrHingeSgd, threads: int) -> float:
+def _job_seconds(job: SvmJob, svm: OvrHingeSgd, threads: int, device: str) -> float:
     seconds = 0.0
     for rows, models, epochs, batch, ladder in train_calls(job, svm):
-        per_step = step_seconds(job.dim, job.n_classes, models, batch, threads)
+        per_step = step_seconds(job.dim, job.n_classes, models, batch, threads, device)
         seconds += epochs * epoch_steps(svm, rows, batch) * per_step
         if ladder:  # each group's objective on the sample
-            seconds += rows * score_seconds(job.dim, job.n_classes * models, threads)
-    per_row = score_seconds(job.dim, job.n_classes * job.n_models, threads)
+            seconds += rows * score_seconds(job.dim, job.n_classes * models, threads, device)
+    per_row = score_seconds(job.dim, job.n_classes * job.n_models, threads, device)
     return seconds + job.checkpoints * job.score_rows * per_row
 
 
-def jobs_seconds(jobs: list[SvmJob], threads: int, template: OvrHingeSgd | None = None) -> float:
-    """The projected seconds of ``jobs`` on this machine's CPU (each shape timed once)."""
-    svm = copy.copy(template) if template is not None else OvrHingeSgd()
-    return sum(_job_seconds(job, svm, threads) for job in jobs)
+def jobs_seconds(jobs: list[SvmJob], threads: int, device: str = "cpu") -> float:
+    """The projected seconds of ``jobs`` on ``device`` (each shape timed once)."""
+    svm = OvrHingeSgd()  # the pipelines' block and batch sizes
+    return sum(_job_seconds(job, svm, threads, device) for job in jobs)
 
 
-def job_bytes(job: SvmJob, block_rows: int = OvrHingeSgd().block_rows) -> int:
-    """Peak bytes of a job's tensors: 16 per weight, the block buffer and the checkpoint
-    scores while training; before it, the centring sample (float32 rows)."""
-    weights = job.dim * job.n_classes * job.n_models
-    training = 16 * weights + 4 * block_rows * job.dim
+def job_bytes(job: SvmJob) -> int:
+    """Peak bytes of a job's tensors: 16 per weight of the models trained together (the
+    step calibration's groups included), the float32 block buffer and its host copy (up
+    to 4 bytes a value), the checkpoint scores; before training, the centring sample."""
+    svm = OvrHingeSgd()
+    models = max(m for _, m, _, _, _ in train_calls(job, svm)) if job.calibrate or job.epochs else 0
+    training = 16 * job.dim * job.n_classes * models + 8 * svm.block_rows * job.dim
     training += 8 * job.score_rows * job.n_classes * job.n_models
     return max(training, 4 * min(job.rows, CALIBRATION_ROWS) * job.dim)

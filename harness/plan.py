@@ -266,9 +266,12 @@ def project(
     n_fit: int,
     n_monitor: int,
     n_val: int,
-    n_classes: int = 0,
+    n_classes: int,
+    n_refit: int | None = None,
 ) -> dict[str, Any]:
-    """The full run's stages, seconds, peak memory and disk from two calibrations."""
+    """The full run's stages, seconds, peak memory and disk from two calibrations
+    (``n_refit``: the rows the refit trains on, all of train; ``n_fit + n_monitor`` by
+    default, which counts val too when val is the monitor)."""
     a, b = cals
     n_train = n_fit + n_monitor
     params = resolved.params
@@ -304,7 +307,7 @@ def project(
         )
     else:
         e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
-        own = _hook(b, a, n_fit, n_monitor, n_classes)
+        own = _hook(b, a, n_fit, n_monitor, n_classes, n_refit)
         if own is not None:  # the method's own stages (baselines.features.plan_cost)
             stages = {**own["stages"], "val scoring": e_fixed + e_per * n_val}
             anon_extra = int(own.get("peak_bytes") or 0)
@@ -340,15 +343,20 @@ def project(
 
 
 def _hook(
-    cal: Calibration, earlier: Calibration, n_fit: int, n_monitor: int, n_classes: int
+    cal: Calibration,
+    earlier: Calibration,
+    n_fit: int,
+    n_monitor: int,
+    n_classes: int,
+    n_refit: int | None,
 ) -> dict[str, Any] | None:
-    """The fitted method's ``plan_stages(n_fit, n_monitor, n_classes, ctx, earlier)``
+    """The fitted method's ``plan_stages(n_fit, n_monitor, n_classes, ctx, earlier, n_refit)``
     projection (``earlier``: the method as fitted on the smaller sample), or None when
     it has no such hook."""
     method, ctx = cal.fitted if cal.fitted is not None else (None, None)
     hook = getattr(method, "plan_stages", None)
     first = earlier.fitted[0] if earlier.fitted is not None else None
-    return hook(n_fit, n_monitor, n_classes, ctx, first) if callable(hook) else None
+    return hook(n_fit, n_monitor, n_classes, ctx, first, n_refit) if callable(hook) else None
 
 
 def make_plan(cfg: RunConfig) -> Plan:
@@ -418,7 +426,10 @@ def make_plan(cfg: RunConfig) -> Plan:
                 n_monitor,
                 n_val,
                 manifest.n_classes,
+                n_refit=n_train,
             )
+            for cal in cals:
+                cal.fitted = None  # the fitted calibrations' maps close before their folder goes
             stages = got["stages"]
             train_s = sum(v for k, v in stages.items() if k != "val scoring")
             run_id = run_id_for(

@@ -150,10 +150,12 @@ def check_resources(cache_root: Path, manifest: Any, run_ids: dict[str, str] | N
             continue
         # the anonymous peak: the resident figure also counts memory-mapped cache pages,
         # which the kernel drops under pressure (plans saved before it: the resident one)
-        peak = int(float(proj.get("peak_anon_mib", proj.get("peak_rss_mib", 0))) * 2**20)
+        anon = "peak_anon_mib" in proj
+        peak = int(float(proj.get("peak_anon_mib" if anon else "peak_rss_mib") or 0) * 2**20)
         if peak > memory:
             raise _refuse(
-                f"{row}'s memory (projected by harness plan, less file-backed pages)",
+                f"{row}'s memory (projected by harness plan"
+                + (", less file-backed pages)" if anon else ")"),
                 peak,
                 memory,
                 "this machine",

@@ -58,7 +58,7 @@ def map_encoder(
     A split of fewer than ``n_jobs`` chunks is cut into ``n_jobs`` smaller ones, so
     every core works on it (the features are per image: the same either way).
     """
-    if not ctx.dask_scheduler and ctx.n_jobs > 1:
+    if not ctx.dask_scheduler and ctx.n_jobs > 1 and not _uses_torch(encoder):  # the pool's
         chunk_size = min(chunk_size, max(1, -(-len(split) // ctx.n_jobs)))
     slices = _chunks(split, chunk_size)
     if ctx.dask_scheduler:
@@ -93,7 +93,8 @@ def _map_dask(
         in_flight: deque = deque()
         # results come back in submission order; the window keeps every worker busy
         for s in ctx.progress(slices, desc=f"{desc} (dask)"):
-            images = np.asarray(split.images[s])
+            images = np.array(split.images[s])  # a copy travels with the task
+            release_rows(split.images, s)
             in_flight.append((s, client.submit(encode_chunk, remote_encoder, images, pure=False)))
             if len(in_flight) >= window:
                 done, fut = in_flight.popleft()

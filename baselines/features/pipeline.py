@@ -57,8 +57,8 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
-from baselines.features.plan_cost import PQ_IMAGES, StageClock, project_stages
-from baselines.features.pq import learn_quantizer, pq_features
+from baselines.features.plan_cost import StageClock, project_stages
+from baselines.features.pq import PQ_SAMPLE_IMAGES, learn_quantizer, pq_features
 from baselines.features.selection import select_channel
 from baselines.linear import OvrHingeSgd, check_class_counts
 from baselines.ovr_blocks import train_final
@@ -233,7 +233,9 @@ class EncodedSvmBaseline(BaselineBase):
         with clock("encoder", min(int(book), len(fit)) if book else len(fit)):
             self.encoder_ = self.learn_encoder(fit, ctx)
             self.extra_encoders_ = self.learn_extra_encoders(fit, ctx)
-        with clock("quantizer", min(PQ_IMAGES, len(fit)) if self.feature_dtype == "pq" else 0):
+        with clock(
+            "quantizer", min(PQ_SAMPLE_IMAGES, len(fit)) if self.feature_dtype == "pq" else 0
+        ):
             self.quantizers_ = self._quantizers(fit, ctx)
         self.chosen_: dict[str, dict[str, Any]] = {}
         self.dims_: dict[str, int] = {}
@@ -267,10 +269,7 @@ class EncodedSvmBaseline(BaselineBase):
                     feats.shape,
                     channel,
                 )
-                with clock("svm"):
-                    chosen, scores = select_channel(
-                        self, channel, feats, fit, mon_feats, monitor, ctx
-                    )
+                chosen, scores = select_channel(self, channel, feats, fit, mon_feats, monitor, ctx)
                 self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
             else:
@@ -311,12 +310,18 @@ class EncodedSvmBaseline(BaselineBase):
         }
 
     def plan_stages(
-        self, n_fit: int, n_monitor: int, n_classes: int, ctx: RunContext, earlier: Any = None
+        self,
+        n_fit: int,
+        n_monitor: int,
+        n_classes: int,
+        ctx: RunContext,
+        earlier: Any = None,
+        n_refit: int | None = None,
     ) -> dict[str, Any]:
         """``harness plan``'s hook: this calibration fit's stages projected to a whole run
         (:func:`baselines.features.plan_cost.project_stages`; ``earlier``: the same method
-        fitted on the smaller calibration sample)."""
-        return project_stages(self, n_fit, n_monitor, n_classes, max(1, ctx.n_jobs), earlier)
+        fitted on the smaller calibration sample; ``n_refit``: the refit's rows)."""
+        return project_stages(self, n_fit, n_monitor, n_classes, ctx, earlier, n_refit)
 
     def _grids(self) -> tuple[list[float], list[int], list[str]]:
         """Lambdas and epoch counts (sorted) and class weightings (in order) to try.

@@ -30,15 +30,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from baselines.features.selection import SVM_GRID_BYTES
-from baselines.svm_cost import SvmJob, job_bytes, jobs_seconds
+from baselines.features.pq import PQ_SAMPLE_IMAGES
+from baselines.svm_cost import SvmJob, job_bytes, jobs_seconds, models_together
+from harness.api import RunContext
 
 if TYPE_CHECKING:
     from baselines.features.pipeline import EncodedSvmBaseline
 
-__all__ = ["StageClock", "project_stages", "svm_jobs"]
+__all__ = ["StageClock", "learned_size_ratio", "project_stages", "svm_jobs"]
 
-PQ_IMAGES = 4096  # learn_quantizer's default sample (baselines.features.pq)
 DESCRIPTOR_BYTES = 128 * 4 * 2  # a float32 SIFT descriptor and its PCA'd copy, with room
 
 
@@ -60,24 +60,47 @@ class StageClock:
 
 
 def svm_jobs(
-    method: EncodedSvmBaseline, dims: list[int], n_fit: int, n_monitor: int, n_classes: int
+    method: EncodedSvmBaseline,
+    dims: list[int],
+    n_fit: int,
+    n_monitor: int,
+    n_classes: int,
+    n_refit: int | None = None,
 ) -> list[SvmJob]:
-    """The SVM trainings of a whole run of ``method``, one channel of ``dims`` after another."""
+    """The SVM trainings of a whole run of ``method``, one channel of ``dims`` after another
+    (``n_refit``: the refit's rows, all of train; by default ``n_fit + n_monitor``)."""
     selecting = bool(method.select) and n_monitor > 0
+    n_refit = n_fit + n_monitor if n_refit is None else n_refit
     jobs, refits = [], []  # fit selects on every channel, then refit trains every channel
     for dim in dims:
         if not selecting:  # one fit on all training rows, its step calibrated first
-            jobs.append(SvmJob(n_fit + n_monitor, n_classes, dim, 1, method.svm_epochs, 0, 0, True))
+            jobs.append(SvmJob(n_refit, n_classes, dim, 1, method.svm_epochs, 0, 0, True))
             continue
         regs, epochs, modes = method._grids()
         jobs += [SvmJob(n_fit, n_classes, dim, 1, 0, 0, 0, True) for _ in modes]  # eta0 each
         candidates = len(regs) * len(modes)
-        group = max(1, SVM_GRID_BYTES // max(dim * n_classes * 16, 1))
+        group = models_together(dim, n_classes)
         for start in range(0, candidates, group):
             m = min(group, candidates - start)
             jobs.append(SvmJob(n_fit, n_classes, dim, m, epochs[-1], n_monitor, len(epochs)))
-        refits.append(SvmJob(n_fit + n_monitor, n_classes, dim, 1, epochs[-1]))
+        refits.append(SvmJob(n_refit, n_classes, dim, 1, epochs[-1]))
     return jobs + refits
+
+
+def learned_size_ratio(method: EncodedSvmBaseline, cal_images: int, full_images: int) -> float:
+    """How many times more GMM components / words the run learns than the calibration did.
+
+    Both are capped at one per 20 sampled descriptors (``fit_gmm``, ``fit_vocabulary``),
+    so a calibration on a few dozen images can learn far fewer words than the run
+    (ILSVRC settings: 450 of sift-bovw-svm's 4,096); the features' dimension, the
+    encoding's and the SVMs' costs grow with it. 1 for an encoder without one (HOG).
+    """
+    size = getattr(method, "n_components", None) or getattr(method, "n_words", None)
+    per_image = int(getattr(method, "descriptors_per_image", 0) or 0)
+    if not size or not per_image:
+        return 1.0
+    learned = [max(2, min(int(size), n * per_image // 20)) for n in (cal_images, full_images)]
+    return learned[1] / learned[0]
 
 
 def _per_unit(stage: str, clock: StageClock, earlier: StageClock | None) -> tuple[float, float]:
@@ -97,44 +120,52 @@ def project_stages(
     n_fit: int,
     n_monitor: int,
     n_classes: int,
-    threads: int,
+    ctx: RunContext,
     earlier: EncodedSvmBaseline | None = None,
+    n_refit: int | None = None,
 ) -> dict[str, Any]:
-    """Seconds per stage of the whole fit (refit included) and the peak of its tensors.
+    """Seconds per stage of the whole fit (refit included) and the peak of its host tensors.
 
     ``method`` has been fitted on a calibration sample, so its clock, its
     channels' dimensions and the images it learned its encoder on are known;
     ``earlier``, fitted on a smaller sample, separates the encoding's fixed
-    costs (the worker pool of each call) from its cost per image.
+    costs (the worker pool of each call) from its cost per image. The SVM
+    steps are timed on ``ctx.device``; on CUDA their tensors are the GPU's,
+    not counted in the host peak.
     """
     clock: StageClock = method.stage_clock_
     before = getattr(earlier, "stage_clock_", None)
     stages: dict[str, float] = {}
     cal_images = clock.units.get("encoder", 0)
-    if "encoder" in clock.seconds:
-        book = getattr(method, "codebook_images", None)
-        full = min(int(book), n_fit) if book else n_fit
-        stages["encoder (bounded sample)"] = clock.seconds["encoder"] * full / max(cal_images, 1)
+    book = getattr(method, "codebook_images", None)
+    full_images = min(int(book), n_fit) if book else n_fit
+    ratio = learned_size_ratio(method, cal_images, full_images)
+    if "encoder" in clock.seconds:  # descriptors x components (words) per EM (k-means) pass
+        per = clock.seconds["encoder"] / max(cal_images, 1)
+        stages["encoder (bounded sample)"] = per * full_images * ratio
     if clock.units.get("quantizer"):
-        full = min(PQ_IMAGES, n_fit)
-        cal = clock.units.get("quantizer", 0)
-        stages["quantizer"] = clock.seconds["quantizer"] * full / max(cal, 1)
+        full = min(PQ_SAMPLE_IMAGES, n_fit)
+        stages["quantizer"] = clock.seconds["quantizer"] * full / clock.units["quantizer"]
     if clock.units.get("encode"):
         fixed, per_image = _per_unit("encode", clock, before)
         images = (n_fit + n_monitor) * len(method.dims_)  # the clock counts every channel's
-        stages["encode fit + monitor"] = fixed + per_image * images
-    jobs = svm_jobs(method, list(method.dims_.values()), n_fit, n_monitor, n_classes)
-    steps_s = jobs_seconds(jobs, threads)
-    stages[f"SVMs ({len(jobs)} trainings)"] = steps_s
-    per_image = getattr(method, "descriptors_per_image", 0) or 0
-    book = min(int(getattr(method, "codebook_images", 0) or 0), n_fit)
-    encoder_bytes = book * per_image * DESCRIPTOR_BYTES
+        stages["encode fit + monitor"] = fixed + per_image * images * ratio  # ratio: a bound
+    dims = [int(d * ratio) for d in method.dims_.values()]
+    jobs = svm_jobs(method, dims, n_fit, n_monitor, n_classes, n_refit)
+    stages[f"SVMs ({len(jobs)} trainings)"] = jobs_seconds(jobs, max(1, ctx.n_jobs), ctx.device)
+    per_image = int(getattr(method, "descriptors_per_image", 0) or 0)
+    peaks = [min(int(book or 0), n_fit) * per_image * DESCRIPTOR_BYTES]  # the encoder's sample
+    if getattr(method, "feature_dtype", "") == "pq":  # the quantiser's float32 sample
+        peaks.append(min(PQ_SAMPLE_IMAGES, n_fit) * max(dims) * 4)
+    if not str(ctx.device).startswith("cuda"):
+        peaks += [job_bytes(j) for j in jobs]
+    grown = "" if ratio == 1 else f"; {ratio:.1f}x the calibration's components (words)"
     return {
         "stages": stages,
-        "peak_bytes": max([encoder_bytes, *(job_bytes(j) for j in jobs)]),
+        "peak_bytes": max(peaks),
         "basis": (
             "stages timed on the calibration, each scaled by what it grows with; the SVMs "
             "counted step by step and timed at their real shapes (the refit at the longest "
-            "epoch count: an upper bound)"
+            f"epoch count: an upper bound){grown}"
         ),
     }

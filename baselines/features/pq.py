@@ -182,6 +182,7 @@ class PQFeatures:
 
 
 #: the storage options of a method's cached features: the cache's dtypes, and "pq"
+PQ_SAMPLE_IMAGES = 4096  # fit images the quantiser is learned on (their float32 vectors)
 STORAGE = ("float16", "float32", "pq")
 
 
@@ -191,7 +192,7 @@ def learn_quantizer(
     ctx: Any,
     params: dict[str, Any],
     *,
-    n_images: int = 4096,
+    n_images: int = PQ_SAMPLE_IMAGES,
     chunk_size: int = 256,
     label: str = "features",
 ) -> ProductQuantizer:

@@ -1,7 +1,7 @@
 """The SVM selection of :class:`~baselines.features.pipeline.EncodedSvmBaseline`, per channel.
 
 Every (lambda, class weighting) of the grid is trained on the fit rows in
-one stream per group of candidates (the groups within ``SVM_GRID_BYTES``)
+one stream per group of candidates (as many as :func:`baselines.ovr.models_together` allows)
 and scored on the monitor at each epoch count of ``svm_epoch_grid``; the
 lowest monitor top-5 wins (ties: :func:`candidate_key`). See the pipeline's
 docstring for the whole procedure.
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from baselines.linear import MODEL_BYTES, check_class_counts
+from baselines.linear import check_class_counts
+from baselines.ovr import models_together
 from baselines.ovr_blocks import train_grid
 from harness.api import RunContext, Selection, Split
 from harness.protocol import topk_errors
@@ -21,10 +22,9 @@ from harness.protocol import topk_errors
 if TYPE_CHECKING:
     from baselines.features.pipeline import EncodedSvmBaseline
 
-__all__ = ["SVM_GRID_BYTES", "candidate_key", "select_channel"]
+__all__ = ["candidate_key", "select_channel"]
 
 MAIN = "main"  # the channel every pipeline has (pipeline.MAIN)
-SVM_GRID_BYTES = MODEL_BYTES  # candidates trained together: 16 bytes per weight (linear.py)
 
 
 def candidate_key(
@@ -83,8 +83,7 @@ def select_channel(
             if not best or candidate_key(cand, modes) < candidate_key(best["cand"], modes):
                 best.update(cand=cand, scores=scores)
 
-    per_model = feats.shape[1] * fit.n_classes * 16
-    group = max(1, SVM_GRID_BYTES // max(per_model, 1))
+    group = models_together(int(feats.shape[1]), fit.n_classes)
     for start in range(0, len(grid), group):
         part = grid[start : start + group]
         train_grid(  # in blocks of classes on Dask with a scheduler, else in this process

@@ -181,7 +181,7 @@ def test_cuda_reaches_the_same_optimum() -> None:
 
 def test_calibration_trains_its_ladder_in_groups_within_the_memory_budget(monkeypatch) -> None:
     """Models beyond MODEL_BYTES train in turn: the same step chosen, fewer models at once."""
-    from baselines import linear
+    from baselines import linear, ovr
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 40)).astype(np.float32)
@@ -195,7 +195,7 @@ def test_calibration_trains_its_ladder_in_groups_within_the_memory_budget(monkey
         return real(self, features, labels, rows, n_classes, regs, *args, **kw)
 
     monkeypatch.setattr(OvrHingeSgd, "_train", spy)
-    monkeypatch.setattr(linear, "MODEL_BYTES", 40 * 5 * 16 * 2)  # two models at a time
+    monkeypatch.setattr(ovr, "MODEL_BYTES", 40 * 5 * 16 * 2)  # two models at a time
     model = OvrHingeSgd(reg=1e-3, epochs=1, seed=0)
     assert model.calibrate(x, y, 5) == pytest.approx(whole)
     assert sizes == [2, 2, 2]

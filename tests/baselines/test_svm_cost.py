@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from baselines.features.plan_cost import project_stages, svm_jobs
+from baselines.features.plan_cost import learned_size_ratio, project_stages, svm_jobs
 from baselines.linear import OvrHingeSgd
 from baselines.svm_cost import SvmJob, epoch_steps, job_bytes, jobs_seconds, train_calls
 from harness.api import RunContext, fit_method, handover
@@ -82,7 +82,7 @@ def test_the_plan_counts_the_svm_trainings_a_selecting_fit_runs(
     refits = [c for c in spy.calls if c[0] == len(train)]
     assert len(refits) == 2 and all(e in GRID["svm_epoch_grid"] for _, _, e, _ in refits)
 
-    stages = project_stages(method, 10 * n_fit, 10 * n_monitor, 100, 1)
+    stages = project_stages(method, 10 * n_fit, 10 * n_monitor, 100, ctx)
     assert set(stages["stages"]) >= {"encoder (bounded sample)", "encode fit + monitor"}
     assert all(v >= 0 for v in stages["stages"].values())
     assert stages["peak_bytes"] >= max(job_bytes(j) for j in jobs)
@@ -107,3 +107,20 @@ def test_svm_seconds_grow_with_classes_and_memory_counts_every_weight() -> None:
     assert epoch_steps(OvrHingeSgd(), 600) == 32  # MIN_STEPS_PER_EPOCH on a small set
     assert jobs_seconds([small], 1) > 0 and jobs_seconds([large], 1) > 0
     assert job_bytes(large) - job_bytes(small) >= 16 * 256 * 390
+
+
+def test_a_capped_calibration_vocabulary_is_scaled_to_the_runs() -> None:
+    """ILSVRC settings: 4,096 words from 250 descriptors an image; a calibration on 36
+    images learns 450 (one per 20 descriptors), the run on 3,000 images all 4,096."""
+    bovw = BASELINES.get("sift-bovw-svm")(n_words=4096, descriptors_per_image=250)
+    assert learned_size_ratio(bovw, 36, 3000) == pytest.approx(4096 / 450)
+    fv = BASELINES.get("sift-fv-svm")(n_components=256, descriptors_per_image=250)
+    assert learned_size_ratio(fv, 36, 3000) == 1.0  # 256 <= 450: not capped
+    assert learned_size_ratio(BASELINES.get("hog-svm")(), 36, 3000) == 1.0
+
+
+def test_the_refit_trains_on_the_rows_it_is_given() -> None:
+    hog = BASELINES.get("hog-svm")()
+    jobs = svm_jobs(hog, [100], n_fit=900, n_monitor=100, n_classes=10, n_refit=900)
+    assert jobs[-1].rows == 900 and jobs[-1].n_models == 1  # val as the monitor: train only
+    assert svm_jobs(hog, [100], 900, 100, 10)[-1].rows == 1000
