@@ -11,7 +11,8 @@ load average before and after each run.
 The runs get a fresh ``--cache`` whose ``images/`` and ``fingerprints/`` are
 links to those of the given ``--cache`` (the decoded images are shared, the
 method's features and codebooks are not: every method computes them as a
-first run would), and a fresh ``--results`` under ``--out``'s folder.
+first run would), and a fresh ``--results`` (kept with ``--keep DIR``: each
+method's records under ``DIR/<method>/``).
 
     python benchmarks/plan_accuracy.py --out results/scale/plan-tiny.md -- \\
         --suite tiny-imagenet --data <tiny-imagenet-100> --cache <cache> --methods hog-svm,lenet5
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +59,7 @@ def _harness(*args: str) -> subprocess.CompletedProcess[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="markdown table to write")
+    p.add_argument("--keep", type=Path, help="copy each run's records to KEEP/<method>/")
     p.add_argument("flags", nargs=argparse.REMAINDER, help="-- then harness run's flags")
     args = p.parse_args(argv)
     flags = [f for f in args.flags if f != "--"]
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     from harness.environment import cpu_flags, device_name
 
     lines = [
-        f"`harness plan` against `harness run`, {device_name('cpu')} ({cpu_flags()}), "
+        f"`harness plan` against `harness run`, {device_name('cpu')}{cpu_flags()}, "
         f"{time.strftime('%Y-%m-%d')}; plan took {plan_s:.0f} s.",
         "",
         f"    python benchmarks/plan_accuracy.py --out {args.out} -- {' '.join(flags)}",
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 for f in (results / "runs").glob("*.json")
                 if not f.name.endswith(".curve.json")
             )
+            if args.keep is not None:
+                shutil.copytree(results, args.keep / method, dirs_exist_ok=True)
         proj = projected[method]
         measured = float(rec["train_seconds"]) + float(rec["eval_seconds"] or 0.0)
         ratio = measured / proj["seconds"] if proj["seconds"] else float("nan")

@@ -21,7 +21,10 @@ def test_benchmark_puts_each_projection_beside_its_measured_run(
     root = synthetic_root("ilsvrc-devkit", n_classes=4, train_per_class=8, val_per_class=3)
     out = tmp_path / "plan.md"
     flags = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--jobs", "1"]
-    assert bench.main(["--out", str(out), "--", *flags, "--methods", "random,hog-svm"]) == 0
+    keep = tmp_path / "kept"
+    args = ["--out", str(out), "--keep", str(keep), "--", *flags, "--methods", "random,hog-svm"]
+    assert bench.main(args) == 0
+    assert len(list((keep / "hog-svm" / "runs").glob("*hog-svm*.json"))) >= 1
     text = out.read_text()
     rows = re.findall(r"^\| ([\w-]+) \| ([\d,]+) \| ([\d,]+) \| ([\d.]+) \|", text, re.M)
     assert [r[0] for r in rows] == ["random", "hog-svm"]
