@@ -22,5 +22,7 @@ def test_benchmark_times_the_bare_and_the_harness_loop(capsys: pytest.CaptureFix
     assert [r[0] for r in rows] == ["resnet18", "zfnet"]
     for _, bare, ours, ratio in rows:
         b, h = float(bare.replace(",", "")), float(ours.replace(",", ""))
-        assert b > 0 and h > 0 and abs(float(ratio) - h / b) < 0.01
+        # the rates are printed to 0.1 img/s and the ratio to 0.01: the check allows that
+        # rounding, which matters when a loaded machine trains at a few images/s
+        assert b > 0 and h > 0 and abs(float(ratio) - h / b) <= 0.006 + 0.05 * (1 + h / b) / b
     assert "load average" in out
