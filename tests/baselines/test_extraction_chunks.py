@@ -28,3 +28,19 @@ def test_a_small_split_is_cut_into_a_chunk_per_worker_with_the_same_features() -
     assert len(one) == 1 and len(two) == 2
     assert sorted(s.start for s in two) == [0, 10]
     np.testing.assert_array_equal(features_one, features_two)
+
+
+def test_the_codebook_sample_does_not_depend_on_its_chunk() -> None:
+    """The descriptors held at once are bounded by the chunk; the sample is the same."""
+    from baselines.features.codebook import sample_training_descriptors
+    from baselines.features.dense_sift import DenseGrid
+    from baselines.features.sift_encoders import DenseSiftExtractor
+
+    images = oriented_texture_split("train", 5, 0).images
+    extractor = DenseSiftExtractor(DenseGrid((2, 3), 4), "numpy")
+    kw = {"n_images": 15, "per_image": 7, "seed": 3}
+    whole = sample_training_descriptors(images, extractor, chunk=256, **kw)
+    np.testing.assert_array_equal(
+        whole, sample_training_descriptors(images, extractor, chunk=4, **kw)
+    )
+    assert whole.shape == (15 * 7, 128)
