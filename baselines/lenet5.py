@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from baselines.cnn import TrainConfig, Trainer
-from baselines.cnn.batches import BatchStream
+from baselines.cnn.batches import BatchStream, batch_within
 from baselines.cnn.config import smoke_tag
 from harness.api import BaselineBase, MethodError, RunContext, Split, TrainData
 from harness.params import Interval, Options
@@ -82,6 +82,8 @@ __all__ = [
 ]
 
 INPUT_SIZE = 32  # the paper's input field, pixels
+SCORING_BATCH_BYTES = 16 * 2**20  # cached pixels per scoring or statistics batch: 1,024
+# images at 64 px, 85 at 256 px (the float copies of 1,024 at 256 px held 1.9 GiB)
 
 # Table I of the paper: for each C3 map, the S2 maps it reads. Maps 0-5 read
 # contiguous triples, 6-11 contiguous quadruples, 12-14 non-contiguous
@@ -264,6 +266,7 @@ def input_statistics(
     total = sq_total = None
     count = 0
     rows = np.arange(len(split)) if rows is None else np.asarray(rows, dtype=np.int64)
+    batch_size = min(batch_size, batch_within(split.images, SCORING_BATCH_BYTES, batch_size))
     stream = BatchStream(split.images, split.labels, rows, batch_size, device)
     for images, _ in stream:
         x = lenet_input(images, rgb).double()
@@ -335,7 +338,8 @@ class LeNet5Baseline(BaselineBase):
         """``"smoke: N steps"`` under a step budget (the row is then never ranked)."""
         return ", ".join(smoke_tag(self.max_steps)) or None
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, images: np.ndarray | None = None) -> TrainConfig:
+        """The trainer's settings; ``images`` (the cached fit images) bound the scoring batch."""
         milestones = sorted({max(1, round(f * self.epochs)) for f in self.lr_drop_at})
         milestones = [m for m in milestones if m < self.epochs]
         return TrainConfig(
@@ -350,7 +354,9 @@ class LeNet5Baseline(BaselineBase):
             amp=False,
             channels_last=False,
             compile=self.compile,
-            eval_batch_size=1024,
+            eval_batch_size=1024
+            if images is None
+            else batch_within(images, SCORING_BATCH_BYTES, 1024),
             cpu_threads=self.cpu_threads,
             max_steps=self.max_steps,
         )
@@ -388,7 +394,7 @@ class LeNet5Baseline(BaselineBase):
         n_classes, init = train.n_classes, self.init
         self.trainer_ = Trainer(
             lambda: LeNet5(n_classes=n_classes, in_channels=in_channels, init=init),
-            self.train_config(),
+            self.train_config(train.images),
             ctx,
             train_transform=train_transform,
             eval_transform=eval_transform,

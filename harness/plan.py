@@ -101,6 +101,7 @@ class Calibration:
     train_s: float | None = None  # the learning curve's training seconds (steps only)
     monitor_s: float | None = None  # the learning curve's monitor pass (epoch less training)
     n_monitor: int = 0  # monitor images of the sample
+    monitor_passes: int = 0  # epochs the timed fit ran, each with a monitor pass (steps only)
     eval_half_s: float | None = None  # scoring half the val sample (the fixed cost apart)
     peak_anon_bytes: int = 0  # the peak less file-backed (memory-mapped) pages
     fitted: Any = None  # (method, ctx) as fitted: the method's own plan hook reads it
@@ -148,17 +149,45 @@ class Plan:
     plan_seconds: float = 0.0
 
 
-def _sample(subset: Any, manifest: Any, per_class: int, val_per_class: int, seed: int) -> Any:
-    """A subset of ``CLASSES`` of the run's classes, ``per_class`` / ``val_per_class`` images each."""
-    entries = manifest.entries
-    counts = entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
+def _usable_counts(manifest: Any) -> Any:
+    """Train and val images of every class that has at least 2 train and 1 val image."""
+    counts = manifest.entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
     for split in ("train", "val"):
         if split not in counts:
             counts[split] = 0
-    usable = counts[(counts["train"] >= 2) & (counts["val"] >= 1)]
+    return counts[(counts["train"] >= 2) & (counts["val"] >= 1)]
+
+
+def cnn_sample_shape(manifest: Any, batch: int, holdout_fraction: float) -> tuple[int, int]:
+    """(classes, train images per class) of the step-trained methods' sample: enough fit
+    rows for ``STEPS[1]`` batches in one epoch. A copy with few images per class (4 in a
+    1,000-class devkit copy, one of them held out) gives more classes, never fewer
+    steps: with too few rows the timed fits would train one short epoch each and
+    the two step counts would time the same step."""
+    usable = _usable_counts(manifest)
+    if usable.empty:
+        return CLASSES, PER_CLASS[1]
+    wanted = math.ceil(batch * STEPS[1] / CLASSES / max(0.5, 1 - holdout_fraction)) + 1
+    k = int(min(max(PER_CLASS[1], wanted), usable["train"].median()))
+    held = max(1, round(holdout_fraction * k)) if holdout_fraction > 0 else 0
+    fit_per_class = max(1, k - held)
+    classes = max(CLASSES, math.ceil(batch * STEPS[1] / fit_per_class) + 1)
+    return min(classes, len(usable)), k
+
+
+def _sample(
+    subset: Any,
+    manifest: Any,
+    per_class: int,
+    val_per_class: int,
+    seed: int,
+    classes: int = CLASSES,
+) -> Any:
+    """A subset of ``classes`` of the run's classes, ``per_class`` / ``val_per_class`` images each."""
+    usable = _usable_counts(manifest)
     rng = np.random.default_rng(seed)
     wnids = sorted(usable.index)
-    chosen = sorted(rng.choice(wnids, min(CLASSES, len(wnids)), replace=False).tolist())
+    chosen = sorted(rng.choice(wnids, min(classes, len(wnids)), replace=False).tolist())
     k = int(min(per_class, usable.loc[chosen, "train"].min()))
     v = int(min(val_per_class, usable.loc[chosen, "val"].min()))
     return dataclasses.replace(
@@ -218,12 +247,7 @@ def _calibrate(
         t3 = time.perf_counter()
     train_s = monitor_s = None
     if steps is not None and ctx.epoch_log:
-        first = ctx.epoch_log[0]  # the sample holds the budget in one epoch
-        rate = first.get("images_per_s") or 0.0
-        images = first.get("images_seen") or 0
-        if rate > 0 and images:
-            train_s = images / rate
-            monitor_s = max(0.0, float(first.get("seconds") or 0.0) - train_s)
+        train_s, monitor_s = _epoch_clocks(ctx.epoch_log)
     return Calibration(
         n_train=len(data.train),
         n_val=len(data.val),
@@ -236,10 +260,28 @@ def _calibrate(
         train_s=train_s,
         monitor_s=monitor_s,
         n_monitor=len(handed.monitor) if handed.monitor is not None else 0,
+        monitor_passes=len(ctx.epoch_log) if steps is not None else 0,
         eval_half_s=t2 - t1,
         peak_anon_bytes=peak.anon_bytes,
         fitted=(method, ctx),
     )
+
+
+def _epoch_clocks(curve: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+    """(training seconds, monitor seconds) summed over a learning curve's epochs: each
+    epoch's images over its training rate, and the rest of its seconds (the monitor
+    pass). None when the curve has no rates."""
+    train = monitor = 0.0
+    seen = 0
+    for row in curve:
+        rate = float(row.get("images_per_s") or 0.0)
+        images = int(row.get("images_seen") or 0) - seen
+        seen = int(row.get("images_seen") or 0)
+        if rate <= 0 or images <= 0:
+            return None, None
+        train += images / rate
+        monitor += max(0.0, float(row.get("seconds") or 0.0) - images / rate)
+    return train, monitor
 
 
 def _line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:
@@ -293,7 +335,8 @@ def project(
         steps = per_member * members
         half = len_half(b.n_val)
         e_fixed, e_per = _line(half, b.eval_half_s or 0.0, b.n_val, b.eval_s)
-        monitor_per = (b.monitor_s or 0.0) / max(b.n_monitor, 1)  # the trainer's own pass
+        passes = max(b.monitor_passes, 1) * max(b.n_monitor, 1)
+        monitor_per = (b.monitor_s or 0.0) / passes  # the trainer's own pass, per image
         stages = {
             "set-up": setup * members,
             f"{steps:,} training steps": steps * per_step,
@@ -387,19 +430,17 @@ def make_plan(cfg: RunConfig) -> Plan:
     n_fit = n_train - (n_monitor if cfg.monitor != "val" else 0)
     cache_bytes = image_cache_bytes(manifest)
     label = device_name(device)
-    # the CNNs' sample holds STEPS[1] batches of fit rows
     batches = [int(r.params["batch_size"]) for r in methods.values() if step_trained(r.params)]
-    classes = min(CLASSES, manifest.n_classes)
-    per_class_cnn = math.ceil(max(batches, default=0) * STEPS[1] / classes / 0.9) + 1
     projections = []
     decode_rate = 0.0
     with tempfile.TemporaryDirectory(prefix="harness-plan-") as tmp:  # never the run's cache
-        sizes = list(zip(PER_CLASS, VAL_PER_CLASS, strict=True))
+        sizes = [(k, v, CLASSES) for k, v in zip(PER_CLASS, VAL_PER_CLASS, strict=True)]
         if batches:  # the CNNs' sample holds the larger budget's batches of fit rows: one epoch
-            sizes.append((max(PER_CLASS[1], per_class_cnn), VAL_PER_CLASS[1]))
+            classes, k = cnn_sample_shape(manifest, max(batches), cfg.holdout_fraction)
+            sizes.append((k, VAL_PER_CLASS[1], classes))
         samples = []
-        for i, (k, v) in enumerate(sizes):
-            sample = _sample(subset, manifest, k, v, cfg.subset_seed)
+        for i, (k, v, classes) in enumerate(sizes):
+            sample = _sample(subset, manifest, k, v, cfg.subset_seed, classes)
             samples.append(_prepare_sample(cfg, root, index, sample, Path(tmp) / f"sample{i}"))
         decode_rate = max(s.cached.decode_rate for s in samples)
         counts = [len(s.manifest) for s in samples]

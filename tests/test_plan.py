@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import harness.resources as resources
@@ -176,3 +179,40 @@ def test_the_two_calibrations_compute_their_own_features_even_at_one_size(
     assert main(["plan", "--json", *flags, "--methods", "hog-svm"]) == 0
     first, second = sorted(set(encoded))  # one folder per calibration, each encoding alike
     assert encoded.count(first) == encoded.count(second) > 0
+
+
+def _entries(n_classes: int, train: int, val: int) -> SimpleNamespace:
+    rows = [
+        (f"n{c:08d}", split)
+        for c in range(n_classes)
+        for split, k in (("train", train), ("val", val))
+        for _ in range(k)
+    ]
+    return SimpleNamespace(entries=pd.DataFrame(rows, columns=["wnid", "split"]))
+
+
+@pytest.mark.parametrize(("per_class", "batch"), [(4, 32), (4, 128), (16, 32), (500, 128)])
+def test_the_step_sample_holds_the_larger_budget_in_one_epoch(per_class: int, batch: int) -> None:
+    """A 1,000-class copy of 4 images a class gave a sample of 10 classes, 30 fit rows:
+    one step an epoch, so the fits of 2 and 8 steps timed the same single step and
+    lenet5 at 256 px was projected 2x short."""
+    from harness.holdout import carve_holdout
+    from harness.plan import STEPS, cnn_sample_shape
+
+    classes, k = cnn_sample_shape(_entries(1000, per_class, 1), batch, 0.1)
+    labels = np.repeat(np.arange(classes), k)
+    fit = len(labels) - carve_holdout(labels, classes, fraction=0.1, seed=0).n_monitor
+    assert fit >= STEPS[1] * batch
+    assert classes <= 1000 and k <= per_class
+
+
+def test_the_calibration_clock_sums_every_epoch_of_a_short_sample() -> None:
+    from harness.plan import _epoch_clocks
+
+    curve = [
+        {"images_per_s": 100.0, "images_seen": 50, "seconds": 0.7},  # 0.5 s training
+        {"images_per_s": 50.0, "images_seen": 100, "seconds": 1.3},  # 1.0 s training
+    ]
+    train, monitor = _epoch_clocks(curve)
+    assert train == pytest.approx(1.5) and monitor == pytest.approx(0.5)
+    assert _epoch_clocks([{"images_per_s": 0.0, "images_seen": 10, "seconds": 1}]) == (None, None)

@@ -21,7 +21,7 @@ import torch
 from baselines.cnn.device import non_blocking, pin_memory
 from harness.memory import release_rows
 
-__all__ = ["BatchStream", "shuffled_order"]
+__all__ = ["BatchStream", "batch_within", "shuffled_order"]
 
 _DONE = object()
 
@@ -30,6 +30,15 @@ def shuffled_order(n: int, seed: int) -> np.ndarray:
     """A permutation of ``range(n)`` from a torch generator seeded with ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(n, generator=generator).numpy()
+
+
+def batch_within(images: np.ndarray, budget_bytes: int, cap: int) -> int:
+    """Images per batch: at most ``cap``, and at most ``budget_bytes`` of cached uint8 pixels
+    (at least 1). A pass that only scores or sums (no step depends on its batch) sized
+    in images would hold 16x the memory at 256 px as at 64 px: 1,024 images at 256 px
+    are 192 MiB of uint8 and over 1 GiB once converted to float."""
+    per_image = int(np.prod(images.shape[1:])) * images.dtype.itemsize if images.ndim > 1 else 1
+    return int(max(1, min(cap, budget_bytes // max(per_image, 1))))
 
 
 class BatchStream:

@@ -232,3 +232,28 @@ def test_a_step_budget_is_a_smoke_row(tmp_path) -> None:
     assert fit_method(method, handover(train), train, ctx) is None
     assert (ctx.training.epochs, ctx.training.images_seen) == (1, 24)
     assert method.decision_function(train, ctx).shape == (32, 4)
+
+
+def test_scoring_batches_are_bounded_in_bytes_not_images(monkeypatch) -> None:
+    """1,024-image scoring batches at 256 px held 1.9 GiB on the 1,000-class copy (the
+    plan, calibrated on 60 val images, said 0.5). At 64 px the batch stays 1,024."""
+    import baselines.lenet5 as lenet5
+
+    big = np.zeros((2, 256, 256, 3), np.uint8)
+    small = np.zeros((2, 64, 64, 3), np.uint8)
+    method = LeNet5Baseline()
+    assert method.train_config(small).eval_batch_size == 1024
+    assert method.train_config(big).eval_batch_size * big[0].nbytes <= lenet5.SCORING_BATCH_BYTES
+    assert method.train_config(big).eval_batch_size >= 32
+
+    seen: list[int] = []
+    original = lenet5.BatchStream
+
+    def spy(images, labels, rows, batch_size, device):  # noqa: ANN001, ANN202
+        seen.append(batch_size)
+        return original(images, labels, rows, batch_size, device)
+
+    monkeypatch.setattr(lenet5, "BatchStream", spy)
+    split = Split("train", np.zeros((4, 256, 256, 3), np.uint8), np.arange(4), ("a", "b", "c", "d"))
+    input_statistics(split, rgb=False, device=torch.device("cpu"))
+    assert seen and seen[0] * big[0].nbytes <= lenet5.SCORING_BATCH_BYTES
