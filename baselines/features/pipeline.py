@@ -51,6 +51,7 @@ path (on CPU too, which is how it is tested without a GPU).
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -181,6 +182,7 @@ class EncodedSvmBaseline(BaselineBase):
         """Train each channel's SVMs on all of train with the values chosen in ``fit``."""
         from threadpoolctl import threadpool_limits
 
+        start = time.perf_counter()
         with threadpool_limits(max(1, ctx.n_jobs)):
             self.svms_ = {}
             for channel, chosen in self.chosen_.items():
@@ -208,6 +210,7 @@ class EncodedSvmBaseline(BaselineBase):
                     )
                 self.svms_[channel] = svm
             self.svm_ = self.svms_[MAIN]
+        ctx.note(f"{self.name}_refit_seconds", round(time.perf_counter() - start, 2))
 
     def _fit(self, data: TrainData, ctx: RunContext) -> FitResult:
         fit, monitor = data.fit, data.monitor
@@ -269,7 +272,10 @@ class EncodedSvmBaseline(BaselineBase):
                     feats.shape,
                     channel,
                 )
-                chosen, scores = select_channel(self, channel, feats, fit, mon_feats, monitor, ctx)
+                with clock("SVM selection"):
+                    chosen, scores = select_channel(
+                        self, channel, feats, fit, mon_feats, monitor, ctx
+                    )
                 self.chosen_[channel] = chosen
                 monitor_scores[channel] = scores
             else:
@@ -287,6 +293,7 @@ class EncodedSvmBaseline(BaselineBase):
                 f"{self.name}_fused_monitor_err",
                 {"monitor_top1_err": round(errs[1], 4), "monitor_top5_err": round(errs[5], 4)},
             )
+        ctx.note(f"{self.name}_stage_seconds", clock.rounded())  # beside harness plan's stages
         ctx.report_training(
             epochs=int(self.chosen_[MAIN]["epochs"]),
             monitor_use="selection" if selecting else None,

@@ -58,6 +58,10 @@ class StageClock:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - t0
             self.units[stage] = self.units.get(stage, 0) + int(units)
 
+    def rounded(self) -> dict[str, float]:
+        """Seconds per stage to the hundredth (the run record's note)."""
+        return {stage: round(s, 2) for stage, s in self.seconds.items()}
+
 
 def svm_jobs(
     method: EncodedSvmBaseline,

@@ -86,6 +86,10 @@ def test_the_plan_counts_the_svm_trainings_a_selecting_fit_runs(
     assert set(stages["stages"]) >= {"encoder (bounded sample)", "encode fit + monitor"}
     assert all(v >= 0 for v in stages["stages"].values())
     assert stages["peak_bytes"] >= max(job_bytes(j) for j in jobs)
+    # the record says what each stage took, to set beside the plan's stages
+    measured = ctx.notes["sift-fv-svm_stage_seconds"]
+    assert {"encoder", "encode", "SVM selection"} <= set(measured)
+    assert all(v >= 0 for v in measured.values()) and ctx.notes["sift-fv-svm_refit_seconds"] >= 0
 
 
 def test_without_a_monitor_the_plan_counts_one_calibrated_fit(
