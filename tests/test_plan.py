@@ -216,3 +216,27 @@ def test_the_calibration_clock_sums_every_epoch_of_a_short_sample() -> None:
     train, monitor = _epoch_clocks(curve)
     assert train == pytest.approx(1.5) and monitor == pytest.approx(0.5)
     assert _epoch_clocks([{"images_per_s": 0.0, "images_seen": 10, "seconds": 1}]) == (None, None)
+
+
+def test_a_many_class_step_sample_trains_its_steps_and_scores_a_bounded_val_sample(
+    synthetic_root: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import harness.plan as plan
+
+    seen: list[tuple[int, ...]] = []
+    original = plan.project
+
+    def spy(resolved, cals, *args, **kw):  # noqa: ANN001, ANN202
+        seen.extend((c.steps, c.n_val, c.monitor_passes) for c in cals)
+        return original(resolved, cals, *args, **kw)
+
+    monkeypatch.setattr(plan, "project", spy)
+    root = synthetic_root("ilsvrc-devkit", n_classes=80, train_per_class=4, val_per_class=1)
+    flags = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--quiet", "--jobs", "1"]
+    assert main(["plan", "--json", *flags, "--methods", "lenet5"]) == 0
+    assert [s for s, _, _ in seen] == list(plan.STEPS)
+    for _, n_val, passes in seen:
+        assert 0 < n_val <= plan.STEP_VAL_IMAGES
+        assert passes == 1  # 80 classes x 3 fit rows: the 8 steps in one epoch
