@@ -56,10 +56,77 @@ def _harness(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
 
 
+def _on_record(folder: Path | None, run_id: str, cpu: str) -> dict | None:
+    """The record of ``run_id`` in ``folder`` (or its ``runs/``), measured on ``cpu``; None
+    when there is none."""
+    if folder is None:
+        return None
+    for path in (folder / f"{run_id}.json", folder / "runs" / f"{run_id}.json"):
+        if path.is_file():
+            rec = json.loads(path.read_text())
+            if rec.get("status", "ok") == "ok" and rec.get("device") == cpu:
+                return rec
+    return None
+
+
+def _run(
+    method: str, base: list[str], cache: Path, keep: Path | None
+) -> tuple[dict | None, str, str]:
+    """Run ``method`` alone on a fresh cache (the decoded images shared): its record and
+    the load average before and after."""
+    with tempfile.TemporaryDirectory(prefix="plan-accuracy-") as tmp:
+        fresh = Path(tmp) / "cache"
+        fresh.mkdir()
+        for shared in ("images", "fingerprints"):
+            if (cache / shared).exists():
+                (fresh / shared).symlink_to((cache / shared).resolve())
+        results = Path(tmp) / "results"
+        before = _load()
+        run = _harness(
+            "run", *base, "--methods", method, "--cache", str(fresh),
+            "--results", str(results), "--no-report", "--quiet",
+        )  # fmt: skip
+        after = _load()
+        if run.returncode != 0:
+            sys.stderr.write(run.stderr)
+            return None, before, after
+        rec = next(
+            json.loads(f.read_text())
+            for f in (results / "runs").glob("*.json")
+            if not f.name.endswith(".curve.json")
+        )
+        if keep is not None:
+            shutil.copytree(results, keep / method, dirs_exist_ok=True)
+    return rec, before, after
+
+
+def _stages(method: str, proj: dict, rec: dict) -> list[str]:
+    """One line: the plan's stages, and the record's where it notes them (the hand-crafted
+    pipelines' ``<method>_stage_seconds`` and ``_refit_seconds``; the CNNs' epochs)."""
+    planned = ", ".join(f"{k} {v:,.0f}" for k, v in proj["stages"].items())
+    notes = rec.get("notes") or {}
+    got = dict(notes.get(f"{rec['method']}_stage_seconds") or {})
+    if f"{rec['method']}_refit_seconds" in notes:
+        got["refit"] = notes[f"{rec['method']}_refit_seconds"]
+    curve = rec.get("learning_curve") or []
+    if curve and not got:
+        train = sum(r["images_seen"] / r["images_per_s"] for r in curve[:1] if r["images_per_s"])
+        got = {"epochs": len(curve), "first epoch's training": train}
+    got["val scoring"] = rec.get("eval_seconds") or 0.0
+    measured = ", ".join(f"{k} {float(v):,.0f}" for k, v in got.items())
+    return [f"- {method}: projected {planned}; measured {measured}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, required=True, help="markdown table to write")
     p.add_argument("--keep", type=Path, help="copy each run's records to KEEP/<method>/")
+    p.add_argument(
+        "--records",
+        type=Path,
+        help="a results folder: a method whose run (the plan's run id, this CPU) is on "
+        "record there is compared with that record, not run again",
+    )
     p.add_argument("flags", nargs=argparse.REMAINDER, help="-- then harness run's flags")
     args = p.parse_args(argv)
     flags = [f for f in args.flags if f != "--"]
@@ -89,30 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     base = _without(flags, "--methods", "--cache", "--results")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    cpu = device_name("cpu")
+    details = ["", "Stages, projected against the run record's (seconds):", ""]
     for method in methods:
-        with tempfile.TemporaryDirectory(prefix="plan-accuracy-") as tmp:
-            fresh = Path(tmp) / "cache"
-            fresh.mkdir()
-            for shared in ("images", "fingerprints"):
-                if (cache / shared).exists():
-                    (fresh / shared).symlink_to((cache / shared).resolve())
-            results = Path(tmp) / "results"
-            before = _load()
-            run = _harness(
-                "run", *base, "--methods", method, "--cache", str(fresh),
-                "--results", str(results), "--no-report", "--quiet",
-            )  # fmt: skip
-            after = _load()
-            if run.returncode != 0:
-                sys.stderr.write(run.stderr)
-                return run.returncode
-            rec = next(
-                json.loads(f.read_text())
-                for f in (results / "runs").glob("*.json")
-                if not f.name.endswith(".curve.json")
-            )
-            if args.keep is not None:
-                shutil.copytree(results, args.keep / method, dirs_exist_ok=True)
+        rec = _on_record(args.records, projected[method]["run_id"], cpu)
+        if rec is not None:
+            before = after = f"on record ({rec['date'][:10]})"
+        else:
+            rec, before, after = _run(method, base, cache, args.keep)
+            if rec is None:
+                return 1
         proj = projected[method]
         measured = float(rec["train_seconds"]) + float(rec["eval_seconds"] or 0.0)
         ratio = measured / proj["seconds"] if proj["seconds"] else float("nan")
@@ -124,8 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         lines.append(row)
         print(row, flush=True)
-        args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        details += _stages(method, proj, rec)
+        args.out.write_text("\n".join(lines + details) + "\n")
+    print("\n".join(lines + details))
     return 0
 
 
