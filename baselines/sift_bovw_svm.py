@@ -30,6 +30,7 @@ vectors (see :mod:`baselines.sift_fv_svm`); ``svm_class_weight_grid`` can add
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +149,7 @@ class SiftBovwSvm(EncodedSvmBaseline):
         }
 
         def build() -> dict[str, Any]:
+            start = time.perf_counter()
             desc = sample_training_descriptors(
                 train.images,
                 extractor,
@@ -155,15 +157,29 @@ class SiftBovwSvm(EncodedSvmBaseline):
                 per_image=self.descriptors_per_image,
                 seed=ctx.seed,
             )
+            sampled = time.perf_counter() - start
             ctx.logger.info("sift-bovw: k-means on %d descriptors", len(desc))
+            facts: dict[str, Any] = {}
+            vocabulary = fit_vocabulary(desc, self.n_words, ctx.seed, facts)
             return {
-                "vocabulary": fit_vocabulary(desc, self.n_words, ctx.seed),
+                "vocabulary": vocabulary,
                 "n_descriptors": desc.shape[:1],
+                # seconds sampling descriptors, k-means steps taken / allowed, k-means seconds
+                "cost": np.array([sampled, facts["steps"], facts["max_steps"], facts["seconds"]]),
             }
 
         arrays = cached_arrays(ctx, "sift-bovw-vocabulary", key, build)
         ctx.note("sift_bovw_codebook_descriptors", int(arrays["n_descriptors"][0]))
         ctx.note("sift_bovw_words", len(arrays["vocabulary"]))  # < n_words if capped
+        if "cost" in arrays:  # vocabularies cached before this have none
+            sampled, steps, max_steps, seconds = (float(v) for v in arrays["cost"])
+            self.vocabulary_cost_ = {
+                "descriptor_seconds": round(sampled, 2),
+                "kmeans_steps": int(steps),
+                "kmeans_max_steps": int(max_steps),
+                "kmeans_seconds": round(seconds, 2),
+            }
+            ctx.note("sift_bovw_vocabulary_cost", self.vocabulary_cost_)
         pyramid = parse_pyramid(self.pyramid)
         cell_weights = pyramid_level_weights(pyramid)[level_of_cell(pyramid)]
         bovw = BovwEncoder(extractor, arrays["vocabulary"], pyramid, cell_weights)

@@ -14,6 +14,8 @@ notes); PCA and the BoVW k-means use scikit-learn.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import numpy as np
@@ -94,16 +96,28 @@ def fit_gmm(
     return fit.gmm
 
 
-def fit_vocabulary(descriptors: np.ndarray, n_words: int, seed: int) -> np.ndarray:
+def fit_vocabulary(
+    descriptors: np.ndarray, n_words: int, seed: int, facts: dict[str, Any] | None = None
+) -> np.ndarray:
     """k-means vocabulary ``(V, 128)`` with sklearn's MiniBatchKMeans.
 
     V is capped at one word per 20 sampled descriptors (tiny training sets),
-    below which most words would be fitted to a handful of points.
+    below which most words would be fitted to a handful of points. ``facts``, if
+    given, receives the words, the mini-batch steps taken (sklearn stops early
+    when the smoothed inertia stops falling) and the seconds.
     """
     from sklearn.cluster import MiniBatchKMeans
 
     n_words = max(2, min(n_words, len(descriptors) // 20))
+    start = time.perf_counter()
     km = MiniBatchKMeans(
         n_clusters=n_words, batch_size=4096, n_init=1, random_state=seed, max_iter=100
     ).fit(descriptors)
+    if facts is not None:
+        facts.update(
+            words=n_words,
+            steps=int(km.n_steps_),
+            max_steps=100 * math.ceil(len(descriptors) / 4096),
+            seconds=round(time.perf_counter() - start, 2),
+        )
     return km.cluster_centers_.astype(np.float32)

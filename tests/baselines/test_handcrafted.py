@@ -92,6 +92,10 @@ def test_learns_an_easy_task_and_feature_dims(name: str, splits, tmp_path: Path)
         "sift-fv-svm": 2 * 4 * 16 * (1 + 4),  # 2 K D x pyramid cells
     }[name]
     assert method.n_features_ == expected_dim
+    if name == "sift-bovw-svm":  # what its vocabulary cost, for harness plan's projection
+        cost = ctx.notes["sift_bovw_vocabulary_cost"]
+        assert 0 < cost["kmeans_steps"] <= cost["kmeans_max_steps"]
+        assert cost["descriptor_seconds"] >= 0 and cost["kmeans_seconds"] >= 0
 
 
 def test_fisher_torch_backend_on_cpu_is_as_good(splits, tmp_path: Path) -> None:
