@@ -30,6 +30,7 @@ vectors (see :mod:`baselines.sift_fv_svm`); ``svm_class_weight_grid`` can add
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -130,6 +131,18 @@ class SiftBovwSvm(EncodedSvmBaseline):
         self.svm_class_weight = svm_class_weight
         self.chunk_size = chunk_size
         self.min_images_per_class = min_images_per_class
+
+    def encoder_with_words(self, factor: float) -> Chi2MappedBovw:
+        """The fitted encoder with ``factor`` times as many words (the learned ones repeated,
+        jittered): what a run that learns the full vocabulary encodes with, for
+        ``harness plan`` to time (:mod:`baselines.features.plan_cost`)."""
+        vocab = self.encoder_.bovw.vocabulary
+        rng = np.random.default_rng(0)
+        n = max(len(vocab), round(len(vocab) * factor))
+        jitter = rng.normal(0.0, 1e-3, (n, vocab.shape[1])).astype(np.float32)
+        words = vocab[rng.integers(0, len(vocab), n)] + jitter
+        bovw = dataclasses.replace(self.encoder_.bovw, vocabulary=words)
+        return dataclasses.replace(self.encoder_, bovw=bovw)
 
     def learn_encoder(self, train: Split, ctx: RunContext) -> Any:
         backend = resolve_backend(self.backend, ctx.device)

@@ -30,7 +30,9 @@ def test_benchmark_puts_each_projection_beside_its_measured_run(
     assert [r[0] for r in rows] == ["random", "hog-svm"]
     assert "Intel" in text or "AMD" in text or "cpu" in text.lower()
     assert not (tmp_path / "cache" / "methods").exists()  # the runs' features: fresh caches
-    assert re.search(r"^- hog-svm: projected .*; measured encoder .*refit .*val scoring", text, re.M)
+    assert re.search(
+        r"^- hog-svm: projected .*; measured encoder .*refit .*val scoring", text, re.M
+    )
 
     # a run on record (same run id, this CPU) is compared with, not run again
     again = tmp_path / "again.md"

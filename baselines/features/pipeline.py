@@ -58,7 +58,7 @@ import numpy as np
 
 from baselines.features.cache import array_digest, cached_features
 from baselines.features.extraction import map_encoder
-from baselines.features.plan_cost import StageClock, project_stages
+from baselines.features.plan_cost import PLAN_IMAGES, StageClock, project_stages
 from baselines.features.pq import PQ_SAMPLE_IMAGES, learn_quantizer, pq_features
 from baselines.features.selection import select_channel
 from baselines.linear import OvrHingeSgd, check_class_counts
@@ -232,6 +232,7 @@ class EncodedSvmBaseline(BaselineBase):
             )
         ctx.logger.info("%s: learning the encoder on %d training images", self.name, len(fit))
         clock = self.stage_clock_ = StageClock()  # for harness plan (plan_cost)
+        self.plan_images_ = np.array(fit.images[:PLAN_IMAGES])  # plan_cost times these
         book = getattr(self, "codebook_images", None)
         with clock("encoder", min(int(book), len(fit)) if book else len(fit)):
             self.encoder_ = self.learn_encoder(fit, ctx)

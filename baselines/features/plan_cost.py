@@ -13,6 +13,10 @@ what it grows with:
 * **quantizer** (product quantisation, ``feature_dtype="pq"``): its sample of
   at most 4,096 fit images;
 * **encode**: every fit and monitor image, at the rate measured per image;
+  where the run learns more words than the calibration (a capped vocabulary),
+  plus what the larger vocabulary adds per image, timed by encoding a few
+  calibration images with one of the run's size (the method's
+  ``encoder_with_words``), not the whole encoding scaled;
 * **SVMs**: not scaled at all but counted, job by job, as the run will train
   them (the step calibrations, each group of grid candidates to the longest
   epoch count with the monitor scored at each checkpoint, the refit at the
@@ -37,7 +41,9 @@ from harness.api import RunContext
 if TYPE_CHECKING:
     from baselines.features.pipeline import EncodedSvmBaseline
 
-__all__ = ["StageClock", "learned_size_ratio", "project_stages", "svm_jobs"]
+__all__ = ["PLAN_IMAGES", "StageClock", "learned_size_ratio", "project_stages", "svm_jobs"]
+
+PLAN_IMAGES = 8  # fit images a calibration keeps to time the run's encoder on
 
 DESCRIPTOR_BYTES = 128 * 4 * 2  # a float32 SIFT descriptor and its PCA'd copy, with room
 
@@ -107,6 +113,26 @@ def learned_size_ratio(method: EncodedSvmBaseline, cal_images: int, full_images:
     return learned[1] / learned[0]
 
 
+def _growth_per_image(method: EncodedSvmBaseline, ratio: float) -> float | None:
+    """Seconds per image (one process) that the run's ``ratio`` times larger vocabulary adds
+    to the encoding: a few calibration images encoded with the learned vocabulary and
+    with one of the run's size. 0 when the sizes agree; None when the method cannot
+    build the larger encoder."""
+    if ratio <= 1:
+        return 0.0
+    grow = getattr(method, "encoder_with_words", None)
+    images = getattr(method, "plan_images_", None)
+    if grow is None or images is None or not len(images):
+        return None
+    seconds = []
+    for encoder in (method.encoder_, grow(ratio)):
+        encoder.encode(images[:1])  # one-off set-up (kernels, the grid) apart
+        t0 = time.perf_counter()
+        encoder.encode(images)
+        seconds.append(time.perf_counter() - t0)
+    return max(0.0, seconds[1] - seconds[0]) / len(images)
+
+
 def _per_unit(stage: str, clock: StageClock, earlier: StageClock | None) -> tuple[float, float]:
     """(fixed, per unit) of ``stage``: the line through two calibrations' clocks when there
     are two of different sizes (a pool's start-up per call is then fixed), else a pure rate."""
@@ -153,7 +179,12 @@ def project_stages(
     if clock.units.get("encode"):
         fixed, per_image = _per_unit("encode", clock, before)
         images = (n_fit + n_monitor) * len(method.dims_)  # the clock counts every channel's
-        stages["encode fit + monitor"] = fixed + per_image * images * ratio  # ratio: a bound
+        grown = _growth_per_image(method, ratio)
+        if grown is None:  # no way to time the run's encoder: the whole cost scaled, a bound
+            stages["encode fit + monitor"] = fixed + per_image * images * ratio
+        else:  # the calibration's cost, plus the larger vocabulary's, spread over the workers
+            extra = grown * images / max(1, ctx.n_jobs)
+            stages["encode fit + monitor"] = fixed + per_image * images + extra
     dims = [int(d * ratio) for d in method.dims_.values()]
     jobs = svm_jobs(method, dims, n_fit, n_monitor, n_classes, n_refit)
     stages[f"SVMs ({len(jobs)} trainings)"] = jobs_seconds(jobs, max(1, ctx.n_jobs), ctx.device)

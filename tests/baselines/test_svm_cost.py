@@ -128,3 +128,28 @@ def test_the_refit_trains_on_the_rows_it_is_given() -> None:
     jobs = svm_jobs(hog, [100], n_fit=900, n_monitor=100, n_classes=10, n_refit=900)
     assert jobs[-1].rows == 900 and jobs[-1].n_models == 1  # val as the monitor: train only
     assert svm_jobs(hog, [100], 900, 100, 10)[-1].rows == 1000
+
+
+def test_a_larger_vocabulary_adds_its_timed_cost_to_the_encoding_not_a_scaled_copy(
+    tmp_path: Path,
+) -> None:
+    """The run's encoder (ratio x the calibration's words) is built and timed on the
+    calibration's images: the words' share grows, the dense SIFT's does not."""
+    from baselines.features.plan_cost import PLAN_IMAGES, _growth_per_image
+
+    train = oriented_texture_split("train", 10, 0)
+    ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0, manifest_hash=MANIFEST)
+    bovw = {"n_words": 24, "codebook_images": 40, "descriptors_per_image": 30}  # as handcrafted
+    method = BASELINES.get("sift-bovw-svm")(**bovw, select=False)
+    fit_method(method, handover(train), train, ctx)
+    assert len(method.plan_images_) == min(PLAN_IMAGES, len(train))
+    words = len(method.encoder_.bovw.vocabulary)
+    big = method.encoder_with_words(8.0)
+    assert len(big.bovw.vocabulary) == 8 * words
+    assert big.encode(train.images[:2]).shape[1] == 8 * method.encoder_.dim(train.size)
+    assert _growth_per_image(method, 1.0) == 0.0
+    assert _growth_per_image(method, 8.0) >= 0.0
+    assert _growth_per_image(BASELINES.get("hog-svm")(), 8.0) is None  # no vocabulary
+
+    stages = project_stages(method, 1000, 0, 4, ctx)["stages"]
+    assert stages["encode fit + monitor"] > 0
