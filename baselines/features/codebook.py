@@ -96,6 +96,9 @@ def fit_gmm(
     return fit.gmm
 
 
+KMEANS_BATCH = 4096  # descriptors per mini-batch step of the vocabulary's k-means
+
+
 def fit_vocabulary(
     descriptors: np.ndarray, n_words: int, seed: int, facts: dict[str, Any] | None = None
 ) -> np.ndarray:
@@ -111,13 +114,13 @@ def fit_vocabulary(
     n_words = max(2, min(n_words, len(descriptors) // 20))
     start = time.perf_counter()
     km = MiniBatchKMeans(
-        n_clusters=n_words, batch_size=4096, n_init=1, random_state=seed, max_iter=100
+        n_clusters=n_words, batch_size=KMEANS_BATCH, n_init=1, random_state=seed, max_iter=100
     ).fit(descriptors)
     if facts is not None:
         facts.update(
             words=n_words,
             steps=int(km.n_steps_),
-            max_steps=100 * math.ceil(len(descriptors) / 4096),
+            max_steps=100 * math.ceil(len(descriptors) / KMEANS_BATCH),
             seconds=round(time.perf_counter() - start, 2),
         )
     return km.cluster_centers_.astype(np.float32)
