@@ -12,11 +12,11 @@ what it grows with:
   at the 256 px settings;
 * **quantizer** (product quantisation, ``feature_dtype="pq"``): its sample of
   at most 4,096 fit images;
-* **encode**: every fit and monitor image, at the rate measured per image;
-  where the run learns more words than the calibration (a capped vocabulary),
-  plus what the larger vocabulary adds per image, timed by encoding a few
-  calibration images with one of the run's size (the method's
-  ``encoder_with_words``), not the whole encoding scaled;
+* **encode**: every fit and monitor image, at one process's rate timed on a
+  few calibration images with the run's encoders (where the run learns more
+  words than the calibration's capped vocabulary, one of the run's size: the
+  method's ``encoder_with_words``), over the pool's workers, plus the worker
+  pool's start-up per call from the line through the two calibrations;
 * **SVMs**: not scaled at all but counted, job by job, as the run will train
   them (the step calibrations, each group of grid candidates to the longest
   epoch count with the monitor scored at each checkpoint, the refit at the
@@ -50,6 +50,9 @@ PLAN_IMAGES = 8  # fit images a calibration keeps to time the run's encoder on
 KMEANS_EPOCHS = 2.5  # passes sklearn's MiniBatchKMeans takes before it stops early: measured,
 # 458 steps (2.5 passes of 184) for 4,096 words on 750,000 dense SIFT descriptors at 256 px
 STEP_REPEATS = 3  # timed k-means steps
+ENCODE_BUDGET_S = 0.3  # seconds of encoding timed per channel (at least the kept images)
+POOL_EFFICIENCY = 0.94  # images/s of the worker pool over n_jobs x one process's: measured,
+# hog-svm on Tiny ImageNet-100 (1.19 ms an image in one process, 0.64 over 2 workers)
 
 DESCRIPTOR_BYTES = 128 * 4 * 2  # a float32 SIFT descriptor and its PCA'd copy, with room
 
@@ -147,24 +150,46 @@ def kmeans_seconds(descriptors: int, words: int, dim: int = 128) -> float:
     return init + steps * step
 
 
-def _growth_per_image(method: EncodedSvmBaseline, ratio: float) -> float | None:
-    """Seconds per image (one process) that the run's ``ratio`` times larger vocabulary adds
-    to the encoding: a few calibration images encoded with the learned vocabulary and
-    with one of the run's size. 0 when the sizes agree; None when the method cannot
-    build the larger encoder."""
-    if ratio <= 1:
-        return 0.0
-    grow = getattr(method, "encoder_with_words", None)
+def encode_seconds_per_image(
+    method: EncodedSvmBaseline, ratio: float, budget_s: float = ENCODE_BUDGET_S
+) -> float | None:
+    """Seconds one process takes to encode an image through every channel, with the
+    run's encoders (``ratio`` times the calibration's words, where the method can
+    build one: ``encoder_with_words``): the calibration's kept images encoded here,
+    in chunks of 8, until ``budget_s`` has passed. None without kept images or when
+    the run's encoder cannot be built. A worker pool's calls on 40 and 120 images
+    timed mostly its own overheads: 16 s projected for hog-svm's 32 s on Tiny."""
+    from baselines.features.extraction import encode_chunk
+
     images = getattr(method, "plan_images_", None)
-    if grow is None or images is None or not len(images):
+    if images is None or not len(images):
         return None
-    seconds = []
-    for encoder in (method.encoder_, grow(ratio)):
-        encoder.encode(images[:1])  # one-off set-up (kernels, the grid) apart
-        t0 = time.perf_counter()
-        encoder.encode(images)
-        seconds.append(time.perf_counter() - t0)
-    return max(0.0, seconds[1] - seconds[0]) / len(images)
+    grow = getattr(method, "encoder_with_words", None)
+    if ratio > 1 and grow is None:
+        return None
+    total = 0.0
+    for channel in method.dims_:
+        encoder = method._encoder(channel)
+        if ratio > 1 and encoder is method.encoder_:
+            encoder = grow(ratio)
+        encode_chunk(encoder, images[:1])  # one-off set-up (the grid, kernels) apart
+        done, t0 = 0, time.perf_counter()
+        while done < len(images) or time.perf_counter() - t0 < budget_s:
+            part = images[done % len(images) :][:8]
+            encode_chunk(encoder, part)
+            done += len(part)
+        total += (time.perf_counter() - t0) / done
+    return total
+
+
+def _workers(method: EncodedSvmBaseline, ctx: RunContext) -> float:
+    """Images encoded at once: ``n_jobs`` processes (at the measured efficiency), one
+    process for a torch backend (its own threads) or on Dask (its workers, unknown)."""
+    from baselines.features.extraction import _uses_torch
+
+    if ctx.n_jobs <= 1 or ctx.dask_scheduler or _uses_torch(method.encoder_):
+        return 1.0
+    return ctx.n_jobs * POOL_EFFICIENCY
 
 
 def _per_unit(stage: str, clock: StageClock, earlier: StageClock | None) -> tuple[float, float]:
@@ -219,12 +244,12 @@ def project_stages(
     if clock.units.get("encode"):
         fixed, per_image = _per_unit("encode", clock, before)
         images = (n_fit + n_monitor) * len(method.dims_)  # the clock counts every channel's
-        grown = _growth_per_image(method, ratio)
-        if grown is None:  # no way to time the run's encoder: the whole cost scaled, a bound
+        single = encode_seconds_per_image(method, ratio)
+        if single is None:  # the pool's calls as timed, scaled (by the words too: a bound)
             stages["encode fit + monitor"] = fixed + per_image * images * ratio
-        else:  # the calibration's cost, plus the larger vocabulary's, spread over the workers
-            extra = grown * images / max(1, ctx.n_jobs)
-            stages["encode fit + monitor"] = fixed + per_image * images + extra
+        else:  # the run's encoders timed here, over the pool's workers; its start-ups fixed
+            per_call = single * (n_fit + n_monitor) / _workers(method, ctx)
+            stages["encode fit + monitor"] = fixed + per_call
     dims = [int(d * ratio) for d in method.dims_.values()]
     jobs = svm_jobs(method, dims, n_fit, n_monitor, n_classes, n_refit)
     stages[f"SVMs ({len(jobs)} trainings)"] = jobs_seconds(jobs, max(1, ctx.n_jobs), ctx.device)

@@ -130,12 +130,10 @@ def test_the_refit_trains_on_the_rows_it_is_given() -> None:
     assert svm_jobs(hog, [100], 900, 100, 10)[-1].rows == 1000
 
 
-def test_a_larger_vocabulary_adds_its_timed_cost_to_the_encoding_not_a_scaled_copy(
-    tmp_path: Path,
-) -> None:
+def test_the_encoding_is_timed_with_the_runs_encoders_in_one_process(tmp_path: Path) -> None:
     """The run's encoder (ratio x the calibration's words) is built and timed on the
-    calibration's images: the words' share grows, the dense SIFT's does not."""
-    from baselines.features.plan_cost import PLAN_IMAGES, _growth_per_image
+    calibration's kept images: the words' share grows, the dense SIFT's does not."""
+    from baselines.features.plan_cost import PLAN_IMAGES, encode_seconds_per_image
 
     train = oriented_texture_split("train", 10, 0)
     ctx = RunContext(cache_dir=tmp_path, quiet=True, seed=0, manifest_hash=MANIFEST)
@@ -147,12 +145,13 @@ def test_a_larger_vocabulary_adds_its_timed_cost_to_the_encoding_not_a_scaled_co
     big = method.encoder_with_words(8.0)
     assert len(big.bovw.vocabulary) == 8 * words
     assert big.encode(train.images[:2]).shape[1] == 8 * method.encoder_.dim(train.size)
-    assert _growth_per_image(method, 1.0) == 0.0
-    assert _growth_per_image(method, 8.0) >= 0.0
-    assert _growth_per_image(BASELINES.get("hog-svm")(), 8.0) is None  # no vocabulary
+    one = encode_seconds_per_image(method, 1.0, budget_s=0.05)
+    assert one is not None and one > 0
+    assert encode_seconds_per_image(method, 8.0, budget_s=0.05) > 0
 
-    stages = project_stages(method, 1000, 0, 4, ctx)["stages"]
-    assert stages["encode fit + monitor"] > 0
+    few = project_stages(method, 1_000, 0, 4, ctx)["stages"]["encode fit + monitor"]
+    many = project_stages(method, 100_000, 0, 4, ctx)["stages"]["encode fit + monitor"]
+    assert 0 < few < many  # per image, not per call
 
 
 def test_kmeans_is_projected_as_its_steps_at_the_runs_shape_not_scaled_by_images() -> None:
