@@ -12,7 +12,8 @@ How it projects (:func:`project`):
 
 * a method trained by optimiser steps (its parameters have ``max_steps``,
   ``epochs`` and ``batch_size``: the CNNs) is fitted twice on one sample, with
-  ``max_steps`` = each of :data:`STEPS` (within one epoch, after an untimed
+  ``max_steps`` = ``STEPS[0]`` and then enough more (:func:`more_steps`;
+  ``STEPS[1]`` at least) for the difference to be timed (after an untimed
   one-step fit): the difference of the trainer's own step clocks is the steady
   time per step, free of set-up and warm-up; the monitor pass is the epoch's
   time less its steps; the full recipe is the set-up, plus
@@ -83,6 +84,8 @@ VAL_PER_CLASS = (2, 6)  # val images per class of the two samples
 STEPS = (2, 8)  # optimiser steps of the two timed fits of a step-trained method (after an
 # untimed fit of one step: imports and kernel selection are one-offs of the process); the
 # difference of the two is the steady per-step time, free of set-up and warm-up
+STEPS_SECONDS = 2.0  # training seconds the second fit adds over the first, at least
+MAX_STEPS = 96  # optimiser steps of the second timed fit, at most
 STEP_VAL_IMAGES = 60  # val images a step-trained calibration scores (its sample may hold
 # hundreds of classes: the paper AlexNet scores 10 crops of each, 0.3 s an image on 2 cores)
 MIB = 2**20
@@ -260,7 +263,8 @@ def _calibrate(
         eval_s=t3 - t2,
         peak_bytes=peak.peak_bytes,
         disk_bytes=_folder_bytes(ctx.cache_dir, ctx.work_dir),
-        steps=steps,
+        # the steps it took: fewer than asked when the recipe's epochs end first
+        steps=int(ctx.epoch_log[-1].get("steps") or steps) if steps and ctx.epoch_log else steps,
         classes=data.train.n_classes,
         train_s=train_s,
         monitor_s=monitor_s,
@@ -270,6 +274,18 @@ def _calibrate(
         peak_anon_bytes=peak.anon_bytes,
         fitted=(method, ctx),
     )
+
+
+def more_steps(first: Calibration) -> int:
+    """Optimiser steps of the second timed fit: at least ``STEPS[1]``, and enough that the
+    steps it adds take about :data:`STEPS_SECONDS` at the first fit's rate (at most
+    :data:`MAX_STEPS`). Six LeNet-5 steps at 64 px are 40 ms, less than the noise of
+    two fits: its projection swung between 0.7x and 1.25x of the run."""
+    if not first.train_s or not first.steps:
+        return STEPS[1]
+    per_step = first.train_s / first.steps  # warm-up included: an overestimate, fewer steps
+    wanted = first.steps + math.ceil(STEPS_SECONDS / max(per_step, 1e-6))
+    return int(min(MAX_STEPS, max(STEPS[1], wanted)))
 
 
 def _epoch_clocks(curve: list[dict[str, Any]]) -> tuple[float | None, float | None]:
@@ -454,10 +470,10 @@ def make_plan(cfg: RunConfig) -> Plan:
             folder = Path(tmp) / "methods" / spec.row
             if step_trained(resolved.params):
                 _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
-                cals = tuple(
-                    _calibrate(spec, device, samples[-1], cfg, folder / f"steps{k}", k)
-                    for k in STEPS
-                )
+                first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
+                more = more_steps(first)
+                last = _calibrate(spec, device, samples[-1], cfg, folder / "steps-b", more)
+                cals = (first, last)
                 n_cal = counts[-1]
             else:
                 cals = tuple(  # a folder each: nothing of one is reused by the other
