@@ -69,11 +69,27 @@ def _on_record(folder: Path | None, run_id: str, cpu: str) -> dict | None:
     return None
 
 
+def _params_of(flags: list[str], method: str) -> list[str]:
+    """``flags`` less the ``--param NAME.KEY=VALUE`` of other methods than ``method``
+    (``harness run`` refuses a parameter of a method it does not run)."""
+    out, i = [], 0
+    while i < len(flags):
+        if flags[i] == "--param" and i + 1 < len(flags):
+            if flags[i + 1].split(".", 1)[0] == method:
+                out += flags[i : i + 2]
+            i += 2
+        else:
+            out.append(flags[i])
+            i += 1
+    return out
+
+
 def _run(
     method: str, base: list[str], cache: Path, keep: Path | None
 ) -> tuple[dict | None, str, str]:
     """Run ``method`` alone on a fresh cache (the decoded images shared): its record and
     the load average before and after."""
+    base = _params_of(base, method)
     with tempfile.TemporaryDirectory(prefix="plan-accuracy-") as tmp:
         fresh = Path(tmp) / "cache"
         fresh.mkdir()

@@ -39,3 +39,14 @@ def test_benchmark_puts_each_projection_beside_its_measured_run(
     args = ["--out", str(again), "--records", str(keep / "hog-svm"), "--", *flags]
     assert bench.main([*args, "--methods", "hog-svm"]) == 0
     assert "| on record (" in again.read_text()
+
+
+def test_each_run_gets_only_its_own_methods_parameters() -> None:
+    """``harness run --methods lenet5 --param alexnet.x=...`` is refused: the benchmark
+    ran every method alone with every method's --param and stopped at the first."""
+    spec = importlib.util.spec_from_file_location("plan_accuracy", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    flags = ["--suite", "s", "--param", 'alexnet.profile="paper"', "--param", "lenet5.epochs=2"]
+    assert bench._params_of(flags, "lenet5") == ["--suite", "s", "--param", "lenet5.epochs=2"]
+    assert bench._params_of(flags, "hog-svm") == ["--suite", "s"]
