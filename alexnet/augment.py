@@ -54,6 +54,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from harness.memory import release_rows
+
 __all__ = [
     "AlexNetAugment",
     "ColourStatistics",
@@ -135,7 +137,9 @@ def colour_statistics(
         starts = progress(starts)
     for start in starts:
         # a copy (np.take): the cache is a read-only memory map, which torch.from_numpy warns about
-        batch = torch.from_numpy(np.take(images, rows[start : start + batch_size], axis=0))
+        part = rows[start : start + batch_size]
+        batch = torch.from_numpy(np.take(images, part, axis=0))
+        release_rows(images, part)  # copied: the cache's pages are the kernel's (harness.memory)
         x = batch.to(device, non_blocking=True).to(torch.float64) - 128.0
         sum_image += x.sum(dim=0)
         flat = x.reshape(-1, 3)
