@@ -24,6 +24,7 @@ from baselines.features.fisher import DiagonalGmm
 from baselines.features.gmm import fit_diagonal_gmm
 from baselines.features.sift_encoders import Pca
 from harness.api import MethodError
+from harness.memory import release_rows
 
 
 def sample_training_descriptors(
@@ -50,7 +51,9 @@ def sample_training_descriptors(
     kept = []
     for start in range(0, len(chosen), chunk):
         rows = chosen[start : start + chunk]
-        desc = extractor.descriptors(np.asarray(images[rows]))  # (b, P, 128)
+        block = np.asarray(images[rows])
+        release_rows(images, rows)  # copied: the cache's pages are the kernel's (harness.memory)
+        desc = extractor.descriptors(block)  # (b, P, 128)
         p = desc.shape[1]
         if p == 0:
             continue
