@@ -392,7 +392,9 @@ def project(
         e_fixed, e_per = _line(len_half(b.n_val), b.eval_half_s or 0.0, b.n_val, b.eval_s)
         own = _hook(b, a, n_fit, n_monitor, n_classes, n_refit)
         if own is not None:  # the method's own stages (baselines.features.plan_cost)
-            stages = {**own["stages"], "val scoring": e_fixed + e_per * n_val}
+            # the calibration's scoring rate, or the run's encoders' where they are slower
+            per_val = max(e_per, float(own.get("score_per_image") or 0.0))
+            stages = {**own["stages"], "val scoring": e_fixed + per_val * n_val}
             anon_extra = int(own.get("peak_bytes") or 0)
         else:
             fixed, per_image = _line(a.n_train, a.fit_s, b.n_train, b.fit_s)

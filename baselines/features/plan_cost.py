@@ -241,6 +241,7 @@ def project_stages(
     if clock.units.get("quantizer"):
         full = min(PQ_SAMPLE_IMAGES, n_fit)
         stages["quantizer"] = clock.seconds["quantizer"] * full / clock.units["quantizer"]
+    encode_per_image = 0.0
     if clock.units.get("encode"):
         fixed, per_image = _per_unit("encode", clock, before)
         images = (n_fit + n_monitor) * len(method.dims_)  # the clock counts every channel's
@@ -248,8 +249,8 @@ def project_stages(
         if single is None:  # the pool's calls as timed, scaled (by the words too: a bound)
             stages["encode fit + monitor"] = fixed + per_image * images * ratio
         else:  # the run's encoders timed here, over the pool's workers; its start-ups fixed
-            per_call = single * (n_fit + n_monitor) / _workers(method, ctx)
-            stages["encode fit + monitor"] = fixed + per_call
+            encode_per_image = single / _workers(method, ctx)
+            stages["encode fit + monitor"] = fixed + encode_per_image * (n_fit + n_monitor)
     dims = [int(d * ratio) for d in method.dims_.values()]
     jobs = svm_jobs(method, dims, n_fit, n_monitor, n_classes, n_refit)
     stages[f"SVMs ({len(jobs)} trainings)"] = jobs_seconds(jobs, max(1, ctx.n_jobs), ctx.device)
@@ -263,6 +264,8 @@ def project_stages(
     return {
         "stages": stages,
         "peak_bytes": max(peaks),
+        # scoring encodes each val image too, with the run's (perhaps larger) encoders
+        "score_per_image": encode_per_image,
         "basis": (
             "stages timed on the calibration, each scaled by what it grows with; the SVMs "
             "counted step by step and timed at their real shapes (the refit at the longest "
