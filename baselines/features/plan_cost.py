@@ -47,8 +47,9 @@ if TYPE_CHECKING:
 __all__ = ["PLAN_IMAGES", "StageClock", "learned_size_ratio", "project_stages", "svm_jobs"]
 
 PLAN_IMAGES = 8  # fit images a calibration keeps to time the run's encoder on
-KMEANS_EPOCHS = 2.5  # passes sklearn's MiniBatchKMeans takes before it stops early: measured,
-# 458 steps (2.5 passes of 184) for 4,096 words on 750,000 dense SIFT descriptors at 256 px
+KMEANS_EPOCHS = 3.0  # passes sklearn's MiniBatchKMeans takes before it stops early: measured
+# for 4,096 words on 750,000 dense SIFT descriptors at 256 px, 458 steps (2.5 passes of 184)
+# on one sample, 574 (3.1 passes) in sift-bovw-svm's run on the 1,000-class copy
 STEP_REPEATS = 3  # timed k-means steps
 ENCODE_BUDGET_S = 0.3  # seconds of encoding timed per channel (at least the kept images)
 POOL_EFFICIENCY = 0.94  # images/s of the worker pool over n_jobs x one process's: measured,
