@@ -44,26 +44,32 @@ The projections are saved under ``<cache>/plans/`` for the guard of ``harness ru
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import math
-import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from harness.api import RunContext, fit_method
-from harness.config import MethodSpec, RunConfig
+from harness.calibration import (
+    CLASSES,
+    PER_CLASS,
+    STEPS,
+    VAL_PER_CLASS,
+    Calibration,
+    _calibrate,
+    _lighten,
+    _prepare_sample,
+    _sample,
+    cnn_sample_shape,
+    more_steps,
+)
+from harness.config import RunConfig
 from harness.environment import device_name, resolve_device
-from harness.memory import PeakMemory
 from harness.methods import (
     ResolvedMethod,
     load_plugins,
-    resolve_method,
     run_id_for,
     validate_methods,
 )
@@ -79,38 +85,7 @@ log = logging.getLogger("harness.plan")
 
 __all__ = ["Calibration", "Plan", "Projection", "make_plan"]
 
-CLASSES = 10  # classes of the calibration samples (fewer when the copy has fewer)
-PER_CLASS = (4, 12)  # training images per class of the two samples
-VAL_PER_CLASS = (2, 6)  # val images per class of the two samples
-STEPS = (2, 8)  # optimiser steps of the two timed fits of a step-trained method (after an
-# untimed fit of one step: imports and kernel selection are one-offs of the process); the
-# difference of the two is the steady per-step time, free of set-up and warm-up
-STEPS_SECONDS = 2.0  # training seconds the second fit adds over the first, at least
-MAX_STEPS = 96  # optimiser steps of the second timed fit, at most
-STEP_VAL_IMAGES = 60  # val images a step-trained calibration scores (its sample may hold
-# hundreds of classes: the paper AlexNet scores 10 crops of each, 0.3 s an image on 2 cores)
 MIB = 2**20
-
-
-@dataclass
-class Calibration:
-    """One timed fit + score of a method on a sample."""
-
-    n_train: int
-    n_val: int
-    fit_s: float
-    eval_s: float
-    peak_bytes: int
-    disk_bytes: int
-    steps: int | None = None
-    classes: int = 0
-    train_s: float | None = None  # the learning curve's training seconds (steps only)
-    monitor_s: float | None = None  # the learning curve's monitor pass (epoch less training)
-    n_monitor: int = 0  # monitor images of the sample
-    monitor_passes: int = 0  # epochs the timed fit ran, each with a monitor pass (steps only)
-    eval_half_s: float | None = None  # scoring half the val sample (the fixed cost apart)
-    peak_anon_bytes: int = 0  # the peak less file-backed (memory-mapped) pages
-    fitted: Any = None  # (method, ctx) as fitted: the method's own plan hook reads it
 
 
 @dataclass
@@ -153,175 +128,6 @@ class Plan:
     device: str
     projections: list[Projection]
     plan_seconds: float = 0.0
-
-
-def _usable_counts(manifest: Any) -> Any:
-    """Train and val images of every class that has at least 2 train and 1 val image."""
-    counts = manifest.entries.groupby(["wnid", "split"]).size().unstack(fill_value=0)
-    for split in ("train", "val"):
-        if split not in counts:
-            counts[split] = 0
-    return counts[(counts["train"] >= 2) & (counts["val"] >= 1)]
-
-
-def cnn_sample_shape(manifest: Any, batch: int, holdout_fraction: float) -> tuple[int, int]:
-    """(classes, train images per class) of the step-trained methods' sample: enough fit
-    rows for ``STEPS[1]`` batches in one epoch. A copy with few images per class (4 in a
-    1,000-class devkit copy, one of them held out) gives more classes, never fewer
-    steps: with too few rows the timed fits would train one short epoch each and
-    the two step counts would time the same step."""
-    usable = _usable_counts(manifest)
-    if usable.empty:
-        return CLASSES, PER_CLASS[1]
-    wanted = math.ceil(batch * STEPS[1] / CLASSES / max(0.5, 1 - holdout_fraction)) + 1
-    k = int(min(max(PER_CLASS[1], wanted), usable["train"].median()))
-    held = max(1, round(holdout_fraction * k)) if holdout_fraction > 0 else 0
-    fit_per_class = max(1, k - held)
-    classes = max(CLASSES, math.ceil(batch * STEPS[1] / fit_per_class) + 1)
-    return min(classes, len(usable)), k
-
-
-def _sample(
-    subset: Any,
-    manifest: Any,
-    per_class: int,
-    val_per_class: int,
-    seed: int,
-    classes: int = CLASSES,
-) -> Any:
-    """A subset of ``classes`` of the run's classes, ``per_class`` / ``val_per_class`` images each."""
-    usable = _usable_counts(manifest)
-    rng = np.random.default_rng(seed)
-    wnids = sorted(usable.index)
-    chosen = sorted(rng.choice(wnids, min(classes, len(wnids)), replace=False).tolist())
-    k = int(min(per_class, usable.loc[chosen, "train"].min()))
-    v = int(min(val_per_class, usable.loc[chosen, "val"].min()))
-    return dataclasses.replace(
-        subset,
-        name=f"{subset.name}-plan-t{k}",
-        classes=tuple(chosen),
-        train_per_class=k,
-        val_per_class=v,
-        expected_classes=None,
-    )
-
-
-def _prepare_sample(cfg: RunConfig, root: Path, index: Any, sample: Any, folder: Path) -> Any:
-    """Decode ``sample`` into ``folder`` and hand back the splits, as :func:`prepare_data` does."""
-    from harness.data import build_manifest
-    from harness.prepare import decode_splits
-
-    manifest = build_manifest(root, sample, index=index)
-    return decode_splits(cfg, sample, manifest, root, folder / "images", True, True)
-
-
-def _folder_bytes(*folders: Path) -> int:
-    return sum(p.stat().st_size for f in folders if f.is_dir() for p in f.rglob("*") if p.is_file())
-
-
-def _calibrate(
-    spec: MethodSpec, device: str, data: Any, cfg: RunConfig, folder: Path, steps: int | None
-) -> Calibration:
-    """Fit and score a fresh instance of ``spec`` on ``data``; time, peak memory and bytes written."""
-    params = dict(spec.params)
-    if steps is not None:
-        params["max_steps"] = steps
-    resolved = resolve_method(dataclasses.replace(spec, params=tuple(params.items())), device)
-    ctx = RunContext(
-        device=device,
-        seed=cfg.seed,
-        cache_dir=folder / "methods",
-        work_dir=folder / "work",
-        n_jobs=cfg.n_jobs or os.cpu_count() or 1,
-        quiet=True,
-        manifest_hash=data.manifest.hash,
-        logger=logging.getLogger(f"harness.plan.{spec.name}"),
-    )
-    ctx.cache_dir.mkdir(parents=True, exist_ok=True)
-    ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    method = resolved.method
-    getattr(method, "warm_up", lambda ctx: None)(ctx)
-    handed = data.train_data(cfg.monitor)
-    val = data.val
-    if steps is not None and len(val) > STEP_VAL_IMAGES:  # many classes, one val image each
-        val = val.view(np.linspace(0, len(val) - 1, STEP_VAL_IMAGES).astype(np.int64))
-    half = val.view(np.arange(len(val) // 2))
-    with PeakMemory(interval_s=0.05) as peak:
-        t0 = time.perf_counter()
-        fit_method(method, handed, data.train, ctx)
-        t1 = time.perf_counter()
-        method.decision_function(half, ctx)
-        t2 = time.perf_counter()
-        method.decision_function(val, ctx)
-        t3 = time.perf_counter()
-    train_s = monitor_s = None
-    if steps is not None and ctx.epoch_log:
-        train_s, monitor_s = _epoch_clocks(ctx.epoch_log)
-    return Calibration(
-        n_train=len(data.train),
-        n_val=len(val),
-        fit_s=t1 - t0,
-        eval_s=t3 - t2,
-        peak_bytes=peak.peak_bytes,
-        disk_bytes=_folder_bytes(ctx.cache_dir, ctx.work_dir),
-        # the steps it took: fewer than asked when the recipe's epochs end first
-        steps=int(ctx.epoch_log[-1].get("steps") or steps) if steps and ctx.epoch_log else steps,
-        classes=data.train.n_classes,
-        train_s=train_s,
-        monitor_s=monitor_s,
-        n_monitor=len(handed.monitor) if handed.monitor is not None else 0,
-        monitor_passes=len(ctx.epoch_log) if steps is not None else 0,
-        eval_half_s=t2 - t1,
-        peak_anon_bytes=peak.anon_bytes,
-        fitted=(method, ctx),
-    )
-
-
-def more_steps(first: Calibration) -> int:
-    """Optimiser steps of the second timed fit: at least ``STEPS[1]``, and enough that the
-    steps it adds take about :data:`STEPS_SECONDS` at the first fit's rate (at most
-    :data:`MAX_STEPS`). Six LeNet-5 steps at 64 px are 40 ms, less than the noise of
-    two fits: its projection swung between 0.7x and 1.25x of the run."""
-    if not first.train_s or not first.steps:
-        return STEPS[1]
-    per_step = first.train_s / first.steps  # warm-up included: an overestimate, fewer steps
-    wanted = first.steps + math.ceil(STEPS_SECONDS / max(per_step, 1e-6))
-    return int(min(MAX_STEPS, max(STEPS[1], wanted)))
-
-
-def _epoch_clocks(curve: list[dict[str, Any]]) -> tuple[float | None, float | None]:
-    """(training seconds, monitor seconds) summed over a learning curve's epochs: each
-    epoch's images over its training rate, and the rest of its seconds (the monitor
-    pass). None when the curve has no rates."""
-    train = monitor = 0.0
-    seen = 0
-    for row in curve:
-        rate = float(row.get("images_per_s") or 0.0)
-        images = int(row.get("images_seen") or 0) - seen
-        seen = int(row.get("images_seen") or 0)
-        if rate <= 0 or images <= 0:
-            return None, None
-        train += images / rate
-        monitor += max(0.0, float(row.get("seconds") or 0.0) - images / rate)
-    return train, monitor
-
-
-@dataclass
-class _Clocks:
-    """What a projection reads of an earlier calibration's fitted method: its stage clock."""
-
-    stage_clock_: Any = None
-
-
-def _lighten(cal: Calibration) -> None:
-    """Free ``cal``'s fitted method before the next calibration, keeping its stage clock:
-    held, the first fit's model (AlexNet's 60 M weights, their gradients and momentum;
-    a 1,000-class SVM) counted in the second's peak, 1 GiB over the paper AlexNet's."""
-    if cal.fitted is not None:
-        method, _ = cal.fitted
-        cal.fitted = (_Clocks(getattr(method, "stage_clock_", None)), None)
-        del method
-    gc.collect()
 
 
 def _line(x1: float, y1: float, x2: float, y2: float) -> tuple[float, float]:

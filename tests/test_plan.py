@@ -196,8 +196,8 @@ def test_the_step_sample_holds_the_larger_budget_in_one_epoch(per_class: int, ba
     """A 1,000-class copy of 4 images a class gave a sample of 10 classes, 30 fit rows:
     one step an epoch, so the fits of 2 and 8 steps timed the same single step and
     lenet5 at 256 px was projected 2x short."""
+    from harness.calibration import STEPS, cnn_sample_shape
     from harness.holdout import carve_holdout
-    from harness.plan import STEPS, cnn_sample_shape
 
     classes, k = cnn_sample_shape(_entries(1000, per_class, 1), batch, 0.1)
     labels = np.repeat(np.arange(classes), k)
@@ -207,7 +207,7 @@ def test_the_step_sample_holds_the_larger_budget_in_one_epoch(per_class: int, ba
 
 
 def test_a_fast_step_gets_enough_steps_to_be_timed() -> None:
-    from harness.plan import MAX_STEPS, STEPS, Calibration, more_steps
+    from harness.calibration import MAX_STEPS, STEPS, Calibration, more_steps
 
     def fit(train_s: float) -> Calibration:
         return Calibration(40, 10, 1.0, 0.1, 0, 0, steps=2, train_s=train_s)
@@ -218,7 +218,7 @@ def test_a_fast_step_gets_enough_steps_to_be_timed() -> None:
 
 
 def test_the_calibration_clock_sums_every_epoch_of_a_short_sample() -> None:
-    from harness.plan import _epoch_clocks
+    from harness.calibration import _epoch_clocks
 
     curve = [
         {"images_per_s": 100.0, "images_seen": 50, "seconds": 0.7},  # 0.5 s training
@@ -234,6 +234,7 @@ def test_a_many_class_step_sample_trains_its_steps_and_scores_a_bounded_val_samp
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import harness.calibration as calibration
     import harness.plan as plan
 
     seen: list[tuple[int, ...]] = []
@@ -248,9 +249,10 @@ def test_a_many_class_step_sample_trains_its_steps_and_scores_a_bounded_val_samp
     flags = ["--data", str(root), "--cache", str(tmp_path / "cache"), "--quiet", "--jobs", "1"]
     assert main(["plan", "--json", *flags, "--methods", "lenet5"]) == 0
     first, second = (s for s, _, _ in seen)
-    assert first == plan.STEPS[0] and plan.STEPS[1] <= second <= plan.MAX_STEPS
+    assert first == calibration.STEPS[0]
+    assert calibration.STEPS[1] <= second <= calibration.MAX_STEPS
     for steps, n_val, passes in seen:
-        assert 0 < n_val <= plan.STEP_VAL_IMAGES
+        assert 0 < n_val <= calibration.STEP_VAL_IMAGES
         assert passes == -(-steps // 8)  # 80 classes x 3 fit rows: 8 steps an epoch
 
 
@@ -259,7 +261,7 @@ def test_the_first_calibrations_model_is_freed_before_the_second_is_timed() -> N
     second fit's peak: 4.0 GiB projected, 3.0 GiB measured on the 1,000-class copy."""
     import weakref
 
-    from harness.plan import Calibration, _lighten
+    from harness.calibration import Calibration, _lighten
 
     class Fitted:
         stage_clock_ = "the clock"
