@@ -54,7 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from harness.memory import release_rows
+from harness.memory import read_rows
 
 __all__ = [
     "AlexNetAugment",
@@ -136,10 +136,8 @@ def colour_statistics(
     if progress is not None:
         starts = progress(starts)
     for start in starts:
-        # a copy (np.take): the cache is a read-only memory map, which torch.from_numpy warns about
-        part = rows[start : start + batch_size]
-        batch = torch.from_numpy(np.take(images, part, axis=0))
-        release_rows(images, part)  # copied: the cache's pages are the kernel's (harness.memory)
+        # a copy: the cache is a read-only memory map, which torch.from_numpy warns about
+        batch = torch.from_numpy(read_rows(images, rows[start : start + batch_size]))
         x = batch.to(device, non_blocking=True).to(torch.float64) - 128.0
         sum_image += x.sum(dim=0)
         flat = x.reshape(-1, 3)

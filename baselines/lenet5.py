@@ -266,7 +266,7 @@ def input_statistics(
     total = sq_total = None
     count = 0
     rows = np.arange(len(split)) if rows is None else np.asarray(rows, dtype=np.int64)
-    batch_size = min(batch_size, batch_within(split.images, SCORING_BATCH_BYTES, batch_size))
+    batch_size = batch_within(split.images, SCORING_BATCH_BYTES, batch_size)
     stream = BatchStream(split.images, split.labels, rows, batch_size, device)
     for images, _ in stream:
         x = lenet_input(images, rgb).double()

@@ -74,7 +74,7 @@ from baselines.ovr import (
     stacked_objectives,
 )
 from harness.api import MethodError
-from harness.memory import release_rows
+from harness.memory import read_rows
 
 __all__ = ["CLASS_WEIGHTS", "OvrHingeSgd", "check_class_counts", "class_weights"]
 
@@ -154,8 +154,7 @@ class OvrHingeSgd:
         """
         import torch
 
-        block = np.asarray(features[rows])
-        release_rows(features, rows)  # copied: the mapped pages are the kernel's (harness.memory)
+        block = read_rows(features, rows)  # a copy; the mapped pages are the kernel's
         if transform is not None:
             block = transform(block.astype(np.float32))
         if block.dtype not in (np.float16, np.float32):

@@ -30,7 +30,7 @@ import psutil
 
 PAGE = mmap.PAGESIZE
 
-__all__ = ["PeakMemory", "release_rows"]
+__all__ = ["PeakMemory", "read_rows", "release_rows"]
 
 
 class PeakMemory:
@@ -155,3 +155,13 @@ def release_rows(array: Any, rows: Any) -> None:
         breaks = np.flatnonzero(lo[1:] > hi[:-1]) + 1
         for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(lo)], strict=True):
             mapped.madvise(mmap.MADV_DONTNEED, int(lo[a]), int(hi[b - 1] - lo[a]))
+
+
+def read_rows(array: Any, rows: Any) -> np.ndarray:
+    """A copy of ``array[rows]`` whose mapped pages then leave this process's resident set
+    (:func:`release_rows`): what every streaming reader of a memory-mapped cache does."""
+    block = array[rows]
+    if isinstance(block, np.ndarray) and not block.flags.owndata:  # a slice: a view of the map
+        block = np.array(block)
+    release_rows(array, rows)
+    return np.asarray(block)

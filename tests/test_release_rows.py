@@ -105,3 +105,14 @@ def test_the_codebook_sample_leaves_no_image_pages_behind(tmp_path: Path) -> Non
     desc = sample_training_descriptors(mapped, extractor, n_images=96, per_image=4, seed=0)
     assert len(desc) == 96 * 4
     assert _mapped_kib(path) < 512  # without release_rows: all 4.5 MiB
+
+
+def test_read_rows_copies_a_slice_and_a_fancy_index_once(path: Path) -> None:
+    from harness.memory import read_rows
+
+    mapped = np.load(path, mmap_mode="r")
+    block = read_rows(mapped, slice(2, 4))
+    assert block.flags.owndata and not np.may_share_memory(block, mapped)
+    assert int(block[1, 0]) == 3
+    rows = read_rows(RowView(mapped, np.arange(8, 16)), np.array([1, 5]))
+    assert rows[:, 0].tolist() == [9, 13]

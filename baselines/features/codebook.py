@@ -24,7 +24,16 @@ from baselines.features.fisher import DiagonalGmm
 from baselines.features.gmm import fit_diagonal_gmm
 from baselines.features.sift_encoders import Pca
 from harness.api import MethodError
-from harness.memory import release_rows
+from harness.memory import read_rows
+
+POINTS_PER_CENTRE = 20  # descriptors a k-means word or GMM component is learned from, at least
+
+
+def learned_size(size: int, descriptors: int, floor: int = 2) -> int:
+    """Words (components) a codebook of ``size`` learns from ``descriptors``: capped at one
+    per :data:`POINTS_PER_CENTRE` (tiny training sets), below which most would be
+    fitted to a handful of points; at least ``floor``."""
+    return max(floor, min(int(size), int(descriptors) // POINTS_PER_CENTRE))
 
 
 def sample_training_descriptors(
@@ -51,9 +60,7 @@ def sample_training_descriptors(
     kept = []
     for start in range(0, len(chosen), chunk):
         rows = chosen[start : start + chunk]
-        block = np.asarray(images[rows])
-        release_rows(images, rows)  # copied: the cache's pages are the kernel's (harness.memory)
-        desc = extractor.descriptors(block)  # (b, P, 128)
+        desc = extractor.descriptors(read_rows(images, rows))  # (b, P, 128)
         p = desc.shape[1]
         if p == 0:
             continue
@@ -92,7 +99,7 @@ def fit_gmm(
     rule, at most 10^6 rows. ``facts``, if given, receives how the fit went
     (iterations, final mean log-likelihood, converged, rows used).
     """
-    n_components = max(1, min(n_components, len(x) // 20))  # tiny training sets: ~20 points each
+    n_components = learned_size(n_components, len(x), floor=1)
     fit = fit_diagonal_gmm(x, n_components, seed=seed, max_iter=max_iter, device=device)
     if facts is not None:
         facts.update(fit.facts())
@@ -114,7 +121,7 @@ def fit_vocabulary(
     """
     from sklearn.cluster import MiniBatchKMeans
 
-    n_words = max(2, min(n_words, len(descriptors) // 20))
+    n_words = learned_size(n_words, len(descriptors))
     start = time.perf_counter()
     km = MiniBatchKMeans(
         n_clusters=n_words, batch_size=KMEANS_BATCH, n_init=1, random_state=seed, max_iter=100

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.api import RunContext, Split
-from harness.memory import release_rows
+from harness.memory import read_rows, release_rows
 
 
 class Encoder(Protocol):
@@ -93,8 +93,7 @@ def _map_dask(
         in_flight: deque = deque()
         # results come back in submission order; the window keeps every worker busy
         for s in ctx.progress(slices, desc=f"{desc} (dask)"):
-            images = np.array(split.images[s])  # a copy travels with the task
-            release_rows(split.images, s)
+            images = read_rows(split.images, s)  # a copy travels with the task
             in_flight.append((s, client.submit(encode_chunk, remote_encoder, images, pure=False)))
             if len(in_flight) >= window:
                 done, fut = in_flight.popleft()

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from baselines.features.codebook import KMEANS_BATCH, learned_size
 from baselines.features.pq import PQ_SAMPLE_IMAGES
 from baselines.svm_cost import SvmJob, job_bytes, jobs_seconds, models_together
 from harness.api import RunContext
@@ -119,7 +120,7 @@ def learned_size_ratio(method: EncodedSvmBaseline, cal_images: int, full_images:
     per_image = int(getattr(method, "descriptors_per_image", 0) or 0)
     if not size or not per_image:
         return 1.0
-    learned = [max(2, min(int(size), n * per_image // 20)) for n in (cal_images, full_images)]
+    learned = [learned_size(size, n * per_image) for n in (cal_images, full_images)]
     return learned[1] / learned[0]
 
 
@@ -132,10 +133,8 @@ def kmeans_seconds(descriptors: int, words: int, dim: int = 128) -> float:
     steps' distances."""
     from sklearn.cluster import MiniBatchKMeans
 
-    from baselines.features.codebook import KMEANS_BATCH
-
     batch = KMEANS_BATCH
-    words = max(2, min(words, descriptors // 20))
+    words = learned_size(words, descriptors)
     per_epoch = math.ceil(descriptors / batch)
     steps = min(100 * per_epoch, math.ceil(KMEANS_EPOCHS * per_epoch))
     rng = np.random.default_rng(0)
@@ -232,10 +231,9 @@ def project_stages(
     ratio = learned_size_ratio(method, cal_images, full_images)
     vocabulary = getattr(method, "vocabulary_cost_", None)
     if vocabulary is not None:  # k-means: descriptors per image, mini-batch steps at their shape
-        words = round(len(method.encoder_.bovw.vocabulary) * ratio)
         sampled = vocabulary["descriptor_seconds"] * full_images / max(cal_images, 1)
         descriptors = full_images * int(method.descriptors_per_image)
-        stages["encoder (bounded sample)"] = sampled + kmeans_seconds(descriptors, words)
+        stages["encoder (bounded sample)"] = sampled + kmeans_seconds(descriptors, method.n_words)
     elif "encoder" in clock.seconds:  # descriptors x components per EM pass
         per = clock.seconds["encoder"] / max(cal_images, 1)
         stages["encoder (bounded sample)"] = per * full_images * ratio
