@@ -69,6 +69,7 @@ from alexnet.recipe import (
     trainer_config,
 )
 from baselines.cnn.config import smoke_tag
+from baselines.cnn.device import planned_switches
 from baselines.cnn.distributed import barrier, rank_and_world
 from baselines.cnn.reproducibility import SeedStream, derive_seed
 from baselines.cnn.resume import rows_digest
@@ -250,6 +251,11 @@ class AlexNetBaseline(BaselineBase):
         params.update({name: getattr(s, name) for name in PROFILE_PARAMS})
         params["profile"] = self._profile_name()
         return params
+
+    def calibration_params(self, run_steps: int, device: str) -> dict[str, Any]:
+        """What ``harness plan``'s short fits pin to run as the whole run of ``run_steps``
+        steps per member does (``compile``: the device's rule, from a number of steps)."""
+        return planned_switches(self.compile, device, run_steps)
 
     def display_tag(self) -> str | None:
         """Every departure from the paper, for the row's name; ``None`` for the paper's recipe.

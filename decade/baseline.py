@@ -19,7 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.cnn import LossFn, TrainConfig, Trainer, cross_entropy_loss, smoke_tag
+from baselines.cnn import (
+    LossFn,
+    TrainConfig,
+    Trainer,
+    cross_entropy_loss,
+    planned_switches,
+    smoke_tag,
+)
 from decade.googlenet import GoogLeNet, googlenet_loss
 from decade.inputs import CropInputs, channel_statistics
 from decade.layers import STEMS, count_parameters
@@ -123,6 +130,11 @@ class LaterCNN(BaselineBase):
         params.update({k: getattr(r, k) for k in PROFILE_PARAMS})
         params["profile"] = self._profile_name()
         return params
+
+    def calibration_params(self, run_steps: int, device: str) -> dict[str, Any]:
+        """What ``harness plan``'s short fits pin to run as the whole run of ``run_steps``
+        steps per member does (``compile``: the device's rule, from a number of steps)."""
+        return planned_switches(self.compile, device, run_steps)
 
     def display_tag(self) -> str | None:
         """Every departure from the paper's recipe; ``None`` for the paper's own."""

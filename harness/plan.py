@@ -63,13 +63,15 @@ from harness.calibration import (
     _prepare_sample,
     _sample,
     cnn_sample_shape,
+    in_own_process,
     more_steps,
 )
-from harness.config import RunConfig
+from harness.config import MethodSpec, RunConfig
 from harness.environment import device_name, resolve_device
 from harness.methods import (
     ResolvedMethod,
     load_plugins,
+    resolve_method,
     run_id_for,
     validate_methods,
 )
@@ -148,6 +150,18 @@ def step_trained(params: dict[str, Any]) -> bool:
     return all(k in params for k in ("max_steps", "epochs", "batch_size"))
 
 
+def run_steps(params: dict[str, Any], n_fit: int) -> tuple[int, int]:
+    """(optimiser steps, epochs) of one member of a step-trained method's run on ``n_fit``
+    images: the recipe's epochs of ``ceil(n_fit / batch)`` steps, within ``max_steps``."""
+    per_epoch = math.ceil(max(1, n_fit) / int(params["batch_size"]))
+    epochs = int(params["epochs"])
+    steps = epochs * per_epoch
+    if params.get("max_steps"):  # a step budget per member (a smoke row) caps the epochs
+        steps = min(steps, int(params["max_steps"]))
+        epochs = min(epochs, math.ceil(steps / per_epoch))
+    return steps, epochs
+
+
 def project(
     resolved: ResolvedMethod,
     cals: tuple[Calibration, Calibration],
@@ -156,17 +170,17 @@ def project(
     n_val: int,
     n_classes: int,
     n_refit: int | None = None,
+    compile_s: float = 0.0,
 ) -> dict[str, Any]:
     """The full run's stages, seconds, peak memory and disk from two calibrations
     (``n_refit``: the rows the refit trains on, all of train; ``n_fit + n_monitor`` by
-    default, which counts val too when val is the monitor)."""
+    default, which counts val too when val is the monitor; ``compile_s``: what
+    ``torch.compile`` took once in the calibration's process, for a run that compiles)."""
     a, b = cals
     n_train = n_fit + n_monitor
     params = resolved.params
     anon_extra = 0
     if step_trained(params):
-        batch = int(params["batch_size"])
-        epochs = int(params["epochs"])
         members = int(params.get("ensemble") or 1)
         steps_ab = (a.steps or 0, b.steps or 1)
         if a.train_s is not None and b.train_s is not None:  # the trainer's clock, steps only
@@ -174,10 +188,7 @@ def project(
             setup = max(0.0, a.fit_s - a.train_s - (a.monitor_s or 0.0))
         else:
             setup, per_step = _line(steps_ab[0], a.fit_s, steps_ab[1], b.fit_s)
-        per_member = epochs * math.ceil(max(1, n_fit) / batch)
-        if params.get("max_steps"):  # a step budget per member (a smoke row) caps the epochs
-            per_member = min(per_member, int(params["max_steps"]))
-            epochs = min(epochs, math.ceil(per_member / math.ceil(max(1, n_fit) / batch)))
+        per_member, epochs = run_steps(params, n_fit)
         steps = per_member * members
         half = len_half(b.n_val)
         e_fixed, e_per = _line(half, b.eval_half_s or 0.0, b.n_val, b.eval_s)
@@ -185,6 +196,7 @@ def project(
         monitor_per = (b.monitor_s or 0.0) / passes  # the trainer's own pass, per image
         stages = {
             "set-up": setup * members,
+            **({"torch.compile": compile_s} if compile_s > 0 else {}),
             f"{steps:,} training steps": steps * per_step,
             f"{epochs} monitor passes": members * epochs * n_monitor * monitor_per,
             "val scoring": e_fixed + e_per * n_val,
@@ -250,6 +262,65 @@ def _hook(
     return hook(n_fit, n_monitor, n_classes, ctx, first, n_refit) if callable(hook) else None
 
 
+def _plan_method(
+    cfg: RunConfig,
+    device: str,
+    spec: MethodSpec,
+    cls: type,
+    root: Path,
+    prepared: list[tuple[Any, Any, Path]],
+    tmp: Path,
+    shape: tuple[int, int, int, int, int],
+) -> tuple[dict[str, Any], int]:
+    """Calibrate ``spec`` on the decoded samples (``prepared``: subset, manifest, folder)
+    and project its run of ``shape`` (fit, monitor, val images, classes, train images):
+    (the projection, the calibration's images). Run in a process of its own
+    (:func:`harness.calibration.in_own_process`), as ``harness run`` runs a method."""
+    from harness.methods import BASELINES
+    from harness.prepare import decode_splits
+
+    if cfg.plugins:
+        load_plugins(cfg.plugins)
+    if spec.name not in BASELINES:  # registered at run time in the process that asked
+        BASELINES.add(spec.name, cls)
+    samples = [  # decoded already: each opens its cache
+        decode_splits(cfg, sub, man, root, folder / "images", True, True)
+        for sub, man, folder in prepared
+    ]
+    counts = [len(s.manifest) for s in samples]
+    resolved = resolve_method(spec, device)
+    folder = tmp / "methods" / spec.row
+    n_fit, n_monitor, n_val, n_classes, n_train = shape
+    compile_s = 0.0
+    if step_trained(resolved.params):
+        # the run's switches (torch.compile from a number of steps), not a short fit's
+        pin = getattr(resolved.method, "calibration_params", None)
+        pinned = pin(run_steps(resolved.params, n_fit)[0], device) if callable(pin) else {}
+        spec = dataclasses.replace(spec, params=tuple({**dict(spec.params), **pinned}.items()))
+        warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
+        first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
+        if pinned.get("compile"):  # compiled once in the warm-up; the run compiles once too
+            compile_s = max(0.0, warm.fit_s - first.fit_s)
+        _lighten(warm)
+        _lighten(first)
+        more = more_steps(first)
+        last = _calibrate(spec, device, samples[-1], cfg, folder / "steps-b", more)
+        cals = (first, last)
+        n_cal = counts[-1]
+    else:
+        # a folder each: nothing of one is reused by the other
+        small = _calibrate(spec, device, samples[0], cfg, folder / "sample0", None)
+        _lighten(small)
+        cals = (small, _calibrate(spec, device, samples[1], cfg, folder / "sample1", None))
+        n_cal = counts[0] + counts[1]
+    got = project(
+        resolved, cals, n_fit, n_monitor, n_val, n_classes, n_refit=n_train, compile_s=compile_s
+    )
+    for cal in cals:
+        cal.fitted = None  # the fitted calibrations' maps close before their folder goes
+    return got, n_cal
+
+
 def make_plan(cfg: RunConfig) -> Plan:
     """Read the copy, calibrate every method of ``cfg`` and project the whole run."""
     from harness.data import build_manifest
@@ -291,35 +362,12 @@ def make_plan(cfg: RunConfig) -> Plan:
             sample = _sample(subset, manifest, k, v, cfg.subset_seed, classes)
             samples.append(_prepare_sample(cfg, root, index, sample, Path(tmp) / f"sample{i}"))
         decode_rate = max(s.cached.decode_rate for s in samples)
-        counts = [len(s.manifest) for s in samples]
+        prepared = [(s.subset, s.manifest, Path(tmp) / f"sample{i}") for i, s in enumerate(samples)]
+        shape = (n_fit, n_monitor, n_val, manifest.n_classes, n_train)
         for spec, resolved in methods.items():
             log.info("plan: calibrating %s", spec.row)
-            folder = Path(tmp) / "methods" / spec.row
-            if step_trained(resolved.params):
-                _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
-                first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
-                _lighten(first)
-                more = more_steps(first)
-                last = _calibrate(spec, device, samples[-1], cfg, folder / "steps-b", more)
-                cals = (first, last)
-                n_cal = counts[-1]
-            else:
-                # a folder each: nothing of one is reused by the other
-                small = _calibrate(spec, device, samples[0], cfg, folder / "sample0", None)
-                _lighten(small)
-                cals = (small, _calibrate(spec, device, samples[1], cfg, folder / "sample1", None))
-                n_cal = counts[0] + counts[1]
-            got = project(
-                resolved,
-                cals,  # type: ignore[arg-type]
-                n_fit,
-                n_monitor,
-                n_val,
-                manifest.n_classes,
-                n_refit=n_train,
-            )
-            for cal in cals:
-                cal.fitted = None  # the fitted calibrations' maps close before their folder goes
+            args = (cfg, device, spec, resolved.cls, root, prepared, Path(tmp), shape)
+            got, n_cal = in_own_process(_plan_method, args)
             stages = got["stages"]
             train_s = sum(v for k, v in stages.items() if k != "val scoring")
             run_id = run_id_for(

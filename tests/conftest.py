@@ -36,3 +36,14 @@ def synthetic_root(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Pa
         return copy
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _plan_calibrates_in_the_test_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``harness plan`` calibrates each method in a spawned process of its own
+    (``harness.calibration.OWN_PROCESS``); here in the test's process, where the tests
+    spy on the calibration and no test pays an import of torch per method.
+    ``test_plan``'s own-process test turns it back on."""
+    import harness.calibration
+
+    monkeypatch.setattr(harness.calibration, "OWN_PROCESS", False)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from baselines.cnn.device import non_blocking, pin_memory
-from harness.memory import release_rows
+from harness.memory import read_rows
 
 __all__ = ["BatchStream", "batch_within", "shuffled_order"]
 
@@ -85,9 +85,8 @@ class BatchStream:
         # one path on both devices: gathered straight into the batch's own tensor, page-locked
         # where a CUDA copy can use it (baselines.cnn.device.pin_memory)
         host = torch.empty(shape, dtype=torch.uint8, pin_memory=self._pin)
-        # mode="clip" skips NumPy's bounds-check buffering; rows were validated above
-        self.images.take(rows, axis=0, out=host.numpy(), mode="clip")
-        release_rows(self.images, rows)  # their cache pages: the kernel's, not the run's
+        # read, not mapped: no cache page becomes the run's (harness.memory.read_rows)
+        read_rows(self.images, rows, out=host.numpy())
         return host, torch.from_numpy(self.labels[rows])
 
     def _produce(self, out: queue.Queue, stop: threading.Event) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from harness.api import RunContext, Split
-from harness.memory import read_rows, release_rows
+from harness.memory import read_rows
 
 
 class Encoder(Protocol):
@@ -67,17 +67,12 @@ def map_encoder(
         from joblib import Parallel, delayed
 
         pool = Parallel(n_jobs=ctx.n_jobs, return_as="generator")
-        results = pool(delayed(encode_chunk)(encoder, np.asarray(split.images[s])) for s in slices)
-        for s, feats in zip(
-            slices, ctx.progress(results, total=len(slices), desc=desc), strict=True
-        ):
-            release_rows(split.images, s)  # the chunk's image pages (harness.memory)
-            yield s, feats
+        # each chunk read, not mapped: no cache page becomes the run's (harness.memory)
+        results = pool(delayed(encode_chunk)(encoder, read_rows(split.images, s)) for s in slices)
+        yield from zip(slices, ctx.progress(results, total=len(slices), desc=desc), strict=True)
     else:
         for s in ctx.progress(slices, desc=desc):
-            feats = encode_chunk(encoder, np.asarray(split.images[s]), single_thread=False)
-            release_rows(split.images, s)
-            yield s, feats
+            yield s, encode_chunk(encoder, read_rows(split.images, s), single_thread=False)
 
 
 def _map_dask(

@@ -145,3 +145,17 @@ def test_trainer_records_the_switches_and_trains_in_bf16_on_cpu(tmp_path) -> Non
     assert trainer.predict_proba(train).dtype == np.float32
     # the checkpoint holds the resolved switches, so a resume compares what ran
     assert torch.load(trainer.checkpoint_path, weights_only=False)["config"]["amp"] is True
+
+
+def test_the_plans_short_fits_pin_the_runs_compile_switch(monkeypatch) -> None:
+    """harness plan times fits of a few steps; left to the rule they ran eager while
+    ZFNet's 2,816-step run compiled: projected 1.7x too long."""
+    from alexnet.baseline import AlexNetBaseline
+    from decade.baseline import ZFNetBaseline
+
+    monkeypatch.setattr(device_module, "has_cxx_compiler", lambda: True)
+    for method in (ZFNetBaseline(), AlexNetBaseline()):
+        assert method.calibration_params(CPU_COMPILE_MIN_STEPS, "cpu") == {"compile": True}
+        assert method.calibration_params(CPU_COMPILE_MIN_STEPS - 1, "cpu") == {"compile": False}
+        assert method.calibration_params(10, "cuda") == {"compile": True}
+    assert ZFNetBaseline(compile=False).calibration_params(10**6, "cpu") == {}  # set: kept
