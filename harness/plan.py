@@ -6,7 +6,9 @@ the whole set is decoded. What it measures, on this machine and device: every
 selected method fitted and scored on small samples of the copy (a few classes,
 decoded into a temporary folder that is removed afterwards), each timed, its
 peak resident memory sampled (:class:`harness.memory.PeakMemory`) and the bytes
-it wrote (features, codebooks, checkpoints) counted.
+it wrote (features, codebooks, checkpoints) counted. Each method is calibrated
+in a spawned process of its own (:func:`harness.calibration.in_own_process`), as
+``harness run`` runs it: its peak is its own, not what the methods before it left.
 
 How it projects (:func:`project`):
 
@@ -19,7 +21,10 @@ How it projects (:func:`project`):
   time less its steps; the full recipe is the set-up, plus
   ``epochs x ceil(fit images / batch) x members`` steps, plus a monitor pass per
   epoch, plus the val scoring (timed on half and on all of the sample's val
-  images: a fixed cost and a rate);
+  images: a fixed cost and a rate). The fits run with the run's switches (the
+  method's ``calibration_params(run_steps, device)``: the CNNs compile from a
+  number of steps on a CPU), and a compiled run adds what compiling took in the
+  untimed fit;
 * a method with a ``plan_stages(n_fit, n_monitor, n_classes, ctx, earlier)``
   hook (the hand-crafted pipelines: :mod:`baselines.features.plan_cost`)
   projects its own stages from what the calibration fits timed: each stage
@@ -162,6 +167,24 @@ def run_steps(params: dict[str, Any], n_fit: int) -> tuple[int, int]:
     return steps, epochs
 
 
+def batch_of(resolved: ResolvedMethod) -> int:
+    """A step-trained method's batch size."""
+    return int(resolved.params["batch_size"])
+
+
+def _compile_seconds(warm: Calibration, a: Calibration, per_step: float) -> float:
+    """What ``warm`` (the fit that compiled every shape) took beyond ``a`` (a steady fit
+    on the same sample), its extra steps and monitor passes at the steady rates."""
+    monitor_pass = (a.monitor_s or 0.0) / max(a.monitor_passes, 1)
+    steady = (
+        a.fit_s
+        + ((warm.steps or 0) - (a.steps or 0)) * per_step
+        + (warm.monitor_passes - a.monitor_passes) * monitor_pass
+    )
+    scoring = (warm.eval_s + (warm.eval_half_s or 0.0)) - (a.eval_s + (a.eval_half_s or 0.0))
+    return max(0.0, warm.fit_s - steady) + max(0.0, scoring)
+
+
 def project(
     resolved: ResolvedMethod,
     cals: tuple[Calibration, Calibration],
@@ -170,12 +193,13 @@ def project(
     n_val: int,
     n_classes: int,
     n_refit: int | None = None,
-    compile_s: float = 0.0,
+    warm: Calibration | None = None,
 ) -> dict[str, Any]:
     """The full run's stages, seconds, peak memory and disk from two calibrations
     (``n_refit``: the rows the refit trains on, all of train; ``n_fit + n_monitor`` by
-    default, which counts val too when val is the monitor; ``compile_s``: what
-    ``torch.compile`` took once in the calibration's process, for a run that compiles)."""
+    default, which counts val too when val is the monitor; ``warm``: the untimed fit
+    that compiled every shape, for a run that compiles: what it took beyond its steady
+    steps, monitor passes and scoring is ``torch.compile``'s, paid once)."""
     a, b = cals
     n_train = n_fit + n_monitor
     params = resolved.params
@@ -188,6 +212,7 @@ def project(
             setup = max(0.0, a.fit_s - a.train_s - (a.monitor_s or 0.0))
         else:
             setup, per_step = _line(steps_ab[0], a.fit_s, steps_ab[1], b.fit_s)
+        compile_s = _compile_seconds(warm, a, per_step) if warm is not None else 0.0
         per_member, epochs = run_steps(params, n_fit)
         steps = per_member * members
         half = len_half(b.n_val)
@@ -291,16 +316,21 @@ def _plan_method(
     resolved = resolve_method(spec, device)
     folder = tmp / "methods" / spec.row
     n_fit, n_monitor, n_val, n_classes, n_train = shape
-    compile_s = 0.0
+    warm, pinned = None, {}
     if step_trained(resolved.params):
         # the run's switches (torch.compile from a number of steps), not a short fit's
         pin = getattr(resolved.method, "calibration_params", None)
         pinned = pin(run_steps(resolved.params, n_fit)[0], device) if callable(pin) else {}
         spec = dataclasses.replace(spec, params=tuple({**dict(spec.params), **pinned}.items()))
-        warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
+        if pinned.get("compile"):
+            # every shape the timed fits meet compiled here (a full batch, an epoch's last
+            # partial one, the monitor pass, the scoring): else their clocks hold the
+            # recompiles, and ZFNet's 0.26 s steps were projected at 2.3 s
+            epoch = math.ceil(len(samples[-1].train_data(cfg.monitor).fit) / batch_of(resolved))
+            warm = _calibrate(spec, device, samples[-1], cfg, folder / "warm-up", epoch + 1)
+        else:  # one step: imports and kernel selection, one-offs of the process
+            warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
         first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
-        if pinned.get("compile"):  # compiled once in the warm-up; the run compiles once too
-            compile_s = max(0.0, warm.fit_s - first.fit_s)
         _lighten(warm)
         _lighten(first)
         more = more_steps(first)
@@ -314,8 +344,9 @@ def _plan_method(
         cals = (small, _calibrate(spec, device, samples[1], cfg, folder / "sample1", None))
         n_cal = counts[0] + counts[1]
     got = project(
-        resolved, cals, n_fit, n_monitor, n_val, n_classes, n_refit=n_train, compile_s=compile_s
-    )
+        resolved, cals, n_fit, n_monitor, n_val, n_classes, n_refit=n_train,
+        warm=warm if pinned.get("compile") else None,
+    )  # fmt: skip
     for cal in cals:
         cal.fitted = None  # the fitted calibrations' maps close before their folder goes
     return got, n_cal

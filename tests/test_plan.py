@@ -331,15 +331,54 @@ def test_a_step_trained_calibration_runs_with_the_runs_pinned_switches(
 
 
 def test_a_compiled_run_pays_its_compile_once() -> None:
+    """The fit that compiled every shape took 30 s beyond its steady steps: the run's
+    compile, paid once; the timed fits' steady steps set the rate."""
     from harness.calibration import Calibration
     from harness.plan import project
 
     resolved = SimpleNamespace(params={"max_steps": None, "epochs": 2, "batch_size": 10})
-    cals = tuple(
-        Calibration(100, 10, 1.0 + s, 0.2, 0, 0, steps=s, train_s=0.1 * s, eval_half_s=0.1)
-        for s in (2, 8)
-    )
-    got = project(resolved, cals, 100, 0, 10, 4, compile_s=30.0)
-    assert got["stages"]["torch.compile"] == 30.0
+
+    def fit(steps: int, extra: float = 0.0) -> Calibration:
+        return Calibration(
+            100, 10, 1.0 + 0.1 * steps + extra, 0.2, 0, 0, steps=steps, train_s=0.1 * steps,
+            eval_half_s=0.1,
+        )  # fmt: skip
+
+    cals = (fit(2), fit(8))
+    got = project(resolved, cals, 100, 0, 10, 4, warm=fit(11, extra=30.0))
+    assert got["stages"]["torch.compile"] == pytest.approx(30.0)
     assert got["stages"]["20 training steps"] == pytest.approx(2.0)
     assert "torch.compile" not in project(resolved, cals, 100, 0, 10, 4)["stages"]
+
+
+def test_a_compiling_run_is_warmed_up_over_a_whole_epoch_of_the_timed_sample(
+    flags: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The warm-up compiles every shape the timed fits meet (an epoch's last partial
+    batch, the monitor pass): left to the timed fits, ZFNet's recompiles were counted
+    as steps (0.26 s steps projected at 2.3 s: 6,579 s for an 802 s run)."""
+    import harness.plan as plan
+    from baselines.lenet5 import LeNet5Baseline
+    from harness.calibration import Calibration
+
+    calls: list[tuple[str, int, int]] = []
+
+    def fake(spec, device, data, cfg, folder, steps):  # noqa: ANN001, ANN202
+        calls.append((folder.name, len(data.train_data(cfg.monitor).fit), steps))
+        extra = 40.0 if folder.name == "warm-up" else 0.0  # the compile
+        return Calibration(
+            len(data.train), 4, 1.0 + 0.1 * steps + extra, 0.2, 2**20, 0, steps=steps,
+            train_s=0.1 * steps, eval_half_s=0.1, monitor_s=0.05, monitor_passes=1,
+        )  # fmt: skip
+
+    monkeypatch.setattr(
+        LeNet5Baseline, "calibration_params", lambda self, n, d: {"compile": True}, raising=False
+    )
+    monkeypatch.setattr(plan, "_calibrate", fake)
+    capsys.readouterr()
+    assert main(["plan", "--json", *flags, "--methods", "lenet5"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    (warm, n_fit, steps), first, _ = calls
+    assert warm == "warm-up" and first[1] == n_fit  # the timed fits' sample
+    assert steps == -(-n_fit // 32) + 1  # lenet5's batch of 32: an epoch and a step
+    assert row["stages"]["torch.compile"] == pytest.approx(40.0, abs=0.5)
