@@ -15,6 +15,12 @@ process's file-backed resident pages (psutil's ``shared``: the memory-mapped
 image cache and stored features, which the kernel drops and rereads under
 pressure): the memory a run cannot do without. Where the platform does not
 report file-backed pages, it equals the resident figure.
+
+The streaming readers keep the cache out of the resident set: they read rows
+with :func:`read_rows` (positioned reads, never through the map) and drop the
+pages of rows they wrote through a map (:func:`release_rows`), so a run's
+resident peak is its own memory plus its libraries, not the share of a 250 GB
+cache that it last touched.
 """
 
 from __future__ import annotations
