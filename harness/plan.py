@@ -259,8 +259,10 @@ def project(
     # anonymous: the calibration's, plus what the method says its full-size tensors add;
     # resident: that plus the calibration's file-backed share, which does not grow with the
     # data: the streaming readers drop the mapped pages they have read (release_rows)
-    anon = max(a.peak_anon_bytes, b.peak_anon_bytes) + anon_extra
-    peak = anon + max(c.peak_bytes - c.peak_anon_bytes for c in cals)
+    # (a compiling run: the warm-up's too, where torch.compile's workers and C++ compilers ran)
+    timed = (*cals, warm) if warm is not None else cals
+    anon = max(c.peak_anon_bytes for c in timed) + anon_extra
+    peak = anon + max(c.peak_bytes - c.peak_anon_bytes for c in timed)
     return {
         "stages": {k: round(v, 3) for k, v in stages.items()},
         "peak_bytes": peak,

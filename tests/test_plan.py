@@ -338,15 +338,17 @@ def test_a_compiled_run_pays_its_compile_once() -> None:
 
     resolved = SimpleNamespace(params={"max_steps": None, "epochs": 2, "batch_size": 10})
 
-    def fit(steps: int, extra: float = 0.0) -> Calibration:
+    def fit(steps: int, extra: float = 0.0, peak: int = 2**29) -> Calibration:
         return Calibration(
-            100, 10, 1.0 + 0.1 * steps + extra, 0.2, 0, 0, steps=steps, train_s=0.1 * steps,
-            eval_half_s=0.1,
+            100, 10, 1.0 + 0.1 * steps + extra, 0.2, peak, 0, steps=steps, train_s=0.1 * steps,
+            eval_half_s=0.1, peak_anon_bytes=peak,
         )  # fmt: skip
 
     cals = (fit(2), fit(8))
-    got = project(resolved, cals, 100, 0, 10, 4, warm=fit(11, extra=30.0))
+    # the warm-up's peak counts: the compile's workers and C++ compilers ran in it
+    got = project(resolved, cals, 100, 0, 10, 4, warm=fit(11, extra=30.0, peak=2**32))
     assert got["stages"]["torch.compile"] == pytest.approx(30.0)
+    assert got["peak_anon_bytes"] == got["peak_bytes"] == 2**32
     assert got["stages"]["20 training steps"] == pytest.approx(2.0)
     assert "torch.compile" not in project(resolved, cals, 100, 0, 10, 4)["stages"]
 
