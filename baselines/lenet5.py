@@ -82,8 +82,11 @@ __all__ = [
 ]
 
 INPUT_SIZE = 32  # the paper's input field, pixels
-SCORING_BATCH_BYTES = 16 * 2**20  # cached pixels per scoring or statistics batch: 1,024
-# images at 64 px, 85 at 256 px (the float copies of 1,024 at 256 px held 1.9 GiB)
+SCORING_BATCH_BYTES = 4 * 2**20  # cached pixels per scoring or statistics batch: 341
+# images at 64 px, 21 at 256 px. The float copies of a batch are several times its
+# pixels: 1,024 at 256 px held 1.9 GiB; at 16 MiB (1,024 at 64 px) the run's anonymous
+# peak on Tiny ImageNet was 584 MiB, 412 at 4 MiB (one epoch), and harness plan's
+# calibration, which scores batches of at most 60 images, saw neither
 
 # Table I of the paper: for each C3 map, the S2 maps it reads. Maps 0-5 read
 # contiguous triples, 6-11 contiguous quadruples, 12-14 non-contiguous

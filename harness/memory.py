@@ -37,7 +37,7 @@ import psutil
 
 PAGE = mmap.PAGESIZE
 
-__all__ = ["PeakMemory", "read_rows", "release_rows"]
+__all__ = ["PeakMemory", "own_anon_bytes", "read_rows", "release_rows"]
 
 
 class PeakMemory:
@@ -100,6 +100,12 @@ class PeakMemory:
     def anon_mib(self) -> float:
         """The peak resident set less file-backed pages, in MiB."""
         return round(self.anon_bytes / 2**20, 1)
+
+
+def own_anon_bytes() -> int:
+    """This process's resident memory less its file-backed pages (as :class:`PeakMemory`)."""
+    info = psutil.Process().memory_info()
+    return int(info.rss - getattr(info, "shared", 0))
 
 
 class _Mapped(NamedTuple):

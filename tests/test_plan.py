@@ -384,3 +384,25 @@ def test_a_compiling_run_is_warmed_up_over_a_whole_epoch_of_the_timed_sample(
     assert warm == "warm-up" and first[1] == n_fit  # the timed fits' sample
     assert steps == -(-n_fit // 32) + 1  # lenet5's batch of 32: an epoch and a step
     assert row["stages"]["torch.compile"] == pytest.approx(40.0, abs=0.5)
+
+
+def test_the_projected_peak_holds_the_copys_index_and_manifest(
+    flags: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A calibration's own process holds only its samples; the run holds the whole
+    copy's index and manifest (64 MiB at Tiny ImageNet's 55,000 images), which the
+    planning process measures as it reads them."""
+    import harness.calibration as calibration
+    import harness.plan as plan
+
+    def planned(held: int) -> float:
+        readings = iter([0, held])
+        monkeypatch.setattr(plan, "own_anon_bytes", lambda: next(readings))
+        capsys.readouterr()
+        assert main(["plan", "--json", *flags, "--methods", "random"]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        return row["peak_anon_mib"]
+
+    monkeypatch.setattr(calibration, "OWN_PROCESS", True)
+    monkeypatch.setattr(plan, "in_own_process", lambda fn, args: fn(*args))  # no spawn here
+    assert planned(100 * 2**20) - planned(0) == pytest.approx(100, abs=15)

@@ -236,15 +236,17 @@ def test_a_step_budget_is_a_smoke_row(tmp_path) -> None:
 
 def test_scoring_batches_are_bounded_in_bytes_not_images(monkeypatch) -> None:
     """1,024-image scoring batches at 256 px held 1.9 GiB on the 1,000-class copy (the
-    plan, calibrated on 60 val images, said 0.5). At 64 px the batch stays 1,024."""
+    plan, calibrated on 60 val images, said 0.5); at 64 px they took the Tiny ImageNet
+    run's anonymous peak to 584 MiB (412 at a quarter of the batch)."""
     import baselines.lenet5 as lenet5
 
     big = np.zeros((2, 256, 256, 3), np.uint8)
     small = np.zeros((2, 64, 64, 3), np.uint8)
     method = LeNet5Baseline()
-    assert method.train_config(small).eval_batch_size == 1024
-    assert method.train_config(big).eval_batch_size * big[0].nbytes <= lenet5.SCORING_BATCH_BYTES
-    assert method.train_config(big).eval_batch_size >= 32
+    for images in (small, big):
+        batch = method.train_config(images).eval_batch_size
+        assert batch * images[0].nbytes <= lenet5.SCORING_BATCH_BYTES <= 4 * 2**20
+        assert batch >= 16
 
     seen: list[int] = []
     original = lenet5.BatchStream
