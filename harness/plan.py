@@ -48,6 +48,7 @@ The projections are saved under ``<cache>/plans/`` for the guard of ``harness ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -71,6 +72,7 @@ from harness.calibration import (
     cnn_sample_shape,
     in_own_process,
     more_steps,
+    private_compile_cache,
 )
 from harness.config import MethodSpec, RunConfig
 from harness.environment import device_name, resolve_device
@@ -320,26 +322,9 @@ def _plan_method(
     resolved = resolve_method(spec, device)
     folder = tmp / "methods" / spec.row
     n_fit, n_monitor, n_val, n_classes, n_train = shape
-    warm, pinned = None, {}
+    warm = None
     if step_trained(resolved.params):
-        # the run's switches (torch.compile from a number of steps), not a short fit's
-        pin = getattr(resolved.method, "calibration_params", None)
-        pinned = pin(run_steps(resolved.params, n_fit)[0], device) if callable(pin) else {}
-        spec = dataclasses.replace(spec, params=tuple({**dict(spec.params), **pinned}.items()))
-        if pinned.get("compile"):
-            # every shape the timed fits meet compiled here (a full batch, an epoch's last
-            # partial one, the monitor pass, the scoring): else their clocks hold the
-            # recompiles, and ZFNet's 0.26 s steps were projected at 2.3 s
-            epoch = math.ceil(len(samples[-1].train_data(cfg.monitor).fit) / batch_of(resolved))
-            warm = _calibrate(spec, device, samples[-1], cfg, folder / "warm-up", epoch + 1)
-        else:  # one step: imports and kernel selection, one-offs of the process
-            warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
-        first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
-        _lighten(warm)
-        _lighten(first)
-        more = more_steps(first)
-        last = _calibrate(spec, device, samples[-1], cfg, folder / "steps-b", more)
-        cals = (first, last)
+        warm, cals = _step_calibrations(spec, resolved, device, samples, cfg, folder, n_fit)
         n_cal = counts[-1]
     else:
         # a folder each: nothing of one is reused by the other
@@ -347,13 +332,43 @@ def _plan_method(
         _lighten(small)
         cals = (small, _calibrate(spec, device, samples[1], cfg, folder / "sample1", None))
         n_cal = counts[0] + counts[1]
-    got = project(
-        resolved, cals, n_fit, n_monitor, n_val, n_classes, n_refit=n_train,
-        warm=warm if pinned.get("compile") else None,
-    )  # fmt: skip
+    got = project(resolved, cals, n_fit, n_monitor, n_val, n_classes, n_refit=n_train, warm=warm)
     for cal in cals:
         cal.fitted = None  # the fitted calibrations' maps close before their folder goes
     return got, n_cal
+
+
+def _step_calibrations(
+    spec: MethodSpec,
+    resolved: ResolvedMethod,
+    device: str,
+    samples: list[Any],
+    cfg: RunConfig,
+    folder: Path,
+    n_fit: int,
+) -> tuple[Calibration | None, tuple[Calibration, Calibration]]:
+    """(the warm-up that compiled, or None when the run does not compile; the two timed
+    fits) of a step-trained method, with the run's switches (``calibration_params``:
+    torch.compile from a number of steps) rather than a short fit's."""
+    pin = getattr(resolved.method, "calibration_params", None)
+    pinned = pin(run_steps(resolved.params, n_fit)[0], device) if callable(pin) else {}
+    spec = dataclasses.replace(spec, params=tuple({**dict(spec.params), **pinned}.items()))
+    with contextlib.ExitStack() as stack:
+        if pinned.get("compile"):
+            # compiled cold, as a first run on this machine is, in caches of its own; every
+            # shape the timed fits meet compiled here (a full batch, an epoch's last partial
+            # one, the monitor pass, the scoring), else their clocks hold the recompiles
+            # (ZFNet's 0.26 s steps were projected at 2.3 s)
+            stack.enter_context(private_compile_cache(folder / "compile-cache"))
+            epoch = math.ceil(len(samples[-1].train_data(cfg.monitor).fit) / batch_of(resolved))
+            warm = _calibrate(spec, device, samples[-1], cfg, folder / "warm-up", epoch + 1)
+        else:  # one step: imports and kernel selection, one-offs of the process
+            warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
+        first = _calibrate(spec, device, samples[-1], cfg, folder / "steps-a", STEPS[0])
+        _lighten(warm)
+        _lighten(first)
+        last = _calibrate(spec, device, samples[-1], cfg, folder / "steps-b", more_steps(first))
+    return (warm if pinned.get("compile") else None), (first, last)
 
 
 def make_plan(cfg: RunConfig) -> Plan:

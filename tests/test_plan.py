@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -364,9 +365,12 @@ def test_a_compiling_run_is_warmed_up_over_a_whole_epoch_of_the_timed_sample(
     from harness.calibration import Calibration
 
     calls: list[tuple[str, int, int]] = []
+    caches: set[str | None] = set()
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/the/users/cache")
 
     def fake(spec, device, data, cfg, folder, steps):  # noqa: ANN001, ANN202
         calls.append((folder.name, len(data.train_data(cfg.monitor).fit), steps))
+        caches.add(os.environ.get("TORCHINDUCTOR_CACHE_DIR"))
         extra = 40.0 if folder.name == "warm-up" else 0.0  # the compile
         return Calibration(
             len(data.train), 4, 1.0 + 0.1 * steps + extra, 0.2, 2**20, 0, steps=steps,
@@ -384,6 +388,9 @@ def test_a_compiling_run_is_warmed_up_over_a_whole_epoch_of_the_timed_sample(
     assert warm == "warm-up" and first[1] == n_fit  # the timed fits' sample
     assert steps == -(-n_fit // 32) + 1  # lenet5's batch of 32: an epoch and a step
     assert row["stages"]["torch.compile"] == pytest.approx(40.0, abs=0.5)
+    # compiled cold in caches of its own, the user's left as they were for the run
+    (cache,) = caches
+    assert "harness-plan-" in cache and os.environ["TORCHINDUCTOR_CACHE_DIR"] == "/the/users/cache"
 
 
 def test_the_projected_peak_holds_the_copys_index_and_manifest(
