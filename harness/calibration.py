@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from harness.api import RunContext, fit_method
+from harness.api import MethodError, RunContext, fit_method
 from harness.config import MethodSpec, RunConfig
 from harness.memory import PeakMemory
 from harness.methods import resolve_method
@@ -235,7 +235,7 @@ def _lighten(cal: Calibration) -> None:
     gc.collect()
 
 
-def in_own_process(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+def in_own_process(fn: Callable[..., T], args: tuple[Any, ...], what: str = "") -> T:
     """``fn(*args)`` in a fresh (spawned) process, as ``harness run`` runs a method.
 
     A calibration's peak memory is read as an absolute figure of the process
@@ -243,7 +243,8 @@ def in_own_process(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     it left behind (the allocator's arenas, a worker pool, imported libraries):
     LeNet-5 after the four networks of the decade was projected at 1,041 MiB
     anonymous, 546 measured. A spawned process starts as a run does. Its
-    exceptions are raised here. In this process when :data:`OWN_PROCESS` is off
+    exceptions are raised here; its death (the kernel's out-of-memory killer) is one
+    :class:`MethodError` naming ``what``. In this process when :data:`OWN_PROCESS` is off
     (tests that spy on the calibration) or when ``args`` cannot be sent to
     another process (a method class defined inside a function).
     """
@@ -256,7 +257,13 @@ def in_own_process(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         return fn(*args)
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return pool.submit(_then_stop_pools, fn, args).result()
+        try:
+            return pool.submit(_then_stop_pools, fn, args).result()
+        except concurrent.futures.process.BrokenProcessPool:
+            raise MethodError(
+                f"{what or fn.__name__}: the calibration's process died (killed: out of "
+                "memory?); plan it with fewer --jobs, or on a machine with more memory"
+            ) from None
 
 
 def _then_stop_pools(fn: Callable[..., T], args: tuple[Any, ...]) -> T:

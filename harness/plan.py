@@ -421,7 +421,7 @@ def make_plan(cfg: RunConfig) -> Plan:
         for spec, resolved in methods.items():
             log.info("plan: calibrating %s", spec.row)
             args = (cfg, device, spec, resolved.cls, root, prepared, Path(tmp), shape)
-            got, n_cal = in_own_process(_plan_method, args)
+            got, n_cal = in_own_process(_plan_method, args, spec.row)
             stages = got["stages"]
             train_s = sum(v for k, v in stages.items() if k != "val scoring")
             run_id = run_id_for(

@@ -413,3 +413,14 @@ def test_the_projected_peak_holds_the_copys_index_and_manifest(
     monkeypatch.setattr(calibration, "OWN_PROCESS", True)
     monkeypatch.setattr(plan, "in_own_process", lambda fn, args: fn(*args))  # no spawn here
     assert planned(100 * 2**20) - planned(0) == pytest.approx(100, abs=15)
+
+
+def test_a_calibration_whose_process_dies_is_one_error_naming_the_method(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import harness.calibration as calibration
+    from harness.api import MethodError
+
+    monkeypatch.setattr(calibration, "OWN_PROCESS", True)
+    with pytest.raises(MethodError, match="sift-fv-svm: the calibration's process died"):
+        calibration.in_own_process(os._exit, (9,), "sift-fv-svm")  # as the OOM killer would
