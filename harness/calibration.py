@@ -282,9 +282,8 @@ def _then_stop_pools(fn: Callable[..., T], args: tuple[Any, ...]) -> T:
 def private_compile_cache(folder: Path) -> Iterator[None]:
     """``torch.compile``'s caches (inductor's, Triton's) in ``folder`` while calibrating:
     the calibration compiles as a first run on this machine does, and leaves the user's
-    caches as they were. Warmed by the plan, the run's compile was another's: the paper
-    AlexNet's first run on Tiny ImageNet compiled cold (5.9 GiB anonymous peak, with the
-    compiler's workers) while the plan after it compiled from the cache (0.7 GiB)."""
+    caches as they were. From a warm cache the compile is another: AlexNet's (CPU
+    profile, Tiny ImageNet) took 17 s in a plan made after its run, 47 s cold."""
     names = {"TORCHINDUCTOR_CACHE_DIR": "inductor", "TRITON_CACHE_DIR": "triton"}
     saved = {name: os.environ.get(name) for name in names}
     os.environ.update({name: str(folder / sub) for name, sub in names.items()})
