@@ -118,17 +118,20 @@ class _Mapped(NamedTuple):
     views: list[Any]  # the RowViews passed through on the way down
 
 
-def _mapped_rows(array: Any, rows: Any) -> _Mapped | None:
+def _mapped_rows(array: Any, rows: Any, decoded: bool = True) -> _Mapped | None:
     """``rows`` of ``array`` (a memory map or a view of one, a
     :class:`~harness.types.RowView`, ``PQFeatures``' codes) as rows of the array over a
     shared map, or None: not memory-mapped, or a copy-on-write map (dropping its pages
-    would lose writes)."""
+    would lose writes), or (``decoded=False``) rows that a view decodes (PQ codes:
+    their bytes are not the rows')."""
     if isinstance(rows, slice):
         rows = np.arange(*rows.indices(len(array)))
     rows = np.asarray(rows, dtype=np.int64).ravel()
     views = []
     for _ in range(8):  # views of views: rows composed down to the array itself
         if hasattr(array, "codes"):
+            if not decoded:
+                return None
             array = array.codes
         elif hasattr(array, "_rows") and hasattr(array, "_base"):
             views.append(array)
@@ -199,7 +202,7 @@ def read_rows(array: Any, rows: Any, out: np.ndarray | None = None) -> np.ndarra
     """
     found = None
     if not isinstance(rows, (int, np.integer)) and hasattr(os, "preadv"):
-        found = _mapped_rows(array, rows)
+        found = _mapped_rows(array, rows, decoded=False)
     if found is None or found.array.ndim > 1 and not found.array[:1].flags.c_contiguous:
         block = array[rows] if out is None else _take(array, rows, out)
         if isinstance(block, np.ndarray) and not block.flags.owndata:  # a slice: a view of the map

@@ -411,7 +411,7 @@ def test_the_projected_peak_holds_the_copys_index_and_manifest(
         return row["peak_anon_mib"]
 
     monkeypatch.setattr(calibration, "OWN_PROCESS", True)
-    monkeypatch.setattr(plan, "in_own_process", lambda fn, args: fn(*args))  # no spawn here
+    monkeypatch.setattr(plan, "in_own_process", lambda fn, args, what: fn(*args))  # no spawn
     assert planned(100 * 2**20) - planned(0) == pytest.approx(100, abs=15)
 
 
