@@ -63,7 +63,7 @@ class PeakMemory:
             with contextlib.suppress(psutil.Error):
                 info = proc.memory_info()
                 rss += info.rss
-                anon += info.rss - getattr(info, "shared", 0)
+                anon += _anon(info)
         return rss, anon
 
     def _sample(self) -> None:
@@ -102,10 +102,19 @@ class PeakMemory:
         return round(self.anon_bytes / 2**20, 1)
 
 
+def _anon(info: Any) -> int:
+    """Resident bytes less file-backed ones (psutil's ``shared``; all where not reported)."""
+    return int(info.rss - getattr(info, "shared", 0))
+
+
 def own_anon_bytes() -> int:
     """This process's resident memory less its file-backed pages (as :class:`PeakMemory`)."""
-    info = psutil.Process().memory_info()
-    return int(info.rss - getattr(info, "shared", 0))
+    return _anon(psutil.Process().memory_info())
+
+
+def _map_start(mapped: mmap.mmap) -> int:
+    """The address of a map's first byte."""
+    return np.frombuffer(mapped, dtype=np.uint8)[:0].ctypes.data
 
 
 class _Mapped(NamedTuple):
@@ -176,8 +185,7 @@ def release_rows(array: Any, rows: Any) -> None:
     if array.ndim > 1 and not array[:1].flags.c_contiguous:
         return  # a row is not one run of bytes
     with contextlib.suppress(OSError, ValueError, BufferError):  # closed, or refused
-        start = np.frombuffer(mapped, dtype=np.uint8)[:0].ctypes.data  # the map's first byte
-        first = array.ctypes.data - start + np.sort(rows) * array.strides[0]
+        first = array.ctypes.data - _map_start(mapped) + np.sort(rows) * array.strides[0]
         lo = first // PAGE * PAGE
         hi = np.minimum(-(-(first + span) // PAGE) * PAGE, len(mapped))
         # one call per run of adjacent rows (sorted rows of a batch often touch)
@@ -218,8 +226,12 @@ def read_rows(array: Any, rows: Any, out: np.ndarray | None = None) -> np.ndarra
     elif out.shape != shape or out.dtype != base.dtype or not out.flags.c_contiguous:
         raise ValueError(f"read_rows: out must be a C-contiguous {base.dtype} array of {shape}")
     node, stride = found.node, base.strides[0]
-    start = np.frombuffer(found.mapped, dtype=np.uint8)[:0].ctypes.data  # the map's first byte
-    at = base.ctypes.data - start + node.offset - node.offset % mmap.ALLOCATIONGRANULARITY
+    at = (
+        base.ctypes.data
+        - _map_start(found.mapped)
+        + node.offset
+        - node.offset % mmap.ALLOCATIONGRANULARITY
+    )
     span = base.itemsize * int(np.prod(base.shape[1:], dtype=np.int64))
     # one read per run of adjacent rows when rows are packed, else one per row
     step = np.diff(base_rows) != 1 if stride == span else np.ones(len(base_rows) - 1, bool)
@@ -235,8 +247,11 @@ def read_rows(array: Any, rows: Any, out: np.ndarray | None = None) -> np.ndarra
 
 
 def _take(array: Any, rows: Any, out: np.ndarray) -> np.ndarray:
-    out[...] = array[rows]
-    return out
+    """``array[rows]`` gathered straight into ``out`` (no intermediate copy) where it can be."""
+    if isinstance(rows, slice) or not hasattr(array, "take"):
+        out[...] = array[rows]
+        return out
+    return array.take(np.asarray(rows, dtype=np.int64), axis=0, out=out)
 
 
 def _pread_all(fd: int, buffer: memoryview, position: int, name: str) -> None:

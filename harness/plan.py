@@ -171,11 +171,6 @@ def run_steps(params: dict[str, Any], n_fit: int) -> tuple[int, int]:
     return steps, epochs
 
 
-def batch_of(resolved: ResolvedMethod) -> int:
-    """A step-trained method's batch size."""
-    return int(resolved.params["batch_size"])
-
-
 def _compile_seconds(warm: Calibration, a: Calibration, per_step: float) -> float:
     """What ``warm`` (the fit that compiled every shape) took beyond ``a`` (a steady fit
     on the same sample), its extra steps and monitor passes at the steady rates."""
@@ -360,7 +355,8 @@ def _step_calibrations(
             # one, the monitor pass, the scoring), else their clocks hold the recompiles
             # (ZFNet's 0.26 s steps were projected at 2.3 s)
             stack.enter_context(private_compile_cache(folder / "compile-cache"))
-            epoch = math.ceil(len(samples[-1].train_data(cfg.monitor).fit) / batch_of(resolved))
+            fit = len(samples[-1].train_data(cfg.monitor).fit)
+            epoch = math.ceil(fit / int(resolved.params["batch_size"]))
             warm = _calibrate(spec, device, samples[-1], cfg, folder / "warm-up", epoch + 1)
         else:  # one step: imports and kernel selection, one-offs of the process
             warm = _calibrate(spec, device, samples[0], cfg, folder / "warm-up", 1)
